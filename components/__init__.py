@@ -1,0 +1,1 @@
+"""Keel components: plain typed functions, one module per pipeline stage."""

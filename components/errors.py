@@ -1,0 +1,29 @@
+"""Exceptions raised at stage boundaries; each message names the file, key or check at fault."""
+
+
+class KeelError(Exception):
+    """Base class: a stage CLI prints the message and exits with status 1."""
+
+
+class ParamsError(KeelError):
+    """params.yaml is missing, malformed, or has an unknown or mistyped key."""
+
+
+class IngestError(KeelError):
+    """The data source cannot be read (missing, empty, truncated, wrong format)."""
+
+
+class DataValidationError(KeelError):
+    """One or more Great Expectations checks failed."""
+
+    def __init__(self, message: str, failures: list[str]):
+        super().__init__(message)
+        self.failures = failures
+
+
+class StageInputError(KeelError):
+    """A stage's input folder is missing something an earlier stage should have written."""
+
+
+class RegistryError(KeelError):
+    """The model registry refused an operation or is in an unexpected state."""

@@ -1,0 +1,103 @@
+"""Features: seeded stratified train/val/test split of the validated raw data, and a transform fitted on
+train only. Splits are stored RAW (as ingested) so that the registered model's own transform is what
+turns rows into tensors, in training and in serving alike. `split.json` holds each split's content hash;
+the test split's hash identifies the frozen evaluation set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+from sklearn.model_selection import train_test_split
+
+from components import paths
+from components.config import FeaturesConfig, load_params
+from components.errors import StageInputError
+from components.io import atomic_dir, read_json, read_parquet, sha256_file, write_json, write_parquet
+from components.stage import stage_main
+from components.transforms import LABEL, ImageTransform, Transform, load_transform
+from components.validate import require_validated
+
+log = logging.getLogger(__name__)
+
+
+class FeaturesResult(BaseModel):
+    """What features wrote: split sizes and content hashes."""
+
+    out_dir: Path
+    sizes: dict[str, int]
+    sha256: dict[str, str]
+
+
+def split(df: pd.DataFrame, cfg: FeaturesConfig) -> dict[str, pd.DataFrame]:
+    """Stratified train/val/test split, deterministic for a given seed."""
+    idx = np.arange(len(df))
+    y = df[LABEL].to_numpy()
+    holdout = cfg.val_size + cfg.test_size
+    try:
+        i_tr, i_tmp = train_test_split(idx, test_size=holdout, stratify=y, random_state=cfg.seed)
+        i_va, i_te = train_test_split(i_tmp, test_size=cfg.test_size / holdout, stratify=y[i_tmp],
+                                      random_state=cfg.seed)
+    except ValueError as e:
+        counts = pd.Series(y).value_counts()
+        raise StageInputError(f"cannot stratify the split: {e}; smallest classes: "
+                              f"{counts.tail(3).to_dict()}") from e
+    return {name: df.iloc[np.sort(i)].reset_index(drop=True)
+            for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
+
+
+def fit_transform(train: pd.DataFrame, image_shape: tuple[int, int]) -> Transform:
+    """Fit the dataset's transform on the train split only."""
+    return ImageTransform.fit(train, image_shape)
+
+
+def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
+        out_dir: Path = paths.FEATURES_DIR) -> FeaturesResult:
+    """Split the validated raw data, fit the transform on train, write splits + transform + split.json."""
+    require_validated(validation_dir, raw_dir)
+    manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
+    df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
+    parts = split(df, cfg)
+    transform = fit_transform(parts["train"], tuple(manifest["image_shape"]))
+    with atomic_dir(out_dir) as tmp:
+        hashes = {}
+        for name, part in parts.items():
+            write_parquet(tmp / f"{name}.parquet", part)
+            hashes[name] = sha256_file(tmp / f"{name}.parquet")
+        write_json(tmp / paths.TRANSFORM_FILE, transform.model_dump(mode="json"))
+        write_json(tmp / paths.SPLIT_FILE, {
+            "seed": cfg.seed, "dataset": manifest["dataset"], "raw_sha256": manifest["sha256"],
+            "sizes": {k: len(v) for k, v in parts.items()}, "sha256": hashes})
+    sizes = {k: len(v) for k, v in parts.items()}
+    log.info("features: split %s; transform %s fitted on train", sizes, transform.kind)
+    return FeaturesResult(out_dir=Path(out_dir), sizes=sizes, sha256=hashes)
+
+
+def load_split(features_dir: Path, name: str) -> pd.DataFrame:
+    """One raw split (train, val or test) as written by `run`."""
+    return read_parquet(Path(features_dir) / f"{name}.parquet")
+
+
+def load_fitted(features_dir: Path) -> Transform:
+    """The transform fitted by `run`."""
+    return load_transform(read_json(Path(features_dir) / paths.TRANSFORM_FILE))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: python -m components.features --params params.yaml --raw data/raw --validation ... --out ..."""
+    p = argparse.ArgumentParser(prog="python -m components.features", description=__doc__.splitlines()[0])
+    p.add_argument("--params", type=Path, default=paths.PARAMS)
+    p.add_argument("--raw", type=Path, default=paths.RAW_DIR)
+    p.add_argument("--validation", type=Path, default=paths.VALIDATION_DIR)
+    p.add_argument("--out", type=Path, default=paths.FEATURES_DIR)
+    args = p.parse_args(argv)
+    return stage_main(lambda: run(load_params(args.params).features, args.raw, args.validation, args.out))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

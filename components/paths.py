@@ -1,0 +1,27 @@
+"""Default artifact locations, relative to the project root. Every stage takes paths as arguments;
+these are only the defaults that dvc.yaml, flows and the CLI pass explicitly."""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+RAW_DIR = Path("data/raw")
+FEATURES_DIR = Path("data/features")
+MODEL_DIR = Path("models/train")
+REPORTS_DIR = Path("reports")
+VALIDATION_DIR = REPORTS_DIR / "validation"
+REGISTER_DIR = REPORTS_DIR / "register"
+DVC_LOCK = Path("dvc.lock")
+
+# File names inside stage folders (the contract between stages).
+RAW_FILE = "data.parquet"
+MANIFEST_FILE = "manifest.json"
+VALIDATION_FILE = "summary.json"
+SPLITS = ("train", "val", "test")
+TRANSFORM_FILE = "transform.json"
+SPLIT_FILE = "split.json"
+CHECKPOINT_FILE = "model.pt"
+LAST_CHECKPOINT_FILE = "last.pt"
+HISTORY_FILE = "history.json"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+PLOTS_DIR = "plots"

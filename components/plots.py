@@ -1,0 +1,54 @@
+"""Static plots (PNG) for reports and MLflow. Uses matplotlib's object API: no pyplot state, no GUI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from components.io import atomic_path
+
+
+def confusion_matrix_png(path: Path, matrix: np.ndarray, labels: list[Any], title: str) -> Path:
+    """Annotated confusion matrix (rows: actual, columns: predicted)."""
+    n = len(labels)
+    fig = Figure(figsize=(1.2 + 0.55 * n, 1.0 + 0.5 * n), dpi=110)
+    ax = fig.add_subplot()
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(n), [str(x) for x in labels], rotation=45 if n > 12 else 0)
+    ax.set_yticks(range(n), [str(x) for x in labels])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    ax.set_title(title)
+    top = matrix.max() if matrix.size else 0
+    for i in range(n):
+        for j in range(n):
+            if matrix[i, j]:
+                ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if matrix[i, j] > top / 2 else "black")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def loss_curves_png(path: Path, epochs: list[dict[str, float]], best_epoch: int) -> Path:
+    """Train and validation loss per epoch, with the restored best epoch marked."""
+    fig = Figure(figsize=(6, 4), dpi=110)
+    ax = fig.add_subplot()
+    x = [e["epoch"] for e in epochs]
+    ax.plot(x, [e["train_loss"] for e in epochs], label="train")
+    ax.plot(x, [e["val_loss"] for e in epochs], label="validation")
+    ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return Path(path)

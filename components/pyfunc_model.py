@@ -1,0 +1,55 @@
+"""The registered MLflow pyfunc: RAW rows in (as ingested), predictions out.
+
+It carries the self-describing checkpoint (weights + model config + fitted transform) as an artifact,
+so the transform fitted on the train split is applied inside the model, never by the caller.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+# Logged as "models from code": MLflow copies this file into the model and runs it at load time,
+# so no pickled object is stored. It needs Keel installed where the model is served.
+ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
+
+
+class KeelPyfunc(mlflow.pyfunc.PythonModel):
+    """Rebuilds the checkpoint on load; `predict` maps raw rows to a frame of predictions."""
+
+    def load_context(self, context) -> None:
+        from components.models import load_checkpoint
+
+        self.ckpt = load_checkpoint(context.artifacts["checkpoint"])
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        from components.inference import predict_outputs, to_frame
+
+        return to_frame(self.ckpt, predict_outputs(self.ckpt, model_input))
+
+
+def signature_for(ckpt, example: pd.DataFrame):
+    """Column signature: one double per raw input column; `prediction` + `p_<class>` outputs."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    t = ckpt.transform
+    label_type = "long" if all(isinstance(c, int) for c in t.classes) else "string"
+    inputs = Schema([ColSpec("double", c) for c in t.columns])
+    outputs = Schema([ColSpec(label_type, "prediction")] + [ColSpec("double", f"p_{c}") for c in t.classes])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the serving code (local labels such as +cpu stripped)."""
+    pins = []
+    for pkg in ("torch", "numpy", "pandas", "pydantic", "pyyaml", "mlflow"):
+        try:
+            pins.append(f"{pkg}=={version(pkg).split('+')[0]}")
+        except PackageNotFoundError:
+            pins.append(pkg)
+    return pins

@@ -1,0 +1,97 @@
+"""The MLflow model-registry adapter: log the pyfunc, register versions with tags, move aliases.
+
+Stages (`Staging`/`Production`) are deprecated in MLflow; Keel uses aliases (`staging`, `production`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from components.errors import RegistryError
+
+
+class VersionRef(BaseModel):
+    """A registered model version."""
+
+    name: str
+    version: str
+    model_uri: str
+    run_id: str | None
+    aliases: list[str] = []
+    tags: dict[str, str] = {}
+
+
+def _client():
+    from mlflow import MlflowClient
+
+    from components.tracking import configure
+
+    configure()
+    return MlflowClient()
+
+
+def log_pyfunc(checkpoint: Path, example: pd.DataFrame) -> str:
+    """Log the raw-input pyfunc for `checkpoint` under the active run; returns its model URI."""
+    import mlflow.pyfunc
+
+    from components.models import load_checkpoint
+    from components.pyfunc_model import ENTRY_FILE, pip_requirements, signature_for
+
+    ckpt = load_checkpoint(checkpoint)
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=str(ENTRY_FILE), artifacts={"checkpoint": str(checkpoint)},
+        signature=signature_for(ckpt, example), input_example=example,
+        pip_requirements=pip_requirements(),  # inference of requirements costs ~12 s; we know them
+    )
+    return info.model_uri
+
+
+def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> VersionRef:
+    """Create a new version of `name` from `model_uri`, with its tags set in the same call."""
+    import mlflow
+
+    _client()
+    mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    return get_version(name, mv.version)
+
+
+def get_version(name: str, version: str | int) -> VersionRef:
+    """Look up one version."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = _client().get_model_version(name, str(version))
+    except MlflowException as e:
+        raise RegistryError(f"model {name!r} version {version}: not found in the registry") from e
+    return _ref(mv)
+
+
+def version_by_alias(name: str, alias: str) -> VersionRef | None:
+    """The version holding `alias`, or None when no version does."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _ref(_client().get_model_version_by_alias(name, alias))
+    except MlflowException:
+        return None
+
+
+def set_alias(name: str, alias: str, version: str | int) -> None:
+    """Point `alias` at `version` (MLflow moves it off any other version)."""
+    _client().set_registered_model_alias(name, alias, str(version))
+
+
+def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> None:
+    """Add or overwrite tags on a version."""
+    client = _client()
+    for k, v in tags.items():
+        client.set_model_version_tag(name, str(version), k, str(v))
+
+
+def _ref(mv) -> VersionRef:
+    return VersionRef(name=mv.name, version=str(mv.version), model_uri=f"models:/{mv.name}/{mv.version}",
+                      run_id=mv.run_id, aliases=list(mv.aliases or []), tags=dict(mv.tags or {}))

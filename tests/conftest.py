@@ -1,0 +1,71 @@
+"""Shared fixtures: small real data built in code, a throw-away MLflow store, tiny params."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+import pytest
+
+# No telemetry, and no progress bars in test logs.
+for key, value in {"DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
+                   "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false",
+                   "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "TQDM_DISABLE": "1"}.items():
+    os.environ.setdefault(key, value)
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests skip themselves where CUDA is absent."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def digits_frame() -> pd.DataFrame:
+    """The real digits set in Keel's raw layout (64 pixel columns + label)."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    df = pd.DataFrame(d.data, columns=[f"px_{i}" for i in range(64)])
+    df["label"] = d.target.astype("int64")
+    return df
+
+
+@pytest.fixture
+def small_digits(digits_frame) -> pd.DataFrame:
+    """A seeded, stratified 400-row sample of digits."""
+    return (digits_frame.groupby("label", group_keys=False).sample(n=40, random_state=0)
+            .sample(frac=1.0, random_state=1).reset_index(drop=True))
+
+
+@pytest.fixture
+def tiny_frame() -> pd.DataFrame:
+    """Three 2x2 'images' with labels, for pure-function tests."""
+    return pd.DataFrame({"px_0": [0.0, 4.0, 8.0], "px_1": [1.0, 5.0, 9.0], "px_2": [2.0, 6.0, 10.0],
+                         "px_3": [3.0, 7.0, 11.0], "label": [0, 1, 0]})
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch) -> str:
+    """A fresh sqlite MLflow store (artifacts beside it) for this test only."""
+    uri = f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}"
+    (tmp_path / "mlruns").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
+def tiny_params_dict() -> dict:
+    """Params that train the digits CNN in seconds."""
+    return {
+        "validate": {"min_rows": 50},
+        "train": {"epochs": 4, "patience": 2, "batch_size": 64, "progress": False,
+                  "cnn": {"channels": [8, 16], "hidden": 32, "dropout": 0.0}},
+        "register": {"min": {"accuracy": 0.5}},
+    }

@@ -1,0 +1,113 @@
+"""The GX suite on real digits: the good set passes; each kind of broken data fails naming its check."""
+
+import numpy as np
+import pytest
+
+from components import ingest, paths, validate
+from components.config import IngestConfig, ValidateConfig
+from components.errors import DataValidationError
+from components.io import read_json
+
+CFG = ValidateConfig(min_rows=50)
+
+
+def test_good_data_passes_every_check(small_digits):
+    report = validate.validate(small_digits, CFG, (8, 8))
+    assert report.success and report.failures == []
+    # table: rows, columns; label: exists, not null, in set; per pixel: type, not null, range
+    assert report.evaluated == report.successful == 2 + 3 + 64 * 3
+
+
+def _broken(df, kind):
+    df = df.copy()
+    if kind == "missing_label":
+        return df.drop(columns="label")
+    if kind == "nan_pixel":
+        df.loc[3, "px_10"] = np.nan
+    elif kind == "out_of_range":
+        df.loc[4, "px_20"] = 17.0
+    elif kind == "negative":
+        df.loc[5, "px_21"] = -1.0
+    elif kind == "unknown_label":
+        df.loc[6, "label"] = 11
+    elif kind == "non_numeric":
+        df["px_30"] = df["px_30"].astype(str)
+        df.loc[7, "px_30"] = "seven"
+    elif kind == "too_few_rows":
+        return df.head(10)
+    elif kind == "extra_column":
+        df["px_64"] = 0.0
+    return df
+
+
+EXPECTED = {
+    "missing_label": [("expect_column_to_exist", "label"), ("expect_table_column_count_to_equal", None)],
+    "nan_pixel": [("expect_column_values_to_not_be_null", "px_10")],
+    "out_of_range": [("expect_column_values_to_be_between", "px_20")],
+    "negative": [("expect_column_values_to_be_between", "px_21")],
+    "unknown_label": [("expect_column_values_to_be_in_set", "label")],
+    "non_numeric": [("expect_column_values_to_be_in_type_list", "px_30")],
+    "too_few_rows": [("expect_table_row_count_to_be_between", None)],
+    "extra_column": [("expect_table_column_count_to_equal", None)],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED))
+def test_each_broken_kind_names_its_expectation(small_digits, kind):
+    report = validate.validate(_broken(small_digits, kind), CFG, (8, 8))
+    assert not report.success
+    failed = {(f.expectation, f.column) for f in report.failures}
+    for expected in EXPECTED[kind]:
+        assert expected in failed, f"{kind}: {expected} not among {failed}"
+    message = report.message("x")
+    assert all(e in message for e, _ in EXPECTED[kind])
+
+
+def test_unexpected_counts_and_examples(small_digits):
+    df = small_digits.copy()
+    df.loc[[1, 2, 3], "px_5"] = 99.0
+    (failure,) = validate.validate(df, CFG, (8, 8)).failures
+    assert failure.unexpected_count == 3 and failure.examples == [99.0, 99.0, 99.0]
+    assert "px_5" in failure.describe() and "3 unexpected" in failure.describe()
+
+
+def test_non_square_pixel_count_needs_image_shape(small_digits):
+    report = validate.validate(small_digits.drop(columns="px_63"), CFG, None)
+    assert any(f.expectation == "image_shape" for f in report.failures)
+
+
+def test_label_optional_for_scoring_inputs(small_digits):
+    assert validate.validate(small_digits.drop(columns="label"), CFG, (8, 8), require_label=False).success
+
+
+def test_truncated_csv_fails_validation_naming_columns(tmp_path, small_digits):
+    text = small_digits.to_csv(index=False)
+    cut = text[: text.rindex("\n", 0, len(text) - 1) + 40]  # last row cut off mid-way
+    (tmp_path / "cut.csv").write_text(cut)
+    ingest.run(IngestConfig(source=str(tmp_path / "cut.csv")), tmp_path / "raw")
+    with pytest.raises(DataValidationError) as e:
+        validate.run(CFG, tmp_path / "raw", tmp_path / "val")
+    assert "expect_column_values_to_not_be_null" in str(e.value)
+    assert any("label" in f for f in e.value.failures)
+
+
+def test_run_writes_report_and_data_docs_even_on_failure(tmp_path, small_digits):
+    _broken(small_digits, "nan_pixel").to_parquet(tmp_path / "bad.parquet", index=False)
+    ingest.run(IngestConfig(source=str(tmp_path / "bad.parquet")), tmp_path / "raw")
+    with pytest.raises(DataValidationError, match=r"bad\.parquet"):
+        validate.run(CFG, tmp_path / "raw", tmp_path / "val")
+    summary = read_json(tmp_path / "val" / paths.VALIDATION_FILE)
+    assert summary["success"] is False and summary["failures"][0]["column"] == "px_10"
+    assert (tmp_path / "val" / "data_docs" / "index.html").is_file()
+
+
+def test_cli_exit_code_and_message(tmp_path, small_digits, capsys):
+    _broken(small_digits, "unknown_label").to_parquet(tmp_path / "bad.parquet", index=False)
+    (tmp_path / "params.yaml").write_text(f"ingest: {{source: {tmp_path / 'bad.parquet'}}}\n"
+                                          "validate: {min_rows: 50}\n")
+    assert ingest.main(["--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "raw")]) == 0
+    code = validate.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(tmp_path / "raw"),
+                          "--out", str(tmp_path / "val")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "DataValidationError" in err and "expect_column_values_to_be_in_set(label)" in err

@@ -1,0 +1,64 @@
+"""training_flow end to end on the real Prefect engine, with a throw-away MLflow store."""
+
+import shutil
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+
+from components import paths
+from components.errors import DataValidationError
+from flows.training_flow import training_flow
+from tests.helpers import write_params
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch, mlflow_store, tiny_params_dict):
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path / "params.yaml", tiny_params_dict)
+    return tmp_path
+
+
+def _versions(uri, name="digits-cnn"):
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
+
+
+def _runs(uri):
+    client = MlflowClient(tracking_uri=uri)
+    return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+
+
+def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
+    summary = training_flow("params.yaml")
+    assert summary.model_name == "digits-cnn" and summary.version == "1"
+    assert summary.staged and summary.metrics["accuracy"] >= 0.5
+    mv = MlflowClient(tracking_uri=mlflow_store).get_model_version_by_alias("digits-cnn", "staging")
+    assert str(mv.version) == "1" and mv.tags["gx_success"] == "true" and mv.tags["run_id"] == summary.run_id
+    model_mtime = (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns
+
+    again = training_flow("params.yaml")  # nothing changed: every step comes from the cache
+    assert again == summary
+    assert _versions(mlflow_store) == [1] and len(_runs(mlflow_store)) == 1
+    assert (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns == model_mtime
+
+    shutil.rmtree(project / paths.FEATURES_DIR)  # deleted outputs are rebuilt, not served from the cache
+    assert training_flow("params.yaml") == summary
+    assert (project / paths.FEATURES_DIR / paths.SPLIT_FILE).is_file() and _versions(mlflow_store) == [1]
+
+    raw_mtime = (project / paths.RAW_DIR / paths.RAW_FILE).stat().st_mtime_ns
+    changed = training_flow("params.yaml", {"train.lr": 0.002})  # only train and later re-run
+    assert changed.version == "2" and changed.run_id != summary.run_id
+    assert (project / paths.RAW_DIR / paths.RAW_FILE).stat().st_mtime_ns == raw_mtime
+    assert len(_runs(mlflow_store)) == 2
+
+
+def test_bad_data_fails_the_flow_and_registers_nothing(project, mlflow_store, digits_frame):
+    bad = digits_frame.copy()
+    bad.loc[[5, 9], "px_12"] = np.nan
+    bad.to_parquet(project / "bad.parquet", index=False)
+    with pytest.raises(DataValidationError) as e:
+        training_flow("params.yaml", {"ingest.source": str(project / "bad.parquet")})
+    assert "expect_column_values_to_not_be_null(px_12): 2 unexpected" in str(e.value)
+    assert _versions(mlflow_store) == [] and _runs(mlflow_store) == []
+    assert not (project / paths.FEATURES_DIR).exists()

@@ -1,0 +1,133 @@
+"""`dvc repro` end to end in a fresh git copy of the project, as a new user runs it (default params)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.helpers import make_repo_copy, venv_env
+
+pytestmark = pytest.mark.slow
+
+
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["dvc", *args], cwd=repo, env=venv_env(), capture_output=True, text=True, timeout=900)
+
+
+def client(repo: Path) -> MlflowClient:
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def versions(repo: Path) -> list[str]:
+    return sorted(str(v.version) for v in client(repo).search_model_versions("name='digits-cnn'"))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    repo = make_repo_copy(tmp_path_factory.mktemp("keel"))
+    done = dvc(repo, "repro")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return repo
+
+
+def test_default_run_meets_the_bar_and_stages_the_model(repo):
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert metrics["accuracy"] >= 0.985
+    mv = client(repo).get_model_version_by_alias("digits-cnn", "staging")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    raw_md5 = next(o["md5"] for o in lock["stages"]["ingest"]["outs"] if o["path"] == "data/raw")
+    assert mv.tags["git_commit"] == head and mv.tags["git_dirty"] == "false"
+    assert mv.tags["dvc_data_md5"] == raw_md5 and len(mv.tags["dvc_params_sha256"]) == 64
+    assert mv.tags["gx_success"] == "true" and mv.tags["run_id"] == mv.run_id
+    run = client(repo).get_run(mv.run_id)
+    assert run.data.metrics["test_accuracy"] == metrics["accuracy"]
+    assert "val_loss" in run.data.metrics and run.data.params["train.seed"] == "42"
+
+
+def test_registered_model_predicts_from_raw_pixels(repo, digits_frame):
+    import mlflow.pyfunc
+
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/digits-cnn@staging")
+    out = model.predict(digits_frame.drop(columns="label").head(50))
+    assert (out["prediction"].to_numpy() == digits_frame["label"].head(50).to_numpy()).mean() > 0.95
+    assert np.allclose(out.filter(like="p_").sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_second_repro_does_nothing(repo):
+    again = dvc(repo, "repro")
+    assert again.returncode == 0
+    assert "Data and pipelines are up to date" in again.stdout
+    assert "Running stage" not in again.stdout
+    assert versions(repo) == ["1"]
+
+
+def test_push_pull_round_trip(repo):
+    assert dvc(repo, "push").returncode == 0
+    subprocess.run(["rm", "-rf", "data/raw", ".dvc/cache"], cwd=repo, check=True)
+    pulled = dvc(repo, "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    assert (repo / "data/raw/data.parquet").is_file()
+    assert dvc(repo, "status").stdout.strip().endswith("Data and pipelines are up to date.")
+
+
+def _bad_files(digits: pd.DataFrame, root: Path) -> dict[str, tuple[Path, str]]:
+    d = digits.copy()
+    src = root / "data/sources"
+    out: dict[str, tuple[Path, str]] = {}
+
+    def csv(name, frame, check):
+        frame.to_csv(src / name, index=False)
+        out[name] = (src / name, check)
+
+    csv("no_label.csv", d.drop(columns="label"), "expect_column_to_exist(label)")
+    csv("nan.csv", d.assign(px_9=d["px_9"].where(d.index != 3)), "expect_column_values_to_not_be_null(px_9)")
+    csv("range.csv", d.assign(px_4=d["px_4"].where(d.index != 7, 40.0)), "expect_column_values_to_be_between(px_4)")
+    csv("label.csv", d.assign(label=d["label"].where(d.index != 2, 12)), "expect_column_values_to_be_in_set(label)")
+    text = d.assign(px_1=d["px_1"].astype(str).where(d.index != 5, "seven"))  # "n/a" would read as NaN
+    csv("text.csv", text, "expect_column_values_to_be_in_type_list(px_1)")
+    (src / "empty.csv").write_bytes(b"")
+    out["empty.csv"] = (src / "empty.csv", "file is empty")
+    d.to_parquet(src / "full.parquet", index=False)
+    blob = (src / "full.parquet").read_bytes()
+    (src / "cut.parquet").write_bytes(blob[: len(blob) // 2])
+    (src / "full.parquet").unlink()
+    out["cut.parquet"] = (src / "cut.parquet", "not a readable Parquet file")
+    return out
+
+
+BAD = ["no_label.csv", "nan.csv", "range.csv", "label.csv", "text.csv", "empty.csv", "cut.parquet"]
+
+
+@pytest.mark.parametrize("name", BAD)
+def test_bad_data_stops_the_pipeline_naming_the_check(repo, digits_frame, name):
+    path, check = _bad_files(digits_frame, repo)[name]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    original = (repo / "params.yaml").read_text()
+    params["ingest"]["source"] = str(path.relative_to(repo))
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        done = dvc(repo, "repro")
+    finally:
+        (repo / "params.yaml").write_text(original)
+    assert done.returncode != 0
+    assert check in done.stderr, done.stderr[-2000:]
+    assert versions(repo) == ["1"]  # nothing registered, no alias moved
+    assert client(repo).get_model_version_by_alias("digits-cnn", "staging").version in ("1", 1)
+
+
+def test_exp_run_with_a_param_override(repo):
+    done = dvc(repo, "exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    shown = dvc(repo, "exp", "show", "--no-pager", "--csv")
+    assert "0.003" in shown.stdout
+    assert versions(repo) == ["1", "2"]

@@ -1,0 +1,35 @@
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from flows.cli import app, parse_overrides
+from tests.helpers import ROOT, write_params
+
+runner = CliRunner()
+
+
+def test_parse_overrides_types_values_like_dvc():
+    assert parse_overrides(["train.lr=0.003", "train.cnn.channels=[4, 8]", "model=cnn"]) == {
+        "train.lr": 0.003, "train.cnn.channels": [4, 8], "model": "cnn"}
+    with pytest.raises(typer.BadParameter):
+        parse_overrides(["train.lr"])
+
+
+def test_params_command_prints_resolved_params():
+    result = runner.invoke(app, ["params", "-p", str(ROOT / "params.yaml"), "-S", "train.lr=0.5"])
+    assert result.exit_code == 0, result.output
+    assert "lr: 0.5" in result.output and "# sha256:" in result.output
+
+
+def test_params_command_fails_on_unknown_key(tmp_path):
+    path = write_params(tmp_path / "p.yaml", {"evaluate": {"batchsize": 3}})
+    result = runner.invoke(app, ["params", "-p", str(path)])
+    assert result.exit_code == 1
+    assert "evaluate.batchsize: unknown key" in result.output
+
+
+def test_version_lists_the_stack():
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0 and set(json.loads(result.output)) >= {"keel", "mlflow", "prefect", "dvc"}
