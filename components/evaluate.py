@@ -1,6 +1,6 @@
 """Evaluate: score the trained model on the held-out test split (raw rows through the model's own transform).
 
-Writes `reports/metrics.json` (top-level `accuracy`, `macro_f1`, `loss`, plus `per_class`) and plots under
+Writes `reports/metrics.json` (top-level `accuracy`, `macro_f1`, `loss`), `reports/per_class.json` and plots under
 `reports/plots/` (confusion matrix PNG + CSV, loss curves PNG + CSV), and logs all of it to the training run.
 """
 
@@ -73,11 +73,14 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         _csv(plot_dir / "loss.csv", ["epoch", "train_loss", "val_loss"],
              ((e["epoch"], e["train_loss"], e["val_loss"]) for e in history["epochs"])),
     ]
+    # Headline numbers are DVC metrics; per-class detail goes beside them so `dvc metrics show` stays readable.
+    details = {k: metrics.pop(k) for k in [k for k, v in metrics.items() if isinstance(v, dict)]}
     metrics_file = write_json(reports_dir / paths.METRICS_FILE, metrics)
+    details_file = write_json(reports_dir / paths.PER_CLASS_FILE, details)
     headline = {k: v for k, v in metrics.items() if isinstance(v, float)}
     with tracking.resume_run(model_dir):
         tracking.log_metrics({f"test_{k}": v for k, v in headline.items()})
-        tracking.log_artifacts([metrics_file], "evaluation")
+        tracking.log_artifacts([metrics_file, details_file], "evaluation")
         tracking.log_artifacts(written, "evaluation/plots")
     log.info("evaluate: %s", ", ".join(f"{k}={v:.4f}" for k, v in headline.items()))
     return EvalResult(metrics=headline, metrics_file=metrics_file, plots=written)

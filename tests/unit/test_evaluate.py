@@ -19,3 +19,24 @@ def test_metrics_by_hand():
 def test_absent_class_scores_zero_not_error():
     m = classification_metrics(np.array([0, 0]), np.array([[0.9, 0.1], [0.8, 0.2]]), [0, 1])
     assert m["accuracy"] == 1.0 and m["per_class"]["1"]["support"] == 0
+
+
+def test_run_splits_headline_metrics_from_per_class_detail(tmp_path, small_digits, mlflow_store, monkeypatch):
+    from components import evaluate, features, ingest, train, validate
+    from components.config import parse_params
+    from components.io import read_json
+
+    monkeypatch.chdir(tmp_path)
+    small_digits.to_parquet("d.parquet", index=False)
+    p = parse_params({"ingest": {"source": "d.parquet"}, "validate": {"min_rows": 50},
+                      "train": {"epochs": 2, "progress": False, "cnn": {"channels": [4], "hidden": 0}}})
+    ingest.run(p.ingest)
+    validate.run(p.validation)
+    features.run(p.features)
+    train.run(p)
+    result = evaluate.run(p.evaluate)
+    metrics, detail = read_json(tmp_path / "reports/metrics.json"), read_json(tmp_path / "reports/per_class.json")
+    assert set(metrics) == {"accuracy", "macro_f1", "loss", "n_test"}
+    assert set(detail["per_class"]) == {str(i) for i in range(10)}
+    assert result.metrics["accuracy"] == metrics["accuracy"]
+    assert {p.name for p in result.plots} == {"confusion_matrix.png", "loss.png", "confusion.csv", "loss.csv"}
