@@ -1,13 +1,19 @@
 """The one strict params model: a section per stage, `train.<family>` subsections.
 
-`load_params(path)` is the only YAML reader. Unknown or mistyped keys fail loudly with the
-dotted key named. Config models are frozen: stages receive only their own section.
+`load_params(path)` is the only YAML reader. Unknown or mistyped keys fail loudly with the dotted key
+named. Config models are frozen: stages receive only their own section.
+
+Families: `model:` selects one. Inside any stage section, a block named after a family holds that
+family's settings: keys that the section also has override it, the others are the family's own
+(`train.cnn.channels` is the CNN's architecture; `train.linear.lr` overrides `train.lr` for linear).
+Which keys a block may hold depends on the family's data kind (image, tabular, ...). Every family's
+view is validated on load, not only the selected one, so a typo anywhere fails at once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -16,7 +22,7 @@ from components.errors import ParamsError
 from components.io import sha256_json
 
 PositiveInt = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0.0, lt=1.0)]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class Strict(BaseModel):
@@ -25,51 +31,81 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-# ---- ingest / validate / features -------------------------------------------------------------
+# ---- ingest ----------------------------------------------------------------------------------
 
 
 class IngestConfig(Strict):
     """Where the raw data comes from. See README, "Data sources"."""
 
     source: str = "sklearn:digits"
-    label_column: str = "label"
-    # (height, width) of each image; inferred as a square from the pixel-column count when null.
+    label_column: str = "label"  # renamed to `label` on ingest
+    # Images: (height, width); inferred as a square from the pixel-column count when null.
     image_shape: tuple[PositiveInt, PositiveInt] | None = None
 
 
+# ---- validate (one schema per data kind) -----------------------------------------------------
+
+
 class ValidateConfig(Strict):
-    """The expectations the raw data must meet before anything downstream runs."""
+    """Checks shared by every data kind."""
 
     min_rows: PositiveInt = 100
     max_rows: PositiveInt | None = None
-    pixel_min: float = 0.0
-    pixel_max: float = 16.0
-    labels: list[int | str] = Field(default_factory=lambda: list(range(10)), min_length=2)
 
     @model_validator(mode="after")
-    def _ranges(self) -> ValidateConfig:
-        if self.pixel_min >= self.pixel_max:
-            raise ValueError(f"pixel_min ({self.pixel_min}) must be below pixel_max ({self.pixel_max})")
+    def _rows(self):
         if self.max_rows is not None and self.max_rows < self.min_rows:
             raise ValueError(f"max_rows ({self.max_rows}) must be at least min_rows ({self.min_rows})")
         return self
 
 
-class FeaturesConfig(Strict):
-    """Seeded stratified split; the transform is fitted on the train split only."""
+class ImageValidateConfig(ValidateConfig):
+    """Pixel columns + `label`."""
 
-    seed: int = 42
-    val_size: Fraction = 0.15
-    test_size: Fraction = 0.15
+    pixel_min: float = 0.0
+    pixel_max: float = 16.0
+    labels: list[int | str] = Field(default_factory=lambda: list(range(10)), min_length=2)
 
     @model_validator(mode="after")
-    def _sizes(self) -> FeaturesConfig:
+    def _pixels(self):
+        if self.pixel_min >= self.pixel_max:
+            raise ValueError(f"pixel_min ({self.pixel_min}) must be below pixel_max ({self.pixel_max})")
+        return self
+
+
+class TabularValidateConfig(ValidateConfig):
+    """Named numeric feature columns + `label` (a class, or a number for regression)."""
+
+    columns: list[str] = Field(min_length=1)  # the feature columns, exactly
+    ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)  # column -> [min, max]
+    labels: list[int | str] | None = None  # allowed classes; null: `label` is a number
+    label_range: tuple[float, float] | None = None  # for a numeric label
+
+
+VALIDATE_CONFIGS: dict[str, type[ValidateConfig]] = {"image": ImageValidateConfig, "tabular": TabularValidateConfig}
+
+
+# ---- features --------------------------------------------------------------------------------
+
+
+class FeaturesConfig(Strict):
+    """Seeded split (stratified for classes); the transform is fitted on the train split only."""
+
+    seed: int = 42
+    val_size: Fraction = 0.15  # 0: no validation split (early stopping then watches the train loss)
+    test_size: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.15
+
+    @model_validator(mode="after")
+    def _sizes(self):
         if self.val_size + self.test_size >= 0.9:
             raise ValueError("val_size + test_size must leave at least 10% for training")
         return self
 
 
-# ---- model families --------------------------------------------------------------------------
+FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "tabular": FeaturesConfig}
+
+
+# ---- model families (architecture blocks, `train.<family>`) ----------------------------------
 
 
 class CnnConfig(Strict):
@@ -83,15 +119,30 @@ class CnnConfig(Strict):
     batch_norm: bool = True
 
 
-FAMILIES: tuple[str, ...] = ("cnn",)
-Family = Literal["cnn"]
+class LinearConfig(Strict):
+    """Linear regression: one affine layer on standardised inputs (no architecture choices)."""
+
+
+class FamilyInfo(NamedTuple):
+    """What params and the light stages need to know about a family (its module lives in models/)."""
+
+    kind: str  # data kind: image | tabular
+    task: str  # classification | regression
+    arch: type[Strict]  # the `train.<family>` architecture block
+
+
+FAMILY_INFO: dict[str, FamilyInfo] = {
+    "cnn": FamilyInfo("image", "classification", CnnConfig),
+    "linear": FamilyInfo("tabular", "regression", LinearConfig),
+}
+FAMILIES: tuple[str, ...] = tuple(FAMILY_INFO)
 
 
 # ---- train / evaluate / register -------------------------------------------------------------
 
 
 class TrainConfig(Strict):
-    """Optimisation settings shared by all families, plus one architecture block per family."""
+    """Optimisation settings shared by all families (a family block may override any of them)."""
 
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -104,7 +155,6 @@ class TrainConfig(Strict):
     patience: PositiveInt = 8  # early stopping: epochs without a val-loss improvement
     min_delta: Annotated[float, Field(ge=0.0)] = 0.0
     progress: bool = True
-    cnn: CnnConfig = CnnConfig()
 
 
 class EvaluateConfig(Strict):
@@ -119,43 +169,63 @@ class RegisterConfig(Strict):
     model_name: str | None = None  # default: "<dataset>-<family>", e.g. digits-cnn
     alias: str = "staging"
     # metric -> bound, from reports/metrics.json; `min` for higher-is-better, `max` for lower-is-better.
-    min: dict[str, float] = Field(default_factory=lambda: {"accuracy": 0.97})
+    min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
 
 
-class Params(Strict):
-    """All of params.yaml."""
+# ---- the whole file --------------------------------------------------------------------------
 
-    model: Family = "cnn"
-    ingest: IngestConfig = IngestConfig()
-    # `validate` and `register` would shadow BaseModel/ABC attributes, so they are aliases.
-    validation: ValidateConfig = Field(ValidateConfig(), alias="validate")
-    features: FeaturesConfig = FeaturesConfig()
-    train: TrainConfig = TrainConfig()
-    evaluate: EvaluateConfig = EvaluateConfig()
-    registration: RegisterConfig = Field(RegisterConfig(), alias="register")
+# params.yaml section -> attribute of Params (`validate` and `register` would shadow pydantic/ABC names)
+SECTIONS: dict[str, str] = {"ingest": "ingest", "validate": "validation", "features": "features",
+                            "train": "train", "evaluate": "evaluate", "register": "registration"}
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    def family_config(self) -> Strict:
-        """The architecture block of the selected family (`train.<model>`)."""
-        return getattr(self.train, self.model)
+def section_schema(section: str, family: str) -> type[Strict]:
+    """The config class a section resolves to for `family`."""
+    kind = FAMILY_INFO[family].kind
+    return {"ingest": IngestConfig, "validate": VALIDATE_CONFIGS[kind], "features": FEATURES_CONFIGS[kind],
+            "train": TrainConfig, "evaluate": EvaluateConfig, "register": RegisterConfig}[section]
+
+
+class Params(BaseModel):
+    """params.yaml resolved for the selected family: each stage's config, ready to pass to it."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model: str
+    kind: str
+    task: str
+    ingest: IngestConfig
+    validation: ValidateConfig
+    features: FeaturesConfig
+    train: TrainConfig
+    arch: Strict
+    evaluate: EvaluateConfig
+    registration: RegisterConfig
 
     def registered_name(self, dataset: str) -> str:
         """The MLflow registered-model name: `register.model_name`, else `<dataset>-<family>`."""
         return self.registration.model_name or f"{dataset}-{self.model}"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict in params.yaml's shape (section names as written in the file)."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The resolved values, in params.yaml's shape (the family's architecture under train.<family>)."""
+        out: dict[str, Any] = {"model": self.model}
+        for section, attr in SECTIONS.items():
+            out[section] = getattr(self, attr).model_dump(mode="json")
+        out["train"][self.model] = self.arch.model_dump(mode="json")
+        return out
 
     def digest(self) -> str:
-        """sha256 of the resolved params: what the model was actually trained with."""
+        """sha256 of the resolved params: what this family's model is actually trained with."""
         return sha256_json(self.to_dict())
 
 
 def load_params(path: Path | str = "params.yaml", overrides: dict[str, Any] | None = None) -> Params:
     """Read and validate params.yaml; `overrides` maps dotted keys to values (like `dvc exp run -S`)."""
+    return parse_params(read_params_file(path, overrides), source=str(path))
+
+
+def read_params_file(path: Path | str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The raw mapping in params.yaml, with dotted-key overrides applied."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
@@ -167,21 +237,76 @@ def load_params(path: Path | str = "params.yaml", overrides: dict[str, Any] | No
         raise ParamsError(f"{path}: top level must be a mapping of sections, got {type(raw).__name__}")
     for key, value in (overrides or {}).items():
         _set_dotted(raw, key, value)
-    return parse_params(raw, source=str(path))
+    return raw
 
 
 def parse_params(raw: dict[str, Any], source: str = "params") -> Params:
-    """Validate a params mapping, turning pydantic errors into one message naming every bad key."""
+    """Validate a params mapping for every family; resolve it for the selected one."""
+    problems: dict[str, list[str]] = {}  # message -> families it applies to
+    for k in sorted(set(raw) - set(SECTIONS) - {"model"}):
+        problems[f"{k}: unknown key (sections: model, {', '.join(SECTIONS)})"] = list(FAMILIES)
+    model = raw.get("model", "cnn")
+    if model not in FAMILY_INFO:
+        problems[f"model: unknown family {model!r} (known: {', '.join(FAMILIES)})"] = list(FAMILIES)
+    views: dict[str, dict[str, Strict]] = {}
+    for family in FAMILIES:
+        views[family] = {}
+        for section in SECTIONS:
+            cfg, errs = _resolve(raw.get(section) or {}, section, family)
+            for e in errs:
+                problems.setdefault(e, []).append(family)
+            views[family].update(cfg or {})
+    if problems:
+        lines = [m if len(fams) == len(FAMILIES) or f".{fams[0]}." in m else f"{m} [for {', '.join(fams)}]"
+                 for m, fams in problems.items()]
+        raise ParamsError(f"{source}: invalid params:\n  " + "\n  ".join(lines))
+    v = views[model]
+    info = FAMILY_INFO[model]
+    return Params(model=model, kind=info.kind, task=info.task, arch=v["arch"], **{a: v[s] for s, a in SECTIONS.items()})
+
+
+def _resolve(section: Any, name: str, family: str) -> tuple[dict[str, Strict] | None, list[str]]:
+    """Merge `<name>.<family>` over the shared keys of one section and validate the result."""
+    if not isinstance(section, dict):
+        return None, [f"{name}: must be a mapping, got {type(section).__name__}"]
+    shared = {k: v for k, v in section.items() if k not in FAMILY_INFO}
+    block = section.get(family) or {}
+    if not isinstance(block, dict):
+        return None, [f"{name}.{family}: must be a mapping, got {type(block).__name__}"]
+    schema = section_schema(name, family)
+    own = {k: v for k, v in block.items() if k in schema.model_fields}
+    out: dict[str, Strict] = {}
+    errors = _validate(schema, shared | own, name, family, set(own))
+    if name == "train":
+        arch = {k: v for k, v in block.items() if k not in schema.model_fields}
+        errors += _validate(FAMILY_INFO[family].arch, arch, name, family, set(arch), out, "arch")
+    else:
+        unknown_in_block = set(block) - set(own)
+        errors += [f"{name}.{family}.{k}: unknown key for a {FAMILY_INFO[family].kind} family" for k in
+                   sorted(unknown_in_block)]
+    if not errors:
+        out[name] = schema.model_validate(shared | own)
+    return (None if errors else out), errors
+
+
+def _validate(schema: type[Strict], data: dict[str, Any], name: str, family: str, from_block: set[str],
+              out: dict[str, Strict] | None = None, key: str | None = None) -> list[str]:
     try:
-        return Params.model_validate(raw)
+        obj = schema.model_validate(data)
     except ValidationError as e:
         problems = []
         for err in e.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "<top level>"
+            loc = [str(p) for p in err["loc"]]
+            in_block = (loc and loc[0] in from_block) or err["type"] == "missing"  # a family must supply it
+            where = f"{name}.{family}" if in_block else name
+            dotted = ".".join([where, *loc]) if loc else where
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
             got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
-            problems.append(f"{key}: {msg}{got}")
-        raise ParamsError(f"{source}: invalid params:\n  " + "\n  ".join(problems)) from None
+            problems.append(f"{dotted}: {msg}{got}")
+        return problems
+    if out is not None and key is not None:
+        out[key] = obj
+    return []
 
 
 def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:

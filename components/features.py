@@ -20,7 +20,8 @@ from components.config import FeaturesConfig, load_params
 from components.errors import StageInputError
 from components.io import atomic_dir, read_json, read_parquet, sha256_file, write_json, write_parquet
 from components.stage import stage_main
-from components.transforms import LABEL, ImageTransform, Transform, load_transform
+from components.tasks import TASKS
+from components.transforms import LABEL, TRANSFORMS, Transform, load_transform
 from components.validate import require_validated
 
 log = logging.getLogger(__name__)
@@ -34,36 +35,43 @@ class FeaturesResult(BaseModel):
     sha256: dict[str, str]
 
 
-def split(df: pd.DataFrame, cfg: FeaturesConfig) -> dict[str, pd.DataFrame]:
-    """Stratified train/val/test split, deterministic for a given seed."""
+def split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[str, pd.DataFrame]:
+    """Train/val/test split, deterministic for a seed; stratified on `label` for class targets.
+
+    The holdout (val + test) is drawn first, then divided, so `val_size: 0` gives exactly
+    train_test_split(test_size=test_size, random_state=seed).
+    """
     idx = np.arange(len(df))
-    y = df[LABEL].to_numpy()
+    y = df[LABEL].to_numpy() if stratify else None
     holdout = cfg.val_size + cfg.test_size
     try:
         i_tr, i_tmp = train_test_split(idx, test_size=holdout, stratify=y, random_state=cfg.seed)
-        i_va, i_te = train_test_split(i_tmp, test_size=cfg.test_size / holdout, stratify=y[i_tmp],
-                                      random_state=cfg.seed)
+        if cfg.val_size == 0:
+            i_va, i_te = i_tmp[:0], i_tmp
+        else:
+            i_va, i_te = train_test_split(i_tmp, test_size=cfg.test_size / holdout,
+                                          stratify=None if y is None else y[i_tmp], random_state=cfg.seed)
     except ValueError as e:
-        counts = pd.Series(y).value_counts()
-        raise StageInputError(f"cannot stratify the split: {e}; smallest classes: "
+        counts = pd.Series(y).value_counts() if y is not None else pd.Series(dtype=int)
+        raise StageInputError(f"cannot split {len(df)} rows: {e}; smallest classes: "
                               f"{counts.tail(3).to_dict()}") from e
     return {name: df.iloc[np.sort(i)].reset_index(drop=True)
             for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
 
 
-def fit_transform(train: pd.DataFrame, image_shape: tuple[int, int]) -> Transform:
-    """Fit the dataset's transform on the train split only."""
-    return ImageTransform.fit(train, image_shape)
+def fit_transform(train: pd.DataFrame, manifest: dict, task: str) -> Transform:
+    """Fit the data kind's transform on the train split only."""
+    return TRANSFORMS[manifest.get("kind", "image")].fit(train, manifest, task)
 
 
 def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
-        out_dir: Path = paths.FEATURES_DIR) -> FeaturesResult:
+        out_dir: Path = paths.FEATURES_DIR, task: str = "classification") -> FeaturesResult:
     """Split the validated raw data, fit the transform on train, write splits + transform + split.json."""
     require_validated(validation_dir, raw_dir)
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
-    parts = split(df, cfg)
-    transform = fit_transform(parts["train"], tuple(manifest["image_shape"]))
+    parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
+    transform = fit_transform(parts["train"], manifest, task)
     with atomic_dir(out_dir) as tmp:
         hashes = {}
         for name, part in parts.items():
@@ -96,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--validation", type=Path, default=paths.VALIDATION_DIR)
     p.add_argument("--out", type=Path, default=paths.FEATURES_DIR)
     args = p.parse_args(argv)
-    return stage_main(lambda: run(load_params(args.params).features, args.raw, args.validation, args.out))
+
+    def go() -> FeaturesResult:
+        params = load_params(args.params)
+        return run(params.features, args.raw, args.validation, args.out, params.task)
+
+    return stage_main(go)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,31 @@ def _save(fig: Figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)
+
+
+def residuals_png(path: Path, actual: np.ndarray, predicted: np.ndarray) -> Path:
+    """Predicted vs actual (with the identity line) and residuals vs predicted."""
+    fig = Figure(figsize=(9, 4), dpi=110)
+    left, right = fig.subplots(1, 2)
+    left.scatter(actual, predicted, s=10, alpha=0.7)
+    lo, hi = float(min(actual.min(), predicted.min())), float(max(actual.max(), predicted.max()))
+    left.plot([lo, hi], [lo, hi], color="grey", linestyle=":")
+    left.set_xlabel("actual")
+    left.set_ylabel("predicted")
+    right.scatter(predicted, actual - predicted, s=10, alpha=0.7)
+    right.axhline(0, color="grey", linestyle=":")
+    right.set_xlabel("predicted")
+    right.set_ylabel("residual (actual - predicted)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def write_csv(path: Path, header: list[str], rows) -> Path:
+    """A small CSV for `dvc plots`, written atomically."""
+    import csv
+
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return Path(path)

@@ -27,20 +27,22 @@ class KeelPyfunc(mlflow.pyfunc.PythonModel):
         self.ckpt = load_checkpoint(context.artifacts["checkpoint"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        from components.inference import predict_outputs, to_frame
+        from components.inference import predict, to_frame
 
-        return to_frame(self.ckpt, predict_outputs(self.ckpt, model_input))
+        return to_frame(self.ckpt, predict(self.ckpt, model_input))
 
 
 def signature_for(ckpt, example: pd.DataFrame):
-    """Column signature: one double per raw input column; `prediction` + `p_<class>` outputs."""
+    """Column signature: the raw input columns with the types of the example (as ingested); the task's outputs."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
 
-    t = ckpt.transform
-    label_type = "long" if all(isinstance(c, int) for c in t.classes) else "string"
-    inputs = Schema([ColSpec("double", c) for c in t.columns])
-    outputs = Schema([ColSpec(label_type, "prediction")] + [ColSpec("double", f"p_{c}") for c in t.classes])
+    from components.inference import task_of
+
+    types = {c: ("string" if example[c].dtype.kind in "OUS" or str(example[c].dtype) in ("str", "string")
+                 else "double") for c in ckpt.transform.input_columns}
+    inputs = Schema([ColSpec(types[c], c) for c in ckpt.transform.input_columns])
+    outputs = Schema([ColSpec(t, name) for t, name in task_of(ckpt).output_schema(ckpt.transform)])
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 

@@ -100,7 +100,10 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     tags = lineage_tags(model_dir, features_dir, raw_dir, validation_dir, dvc_lock)
     tags |= {f"metric.{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}
     name = tracking.read_run_ref(model_dir).model_name
-    example = load_split(features_dir, "test").drop(columns=["label"]).head(5)
+    from components.models import load_checkpoint
+
+    columns = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform.input_columns
+    example = load_split(features_dir, "test")[columns].head(5)  # raw rows, as a caller sends them
     with tracking.resume_run(model_dir):
         uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
     version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})

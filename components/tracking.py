@@ -124,6 +124,38 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
 
 
+class MetricBuffer:
+    """Per-step metrics collected in memory and sent in batches (one call per second at most), so a
+    thousand short epochs do not cost a thousand round trips to the tracking store."""
+
+    def __init__(self, run_id: str, every_s: float = 1.0):
+        import time
+
+        self.run_id, self.every_s, self._clock = run_id, every_s, time.monotonic
+        self._pending: list = []
+        self._last = self._clock()
+
+    def add(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Queue numeric metrics for `step`; flush if the last flush is older than `every_s`."""
+        import time
+
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self._pending += [Metric(k, float(v), ts, step) for k, v in metrics.items() if isinstance(v, (int, float))]
+        if self._clock() - self._last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send everything queued (MLflow takes at most 1000 metrics per batch)."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        for i in range(0, len(self._pending), 1000):
+            client.log_batch(self.run_id, metrics=self._pending[i:i + 1000])
+        self._pending, self._last = [], self._clock()
+
+
 def log_artifacts(files: list[Path], artifact_path: str | None = None) -> None:
     """Upload local files to the active run."""
     import mlflow

@@ -24,11 +24,12 @@ from pydantic import BaseModel
 from tqdm.auto import tqdm
 
 from components import paths, tracking
-from components.config import FAMILIES, Params, TrainConfig, load_params
+from components.config import Params, TrainConfig, load_params
 from components.features import load_fitted, load_split
 from components.io import read_json, write_json
-from components.models import MODELS, build_model, save_checkpoint
+from components.models import build_model, save_checkpoint
 from components.stage import stage_main
+from components.tasks import TASKS
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +186,9 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
 
 
 def cache_config(params: Params) -> dict:
-    """The params a trained model depends on (the selected family's block, not the others')."""
-    others = {f for f in FAMILIES if f != params.model} | {"progress"}
-    return {"model": params.model, "train": params.train.model_dump(mode="json", exclude=others),
-            "model_name": params.registration.model_name}
+    """The params a trained model depends on (resolved for the selected family)."""
+    return {"model": params.model, "train": params.train.model_dump(mode="json", exclude={"progress"}),
+            "arch": params.arch.model_dump(mode="json"), "model_name": params.registration.model_name}
 
 
 def load_tensors(features_dir: Path, split: str, transform) -> Tensors:
@@ -199,12 +199,14 @@ def load_tensors(features_dir: Path, split: str, transform) -> Tensors:
 
 def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path = paths.MODEL_DIR) -> TrainResult:
     """Train the selected family on the features; log to MLflow; write checkpoints and history."""
-    cfg, family, fcfg = params.train, params.model, params.family_config()
+    cfg, family, fcfg = params.train, params.model, params.arch
     set_seeds(cfg.seed)
     device = get_device(cfg.device)
     transform = load_fitted(features_dir)
     split_info = read_json(Path(features_dir) / paths.SPLIT_FILE)
     train, val = (load_tensors(features_dir, s, transform) for s in ("train", "val"))
+    if len(val) == 0:  # features.val_size: 0 -> early stopping watches the training loss
+        val = train
     input_shape = tuple(train.x.shape[1:])
     model = build_model(family, fcfg, transform, input_shape)
     out_dir = Path(out_dir)
@@ -221,8 +223,10 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
         meta = {"run_id": ref.run_id, "model_name": model_name, "dataset": split_info["dataset"],
                 "params_sha256": params.digest(), "split_sha256": split_info["sha256"]}
 
+        metrics_log = tracking.MetricBuffer(ref.run_id)
+
         def on_epoch(stats: EpochStats, improved: bool, opt: torch.optim.Optimizer) -> None:
-            tracking.log_metrics(stats.model_dump(exclude={"epoch"}), step=stats.epoch)
+            metrics_log.add(stats.model_dump(exclude={"epoch"}), step=stats.epoch)
             state = {"epoch": stats.epoch, "optimizer": opt.state_dict()}
             save_checkpoint(out_dir / paths.LAST_CHECKPOINT_FILE, model, family, fcfg, transform, input_shape,
                             meta | {"epoch": stats.epoch}, state)
@@ -230,7 +234,8 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
                 save_checkpoint(out_dir / paths.CHECKPOINT_FILE, model, family, fcfg, transform, input_shape,
                                 meta | {"epoch": stats.epoch})
 
-        history = train_loop(model, train, val, cfg, device, MODELS[family].task == "classification", on_epoch)
+        history = train_loop(model, train, val, cfg, device, TASKS[params.task].val_metric == "accuracy", on_epoch)
+        metrics_log.flush()
         write_json(out_dir / paths.HISTORY_FILE, history.model_dump(mode="json"))
         summary = {"best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
                    "epochs_run": len(history.epochs),

@@ -1,55 +1,48 @@
 """Fitted transforms: fitted on the train split only, saved with the model, applied again at serving time.
 
-A transform maps RAW rows (as ingested) to model-ready arrays. The same object is used by training,
-evaluation and the registered pyfunc, so there is one code path from raw input to tensor.
+A transform maps RAW rows (as ingested) to model-ready arrays and back. The same object is used by
+training, evaluation and the registered pyfunc, so there is one code path from raw input to tensor.
+Each data kind has one transform class; `TRANSFORMS` maps kind -> class, and `load_transform` rebuilds
+a saved one from its `kind` field. Every class has:
+
+  fit(train, manifest, task) -> transform       (classmethod; statistics of the train split only)
+  input_columns                                  raw columns a caller sends (the pyfunc's input schema)
+  features(df) -> np.ndarray                     model input
+  targets(df) -> np.ndarray                      model target (class indices, or scaled values)
+  n_outputs                                      width of the model's output
+  classes                                        class labels, or None for numeric targets
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict
 
 from components.errors import StageInputError
 
 LABEL = "label"
 
 
-class ImageTransform(BaseModel):
-    """Pixel columns -> float32 (N, 1, H, W), standardised with the train split's global mean/std."""
-
+class _Base(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    kind: Literal["image"] = "image"
-    columns: list[str]
-    height: int
-    width: int
-    mean: float
-    std: float
-    classes: list[int | str]
+    classes: list[int | str] | None = None
 
-    @classmethod
-    def fit(cls, train: pd.DataFrame, image_shape: tuple[int, int]) -> ImageTransform:
-        """Fit on the train split: pixel statistics and the sorted class list."""
-        columns = [str(c) for c in train.columns if c != LABEL]
-        pixels = train[columns].to_numpy(dtype=np.float64)
-        std = float(pixels.std())
-        return cls(columns=columns, height=image_shape[0], width=image_shape[1], mean=float(pixels.mean()),
-                   std=std if std > 0 else 1.0, classes=sorted(pd.unique(train[LABEL]).tolist()))
+    @property
+    def input_columns(self) -> list[str]:
+        return list(self.columns)  # type: ignore[attr-defined]
 
-    def features(self, df: pd.DataFrame) -> np.ndarray:
-        """Raw rows -> (N, 1, H, W) float32."""
-        missing = [c for c in self.columns if c not in df.columns]
+    def _require(self, df: pd.DataFrame, columns: list[str]) -> None:
+        missing = [c for c in columns if c not in df.columns]
         if missing:
-            raise StageInputError(f"input lacks {len(missing)} pixel column(s): {missing[:5]}")
-        x = df[self.columns].to_numpy(dtype=np.float32)
-        x = (x - np.float32(self.mean)) / np.float32(self.std)
-        return x.reshape(-1, 1, self.height, self.width)
+            raise StageInputError(f"input lacks {len(missing)} column(s): {missing[:5]}")
 
-    def targets(self, df: pd.DataFrame) -> np.ndarray:
+    def class_indices(self, df: pd.DataFrame) -> np.ndarray:
         """Labels -> class indices (int64), in the order of `classes`."""
-        index = {c: i for i, c in enumerate(self.classes)}
+        self._require(df, [LABEL])
+        index = {c: i for i, c in enumerate(self.classes or [])}
         try:
             return np.fromiter((index[v] for v in df[LABEL].tolist()), dtype=np.int64, count=len(df))
         except KeyError as e:
@@ -57,18 +50,103 @@ class ImageTransform(BaseModel):
 
     def decode(self, indices: np.ndarray) -> list[Any]:
         """Class indices -> original labels."""
-        return [self.classes[int(i)] for i in indices]
+        return [self.classes[int(i)] for i in indices]  # type: ignore[index]
+
+
+def _classes(train: pd.DataFrame) -> list[Any]:
+    return sorted(pd.unique(train[LABEL]).tolist())
+
+
+class ImageTransform(_Base):
+    """Pixel columns -> float32 (N, 1, H, W), standardised with the train split's global mean/std."""
+
+    kind: Literal["image"] = "image"
+    columns: list[str]
+    height: int
+    width: int
+    mean: float
+    std: float
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification") -> ImageTransform:
+        """Fit on the train split: pixel statistics and the sorted class list."""
+        columns = [str(c) for c in train.columns if c != LABEL]
+        pixels = train[columns].to_numpy(dtype=np.float64)
+        std = float(pixels.std())
+        h, w = manifest["image_shape"]
+        return cls(columns=columns, height=h, width=w, mean=float(pixels.mean()), std=std if std > 0 else 1.0,
+                   classes=_classes(train))
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw rows -> (N, 1, H, W) float32."""
+        self._require(df, self.columns)
+        x = df[self.columns].to_numpy(dtype=np.float32)
+        x = (x - np.float32(self.mean)) / np.float32(self.std)
+        return x.reshape(-1, 1, self.height, self.width)
+
+    def targets(self, df: pd.DataFrame) -> np.ndarray:
+        return self.class_indices(df)
 
     @property
     def n_outputs(self) -> int:
-        """Number of classes the model must predict."""
-        return len(self.classes)
+        return len(self.classes or [])
 
 
-Transform = Annotated[ImageTransform, Field(discriminator="kind")]
-_adapter: TypeAdapter[Transform] = TypeAdapter(Transform)
+class TabularTransform(_Base):
+    """Named numeric columns -> float32 (N, F), each standardised with train statistics. The target is
+    a class index, or (regression) a value standardised with the train target's mean/std."""
+
+    kind: Literal["tabular"] = "tabular"
+    columns: list[str]
+    mean: list[float]
+    std: list[float]
+    target_mean: float | None = None
+    target_std: float | None = None
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification") -> TabularTransform:
+        """Fit per-column statistics on the train split; classes, or target scaling for regression."""
+        columns = [str(c) for c in train.columns if c != LABEL]
+        x = train[columns].to_numpy(dtype=np.float64)
+        std = x.std(axis=0)
+        std[std == 0] = 1.0
+        if task == "regression":
+            y = train[LABEL].to_numpy(dtype=np.float64)
+            return cls(columns=columns, mean=x.mean(axis=0).tolist(), std=std.tolist(),
+                       target_mean=float(y.mean()), target_std=float(y.std()) or 1.0)
+        return cls(columns=columns, mean=x.mean(axis=0).tolist(), std=std.tolist(), classes=_classes(train))
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw rows -> (N, F) float32."""
+        self._require(df, self.columns)
+        x = df[self.columns].to_numpy(dtype=np.float64)
+        return ((x - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+
+    def targets(self, df: pd.DataFrame) -> np.ndarray:
+        """Class indices, or standardised float32 values for regression."""
+        if self.classes is not None:
+            return self.class_indices(df)
+        self._require(df, [LABEL])
+        return ((df[LABEL].to_numpy(dtype=np.float64) - self.target_mean) / self.target_std).astype(np.float32)
+
+    def inverse_targets(self, y: np.ndarray) -> np.ndarray:
+        """Standardised regression outputs -> the target's units."""
+        return np.asarray(y, dtype=np.float64) * self.target_std + self.target_mean
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes) if self.classes is not None else 1
 
 
-def load_transform(data: dict[str, Any]) -> Transform:
+Transform = ImageTransform | TabularTransform
+
+# data kind -> transform class; kinds added by families register here.
+TRANSFORMS: dict[str, type[Any]] = {"image": ImageTransform, "tabular": TabularTransform}
+
+
+def load_transform(data: dict[str, Any]) -> Any:
     """Rebuild a fitted transform from its saved dict (the `kind` field picks the class)."""
-    return _adapter.validate_python(data)
+    kind = data.get("kind")
+    if kind not in TRANSFORMS:
+        raise StageInputError(f"saved transform has unknown kind {kind!r} (known: {', '.join(TRANSFORMS)})")
+    return TRANSFORMS[kind].model_validate(data)

@@ -21,12 +21,10 @@ from components.config import ValidateConfig, load_params
 from components.errors import DataValidationError
 from components.io import atomic_dir, read_json, read_parquet, require_files, write_json
 from components.stage import stage_main
+from components.suites import SUITES
 
 log = logging.getLogger(__name__)
 
-LABEL = "label"
-NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-                 "float16", "float32", "float64", "Int64", "Float64"]
 
 
 class Failure(BaseModel):
@@ -42,7 +40,7 @@ class Failure(BaseModel):
         """`expect_x(column): N unexpected, e.g. [...]` in one line."""
         where = f"({self.column})" if self.column else ""
         if self.error:
-            return f"{self.expectation}{where}: could not be evaluated: {self.error}"
+            return f"{self.expectation}{where}: {self.error}"
         if self.unexpected_count is not None:
             return f"{self.expectation}{where}: {self.unexpected_count} unexpected value(s), e.g. {self.examples[:5]}"
         observed = f" (observed {self.examples[0]!r})" if self.examples else ""
@@ -67,31 +65,9 @@ class ValidationReport(BaseModel):
         return "\n".join(lines)
 
 
-def build_expectations(cfg: ValidateConfig, columns: list[str], image_shape: tuple[int, int] | None,
-                       require_label: bool = True) -> list:
-    """The expectation list for an image table with pixel columns (+ `label` when required)."""
-    import great_expectations.expectations as gxe
-
-    pixels = [c for c in columns if c != LABEL]
-    exps: list = [gxe.ExpectTableRowCountToBeBetween(min_value=cfg.min_rows if require_label else 1,
-                                                    max_value=cfg.max_rows)]
-    if image_shape is not None:
-        h, w = image_shape
-        exps.append(gxe.ExpectTableColumnCountToEqual(value=h * w + (1 if require_label else 0)))
-    if require_label:
-        exps += [gxe.ExpectColumnToExist(column=LABEL),
-                 gxe.ExpectColumnValuesToNotBeNull(column=LABEL),
-                 gxe.ExpectColumnValuesToBeInSet(column=LABEL, value_set=list(cfg.labels))]
-    for c in pixels:
-        exps += [gxe.ExpectColumnValuesToBeInTypeList(column=c, type_list=NUMERIC_TYPES),
-                 gxe.ExpectColumnValuesToNotBeNull(column=c),
-                 gxe.ExpectColumnValuesToBeBetween(column=c, min_value=cfg.pixel_min, max_value=cfg.pixel_max)]
-    return exps
-
-
-def validate(df: pd.DataFrame, cfg: ValidateConfig, image_shape: tuple[int, int] | None,
-             docs_dir: Path | None = None, require_label: bool = True, name: str = "raw") -> ValidationReport:
-    """Run the suite on `df` through a GX Checkpoint; render Data Docs into `docs_dir` when given."""
+def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,
+             require_label: bool = True, name: str = "raw") -> ValidationReport:
+    """Run the kind's suite (`manifest["kind"]`) on `df` through a GX Checkpoint; Data Docs into `docs_dir`."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -107,9 +83,9 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, image_shape: tuple[int, int]
         })
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["keel"]))
     batch = ctx.data_sources.add_pandas("keel").add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-    suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_suite",
-                                               expectations=build_expectations(cfg, list(map(str, df.columns)),
-                                                                               image_shape, require_label)))
+    expectations, problems = SUITES[manifest.get("kind", "image")](cfg, list(map(str, df.columns)), manifest,
+                                                                   require_label)
+    suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))
     cp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[vd],
                                            actions=actions, result_format={"result_format": "SUMMARY"}))
@@ -119,10 +95,7 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, image_shape: tuple[int, int]
         evaluated += vr.statistics["evaluated_expectations"]
         successful += vr.statistics["successful_expectations"]
         failures += [_failure(r) for r in vr.results if not r.success]
-    if image_shape is None:
-        n = len([c for c in df.columns if c != LABEL])
-        failures.append(Failure(expectation="image_shape", error=f"{n} pixel columns is not a square; "
-                                                                 "set ingest.image_shape: [height, width]"))
+    failures += [Failure(expectation=check, error=problem) for check, problem in problems]
     index = Path(docs_dir) / "index.html" if docs_dir is not None else None
     return ValidationReport(success=not failures, evaluated=evaluated, successful=successful, failures=failures,
                             rows=len(df), data_docs=str(index) if index and index.exists() else None)
@@ -136,7 +109,7 @@ def _failure(r) -> Failure:
         examples = [res["observed_value"]]
     return Failure(expectation=cfg.type, column=cfg.kwargs.get("column"),
                    unexpected_count=res.get("unexpected_count"), examples=_plain(examples or []),
-                   error=str(exc).splitlines()[0][:300] if exc else None)
+                   error=f"could not be evaluated: {str(exc).splitlines()[0][:300]}" if exc else None)
 
 
 def _exception_message(info: dict[str, Any]) -> str | None:
@@ -164,9 +137,8 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
     require_files(raw_dir, [paths.RAW_FILE, paths.MANIFEST_FILE])
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
-    shape = tuple(manifest["image_shape"]) if manifest.get("image_shape") else None
     with atomic_dir(out_dir) as tmp:
-        report = validate(df, cfg, shape, docs_dir=tmp / "data_docs")
+        report = validate(df, cfg, manifest, docs_dir=tmp / "data_docs")
         report = report.model_copy(update={
             "data_sha256": manifest["sha256"],
             "data_docs": str(Path(out_dir) / "data_docs" / "index.html") if report.data_docs else None})

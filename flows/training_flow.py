@@ -35,23 +35,25 @@ def _transient(task, task_run, state) -> bool:
 IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": _transient}
 
 
-@stage(code=[COMPONENTS / "ingest.py"], inputs=lambda p: [], outputs=files(paths.MANIFEST_FILE, under="out_dir"),
-       config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "source": ingest.source_fingerprint(p["cfg"])},
-       **IO_RETRIES)
-def ingest_task(cfg, out_dir: Path) -> ingest.IngestResult:
-    return ingest.run(cfg, out_dir)
+@stage(code=[COMPONENTS / "ingest.py", COMPONENTS / "sources.py"], inputs=lambda p: [],
+       outputs=files(paths.MANIFEST_FILE, under="out_dir"),
+       config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "kind": p["kind"],
+                         "source": ingest.source_fingerprint(p["cfg"])}, **IO_RETRIES)
+def ingest_task(cfg, out_dir: Path, kind: str) -> ingest.IngestResult:
+    return ingest.run(cfg, out_dir, kind)
 
 
-@stage(code=[COMPONENTS / "validate.py"], inputs=files("raw_dir"),
+@stage(code=[COMPONENTS / "validate.py", COMPONENTS / "suites.py"], inputs=files("raw_dir"),
        outputs=files(paths.VALIDATION_FILE, under="out_dir"), config=section())
 def validate_task(cfg, raw_dir: Path, out_dir: Path) -> validate.ValidationReport:
     return validate.run(cfg, raw_dir, out_dir)
 
 
 @stage(code=[COMPONENTS / "features.py", COMPONENTS / "transforms.py"], inputs=files("raw_dir"),
-       outputs=files(paths.SPLIT_FILE, under="out_dir"), config=section())
-def features_task(cfg, raw_dir: Path, validation_dir: Path, out_dir: Path) -> features.FeaturesResult:
-    return features.run(cfg, raw_dir, validation_dir, out_dir)
+       outputs=files(paths.SPLIT_FILE, under="out_dir"),
+       config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "task": p["task"]})
+def features_task(cfg, raw_dir: Path, validation_dir: Path, out_dir: Path, task: str) -> features.FeaturesResult:
+    return features.run(cfg, raw_dir, validation_dir, out_dir, task)
 
 
 @stage(code=[COMPONENTS / "train.py", COMPONENTS / "models"], inputs=files("features_dir"),
@@ -61,7 +63,8 @@ def train_task(params, features_dir: Path, out_dir: Path) -> train.TrainResult:
     return train.run(params, features_dir, out_dir)
 
 
-@stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py"], inputs=files("model_dir", "features_dir"),
+@stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py", COMPONENTS / "tasks.py"],
+       inputs=files("model_dir", "features_dir"),
        outputs=files(paths.METRICS_FILE, under="reports_dir"), config=section(), tracked=True)
 def evaluate_task(cfg, model_dir: Path, features_dir: Path, reports_dir: Path) -> evaluate.EvalResult:
     return evaluate.run(cfg, model_dir, features_dir, reports_dir)
@@ -90,9 +93,9 @@ class TrainSummary(BaseModel):
 def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | None = None) -> TrainSummary:
     """Run the whole pipeline on the params file (with optional dotted-key overrides)."""
     params = load_params(params_path, overrides)
-    ingest_task(params.ingest, paths.RAW_DIR)
+    ingest_task(params.ingest, paths.RAW_DIR, params.kind)
     validate_task(params.validation, paths.RAW_DIR, paths.VALIDATION_DIR)
-    features_task(params.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR)
+    features_task(params.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR, params.task)
     trained = train_task(params, paths.FEATURES_DIR, paths.MODEL_DIR)
     scored = evaluate_task(params.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)
     reg = register_task(params.registration, paths.MODEL_DIR, paths.FEATURES_DIR, paths.RAW_DIR,

@@ -60,12 +60,12 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
     return uri
 
 
+TINY = {"validate.min_rows": 50, "train.epochs": 4, "train.patience": 2, "train.batch_size": 64,
+        "train.progress": False, "train.cnn.channels": [8, 16], "train.cnn.hidden": 32, "train.cnn.dropout": 0.0,
+        "register.cnn.min": {"accuracy": 0.5}}
+
+
 @pytest.fixture
-def tiny_params_dict() -> dict:
-    """Params that train the digits CNN in seconds."""
-    return {
-        "validate": {"min_rows": 50},
-        "train": {"epochs": 4, "patience": 2, "batch_size": 64, "progress": False,
-                  "cnn": {"channels": [8, 16], "hidden": 32, "dropout": 0.0}},
-        "register": {"min": {"accuracy": 0.5}},
-    }
+def tiny_overrides() -> dict:
+    """Dotted-key overrides of the repo's params.yaml that train the digits CNN in seconds."""
+    return dict(TINY)

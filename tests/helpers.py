@@ -11,12 +11,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_params(path: Path, params: dict) -> Path:
-    """Write a params dict as YAML."""
+def write_params(path: Path, overrides: dict | None = None, base: Path | None = None) -> Path:
+    """Write the repo's params.yaml (or `base`) with dotted-key overrides applied."""
     import yaml
 
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    from components.config import read_params_file
+
+    raw = read_params_file(base or ROOT / "params.yaml", overrides)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+def params_with(overrides: dict | None = None):
+    """The repo's params with dotted-key overrides, parsed."""
+    from components.config import load_params
+
+    return load_params(ROOT / "params.yaml", overrides)
 
 
 def make_repo_copy(dest: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Model families: `MODELS` maps a family name to its config model, builder and task.
+"""Model families: `MODELS` maps a family name to the builder of its nn.Module.
 
 Checkpoints are self-describing: `load_checkpoint(path)` rebuilds the model from the saved config,
 the fitted transform and the state_dict, with no code-side defaults.
@@ -6,38 +6,33 @@ the fitted transform and the state_dict, with no code-side defaults.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
-from components.config import CnnConfig, Strict
+from components.config import FAMILY_INFO, Strict
 from components.io import atomic_path
-from components.models import cnn
+from components.models import cnn, linear
 from components.transforms import Transform, load_transform
 
 CHECKPOINT_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class FamilySpec:
-    """What the shared training loop needs to know about a family."""
-
-    config: type[Strict]
-    build: Any  # (config, input_shape, n_outputs) -> nn.Module whose forward(x, y=None) -> (out, loss)
-    task: Literal["classification"]
-
-
-MODELS: dict[str, FamilySpec] = {
-    "cnn": FamilySpec(config=CnnConfig, build=cnn.build, task="classification"),
+# family -> builder(config, input_shape, n_outputs) -> nn.Module with forward(x, y=None) -> (output, loss).
+# The family's data kind, task and config class are in components.config.FAMILY_INFO.
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "cnn": cnn.build,
+    "linear": linear.build,
 }
 
 
 def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...]) -> nn.Module:
     """Instantiate the family's module for this transform's inputs and outputs."""
-    return MODELS[family].build(cfg, input_shape, transform.n_outputs)
+    return MODELS[family](cfg, input_shape, transform.n_outputs)
 
 
 @dataclass
@@ -75,7 +70,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
     """Rebuild the model saved by `save_checkpoint`, in eval mode."""
     blob = torch.load(path, map_location=map_location, weights_only=True)
     family = blob["family"]
-    cfg = MODELS[family].config.model_validate(blob["config"])
+    cfg = FAMILY_INFO[family].arch.model_validate(blob["config"])
     transform = load_transform(blob["transform"])
     input_shape = tuple(blob["input_shape"])
     model = build_model(family, cfg, transform, input_shape)

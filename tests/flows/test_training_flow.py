@@ -13,9 +13,9 @@ from tests.helpers import write_params
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch, mlflow_store, tiny_params_dict):
+def project(tmp_path, monkeypatch, mlflow_store, tiny_overrides):
     monkeypatch.chdir(tmp_path)
-    write_params(tmp_path / "params.yaml", tiny_params_dict)
+    write_params(tmp_path / "params.yaml", tiny_overrides)
     return tmp_path
 
 

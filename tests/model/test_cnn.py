@@ -36,7 +36,7 @@ def test_checkpoint_round_trip_rebuilds_identical_model(tmp_path):
 
 def test_loss_falls_on_32_samples(small_digits):
     set_seeds(0)
-    t = ImageTransform.fit(small_digits, (8, 8))
+    t = ImageTransform.fit(small_digits, {"image_shape": [8, 8]})
     batch = Tensors(torch.from_numpy(t.features(small_digits.head(32))),
                     torch.from_numpy(t.targets(small_digits.head(32))))
     model = ConvNet(CnnConfig(dropout=0.0), (1, 8, 8), 10)

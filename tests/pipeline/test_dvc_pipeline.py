@@ -131,3 +131,13 @@ def test_exp_run_with_a_param_override(repo):
     shown = dvc(repo, "exp", "show", "--no-pager", "--csv")
     assert "0.003" in shown.stdout
     assert versions(repo) == ["1", "2"]
+
+
+def test_exp_run_switches_family_to_linear_regression(repo):
+    done = dvc(repo, "exp", "run", "-S", "model=linear")
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert abs(metrics["r2"] - metrics["ols_r2"]) <= 0.01 and metrics["ols_r2"] > 0.45
+    mv = client(repo).get_model_version_by_alias("diabetes-linear", "staging")
+    assert mv.tags["family"] == "linear" and mv.tags["dataset"] == "diabetes"
+    assert (repo / "reports/plots/residuals.png").is_file()

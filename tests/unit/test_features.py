@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from components import features, ingest, paths, validate
-from components.config import FeaturesConfig, IngestConfig, ValidateConfig
+from components.config import FeaturesConfig, ImageValidateConfig, IngestConfig
 from components.errors import DataValidationError, StageInputError
 from components.io import read_json, write_json
 from components.transforms import ImageTransform, load_transform
@@ -23,7 +23,7 @@ def test_split_is_stratified_disjoint_and_seeded(digits_frame):
 
 
 def test_transform_is_fitted_on_train_only(tiny_frame):
-    t = ImageTransform.fit(tiny_frame.iloc[:2], (2, 2))
+    t = ImageTransform.fit(tiny_frame.iloc[:2], {"image_shape": [2, 2]})
     assert t.mean == pytest.approx(3.5)  # rows 0-1 only; the full frame's mean is 5.5
     x = t.features(tiny_frame)
     assert x.shape == (3, 1, 2, 2) and x.dtype == np.float32
@@ -31,17 +31,17 @@ def test_transform_is_fitted_on_train_only(tiny_frame):
 
 
 def test_transform_targets_and_errors(tiny_frame):
-    t = ImageTransform.fit(tiny_frame, (2, 2))
+    t = ImageTransform.fit(tiny_frame, {"image_shape": [2, 2]})
     assert t.targets(tiny_frame).tolist() == [0, 1, 0]
     assert t.decode(np.array([1, 0])) == [1, 0]
     with pytest.raises(StageInputError, match="label 5 was not seen"):
         t.targets(tiny_frame.assign(label=[0, 5, 1]))
-    with pytest.raises(StageInputError, match="pixel column"):
+    with pytest.raises(StageInputError, match="lacks 1 column"):
         t.features(tiny_frame.drop(columns="px_2"))
 
 
 def test_unstratifiable_split_is_explained(tiny_frame):
-    with pytest.raises(StageInputError, match="cannot stratify"):
+    with pytest.raises(StageInputError, match="cannot split"):
         features.split(tiny_frame, FeaturesConfig())
 
 
@@ -49,7 +49,7 @@ def _validated(tmp_path, frame):
     raw, val = tmp_path / "raw", tmp_path / "val"
     frame.to_parquet(tmp_path / "src.parquet", index=False)
     ingest.run(IngestConfig(source=str(tmp_path / "src.parquet")), raw)
-    validate.run(ValidateConfig(min_rows=50), raw, val)
+    validate.run(ImageValidateConfig(min_rows=50), raw, val)
     return raw, val
 
 
@@ -72,3 +72,12 @@ def test_run_refuses_unvalidated_or_stale_data(tmp_path, small_digits):
     with pytest.raises(DataValidationError, match="different version"):
         features.run(FeaturesConfig(), raw, val, tmp_path / "feat")
     assert not (tmp_path / "feat").exists()
+
+
+def test_random_split_without_validation_matches_sklearn(digits_frame):
+    from sklearn.model_selection import train_test_split
+
+    parts = features.split(digits_frame, FeaturesConfig(val_size=0.0, test_size=0.2), stratify=False)
+    assert len(parts["val"]) == 0
+    _, expected = train_test_split(np.arange(len(digits_frame)), test_size=0.2, random_state=42)
+    assert parts["test"].equals(digits_frame.iloc[np.sort(expected)].reset_index(drop=True))

@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from components.evaluate import classification_metrics
+from components.tasks import classification_metrics, ols_predict, regression_metrics
 
 
 def test_metrics_by_hand():
@@ -21,22 +22,35 @@ def test_absent_class_scores_zero_not_error():
     assert m["accuracy"] == 1.0 and m["per_class"]["1"]["support"] == 0
 
 
-def test_run_splits_headline_metrics_from_per_class_detail(tmp_path, small_digits, mlflow_store, monkeypatch):
+def test_run_splits_headline_metrics_from_detail(tmp_path, small_digits, mlflow_store, monkeypatch):
     from components import evaluate, features, ingest, train, validate
-    from components.config import parse_params
     from components.io import read_json
+    from tests.helpers import params_with
 
     monkeypatch.chdir(tmp_path)
     small_digits.to_parquet("d.parquet", index=False)
-    p = parse_params({"ingest": {"source": "d.parquet"}, "validate": {"min_rows": 50},
-                      "train": {"epochs": 2, "progress": False, "cnn": {"channels": [4], "hidden": 0}}})
+    p = params_with({"ingest.source": "d.parquet", "validate.min_rows": 50, "train.epochs": 2, "train.progress": False,
+                     "train.cnn.channels": [4], "train.cnn.hidden": 0})
     ingest.run(p.ingest)
     validate.run(p.validation)
     features.run(p.features)
     train.run(p)
     result = evaluate.run(p.evaluate)
-    metrics, detail = read_json(tmp_path / "reports/metrics.json"), read_json(tmp_path / "reports/per_class.json")
+    metrics, detail = read_json(tmp_path / "reports/metrics.json"), read_json(tmp_path / "reports/details.json")
     assert set(metrics) == {"accuracy", "macro_f1", "loss", "n_test"}
     assert set(detail["per_class"]) == {str(i) for i in range(10)}
     assert result.metrics["accuracy"] == metrics["accuracy"]
     assert {p.name for p in result.plots} == {"confusion_matrix.png", "loss.png", "confusion.csv", "loss.csv"}
+
+
+def test_regression_metrics_by_hand():
+    m = regression_metrics(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+    assert m["r2"] == pytest.approx(0.5) and m["mae"] == pytest.approx(1 / 3)
+    assert m["rmse"] == pytest.approx(np.sqrt(1 / 3))
+
+
+def test_ols_baseline_recovers_a_linear_law():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
+    df["label"] = 3 * df["a"] - 2 * df["b"] + 5
+    assert np.allclose(ols_predict(df.iloc[:40], df.iloc[40:], ["a", "b"]), df["label"].iloc[40:])

@@ -1,0 +1,139 @@
+"""Readers for `ingest.source`: bundled datasets by name (`BUNDLED`), files and folders by path.
+
+Each reader returns a DataFrame in the raw layout of its data kind, with the target in `label`:
+  image    pixel columns in row-major order + `label`
+  tabular  named numeric feature columns + `label`
+Bundled datasets are read from packages installed offline; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from hashlib import sha256
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from components.errors import IngestError
+
+LABEL = "label"
+IMAGE_SUFFIXES = (".png",)
+
+
+def _digits() -> pd.DataFrame:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    frame = pd.DataFrame(d.data, columns=[f"px_{i}" for i in range(d.data.shape[1])])
+    frame[LABEL] = d.target.astype("int64")
+    return frame
+
+
+def _diabetes() -> pd.DataFrame:
+    """Raw clinical units (age in years, sex 1/2, bmi, ...), as a serving client would send them."""
+    from sklearn.datasets import load_diabetes
+
+    d = load_diabetes(scaled=False, as_frame=True)
+    frame = d.data.astype("float64")
+    frame[LABEL] = d.target.astype("float64")
+    return frame
+
+
+# name -> reader; families add theirs here (e.g. "river:shuttle").
+BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
+    "sklearn:digits": _digits,
+    "sklearn:diabetes": _diabetes,
+}
+
+
+def is_bundled(source: str) -> bool:
+    """A `package:name` source rather than a path."""
+    return source in BUNDLED or (":" in source and not Path(source).exists() and "/" not in source.split(":")[0])
+
+
+def read(source: str) -> pd.DataFrame:
+    """Read a bundled dataset or a CSV / Parquet file / image folder."""
+    if is_bundled(source):
+        if source not in BUNDLED:
+            raise IngestError(f"{source}: unknown bundled dataset (known: {', '.join(sorted(BUNDLED))})")
+        return BUNDLED[source]()
+    path = Path(source)
+    if not path.exists():
+        raise IngestError(f"{path}: ingest.source not found")
+    if path.is_dir():
+        return read_image_folder(path)
+    if path.name.endswith((".csv", ".csv.gz")):
+        return read_csv(path)
+    if path.name.endswith((".parquet", ".pq")):
+        return read_parquet(path)
+    raise IngestError(f"{path}: unsupported source type (expected .csv, .csv.gz, .parquet or a folder)")
+
+
+def dataset_name(source: str) -> str:
+    """Short dataset name used in model names: sklearn:digits -> digits, data/my_set.csv -> my_set."""
+    if is_bundled(source):
+        stem = source.split(":", 1)[1]
+    else:
+        stem = Path(source.rstrip("/")).name
+        for suffix in (".gz", ".csv", ".parquet", ".pq"):
+            stem = stem.removesuffix(suffix)
+    return re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_") or "data"
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Content hash of a frame (values and column names)."""
+    h = sha256(",".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    return h.hexdigest()
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV with a header row; empty, truncated or corrupt files are named in the error."""
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: file is empty (0 bytes)")
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError as e:
+        raise IngestError(f"{path}: no columns to read (empty CSV)") from e
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as e:
+        raise IngestError(f"{path}: not a readable CSV (truncated or corrupt?): {e}") from e
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file; empty, truncated or corrupt files are named in the error."""
+    if path.stat().st_size == 0:
+        raise IngestError(f"{path}: file is empty (0 bytes)")
+    try:
+        return pd.read_parquet(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid/OSError subclasses for corrupt files
+        raise IngestError(f"{path}: not a readable Parquet file (truncated or corrupt?): {e}") from e
+
+
+def read_image_folder(root: Path) -> pd.DataFrame:
+    """`<root>/<class>/*.png` -> one row of grayscale pixels per image + `label` (the folder name)."""
+    from PIL import Image, UnidentifiedImageError
+
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files = [(f, d.name) for d in class_dirs for f in sorted(d.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise IngestError(f"{root}: no images found (expected {root}/<class>/*.png)")
+    rows, labels, shape = [], [], None
+    for f, label in files:
+        try:
+            with Image.open(f) as img:
+                arr = np.asarray(img.convert("L"), dtype=np.uint8)
+        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            raise IngestError(f"{f}: not a readable PNG (truncated or corrupt?): {e}") from e
+        if shape is None:
+            shape = arr.shape
+        elif arr.shape != shape:
+            raise IngestError(f"{f}: image is {arr.shape[0]}x{arr.shape[1]}, expected {shape[0]}x{shape[1]} "
+                              f"like {files[0][0]}")
+        rows.append(arr.reshape(-1))
+        labels.append(label)
+    frame = pd.DataFrame(np.stack(rows), columns=[f"px_{i}" for i in range(len(rows[0]))])
+    # Folders named 0..9 become integer labels so they match `validate.<family>.labels: [0, ..., 9]`.
+    frame[LABEL] = [int(x) for x in labels] if all(x.isdigit() for x in labels) else labels
+    return frame

@@ -1,0 +1,135 @@
+"""What differs between tasks (classification, regression, ...): how the split is drawn, how raw model
+outputs become predictions, what the registered pyfunc returns, which metrics and plots evaluate makes.
+
+`TASKS` maps a task name to its `Task`; a model family names its task in components/models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from components import plots
+
+LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Task:
+    """Task behaviour; every function is pure except `plots`, which writes files."""
+
+    name: str
+    split: Literal["stratified", "random"]
+    postprocess: Callable[[Any, np.ndarray], np.ndarray]  # (transform, raw outputs) -> predictions
+    frame: Callable[[Any, np.ndarray], pd.DataFrame]  # (transform, predictions) -> pyfunc output
+    output_schema: Callable[[Any], list[tuple[str, str]]]  # transform -> [(mlflow type, column)]
+    metrics: Callable[[Any, pd.DataFrame, np.ndarray, pd.DataFrame], tuple[dict[str, float], dict[str, Any]]]
+    plots: Callable[[Any, pd.DataFrame, np.ndarray, Path], list[Path]]
+    val_metric: str | None = None  # a metric the training loop reports on the validation split
+
+
+# ---- classification --------------------------------------------------------------------------
+
+
+def _softmax(transform, out: np.ndarray) -> np.ndarray:
+    e = np.exp(out - out.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _class_frame(transform, proba: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({"prediction": transform.decode(proba.argmax(1))})
+    for i, c in enumerate(transform.classes):
+        frame[f"p_{c}"] = proba[:, i].astype(np.float64)
+    return frame
+
+
+def _class_schema(transform) -> list[tuple[str, str]]:
+    label_type = "long" if all(isinstance(c, int) for c in transform.classes) else "string"
+    return [(label_type, "prediction")] + [("double", f"p_{c}") for c in transform.classes]
+
+
+def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[Any]) -> dict[str, Any]:
+    """accuracy, macro-F1, log-loss and per-class precision/recall/F1/support (indices into `classes`)."""
+    from sklearn.metrics import f1_score, log_loss, precision_recall_fscore_support
+
+    y_pred = proba.argmax(1)
+    labels = list(range(len(classes)))
+    prec, rec, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "accuracy": float((y_pred == y_true).mean()),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "loss": float(log_loss(y_true, proba, labels=labels)),  # clips at float eps itself
+        "n_test": int(len(y_true)),
+        "per_class": {str(c): {"precision": float(prec[i]), "recall": float(rec[i]), "f1": float(f1[i]),
+                               "support": int(support[i])} for i, c in enumerate(classes)},
+    }
+
+
+def _class_eval(transform, test: pd.DataFrame, proba: np.ndarray, train: pd.DataFrame):
+    m = classification_metrics(transform.targets(test), proba, transform.classes)
+    return {k: v for k, v in m.items() if not isinstance(v, dict)}, {"per_class": m["per_class"]}
+
+
+def _class_plots(transform, test: pd.DataFrame, proba: np.ndarray, plot_dir: Path) -> list[Path]:
+    from sklearn.metrics import confusion_matrix
+
+    y_true, y_pred = transform.targets(test), proba.argmax(1)
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(transform.classes))))
+    return [
+        plots.confusion_matrix_png(plot_dir / "confusion_matrix.png", matrix, transform.classes,
+                                   f"test accuracy {(y_true == y_pred).mean():.4f} (n={len(test)})"),
+        plots.write_csv(plot_dir / "confusion.csv", ["actual", "predicted"],
+                        zip(transform.decode(y_true), transform.decode(y_pred), strict=True)),
+    ]
+
+
+CLASSIFICATION = Task("classification", "stratified", _softmax, _class_frame, _class_schema, _class_eval,
+                      _class_plots, val_metric="accuracy")
+
+
+# ---- regression ------------------------------------------------------------------------------
+
+
+def _inverse(transform, out: np.ndarray) -> np.ndarray:
+    return transform.inverse_targets(out.reshape(len(out), -1)[:, 0])
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """r2, MAE, RMSE in the target's units."""
+    resid = y - pred
+    return {"r2": float(1 - (resid ** 2).sum() / ((y - y.mean()) ** 2).sum()),
+            "mae": float(np.abs(resid).mean()), "rmse": float(np.sqrt((resid ** 2).mean())), "n_test": int(len(y))}
+
+
+def ols_predict(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Closed-form least squares with an intercept, fitted on train: the classical baseline."""
+    design = lambda df: np.c_[np.ones(len(df)), df[columns].to_numpy(np.float64)]  # noqa: E731
+    coef, *_ = np.linalg.lstsq(design(train), train[LABEL].to_numpy(np.float64), rcond=None)
+    return design(test) @ coef
+
+
+def _reg_eval(transform, test: pd.DataFrame, pred: np.ndarray, train: pd.DataFrame):
+    y = test[LABEL].to_numpy(np.float64)
+    m = regression_metrics(y, pred)
+    baseline = regression_metrics(y, ols_predict(train, test, transform.columns))
+    return m | {"ols_r2": baseline["r2"]}, {"baseline_ols": baseline}
+
+
+def _reg_plots(transform, test: pd.DataFrame, pred: np.ndarray, plot_dir: Path) -> list[Path]:
+    y = test[LABEL].to_numpy(np.float64)
+    return [plots.residuals_png(plot_dir / "residuals.png", y, pred),
+            plots.write_csv(plot_dir / "residuals.csv", ["actual", "predicted", "residual"],
+                            zip(y, pred, y - pred, strict=True))]
+
+
+REGRESSION = Task("regression", "random", _inverse, lambda t, p: pd.DataFrame({"prediction": p}),
+                  lambda t: [("double", "prediction")], _reg_eval, _reg_plots)
+
+
+# task name -> Task; tasks added by families register here.
+TASKS: dict[str, Task] = {"classification": CLASSIFICATION, "regression": REGRESSION}
