@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,15 +19,21 @@ from components import plots
 LABEL = "label"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Task:
-    """Task behaviour; every function is pure except `plots`, which writes files."""
+    """Task behaviour; every function is pure except `plots`, which writes files.
+
+    score(transform, test, predictions) -> headline metrics; cheap, so the promotion gate can bootstrap it.
+    metrics(transform, test, predictions, train) -> (headline for metrics.json, details such as per-class
+    figures and baselines fitted on `train`).
+    """
 
     name: str
-    split: Literal["stratified", "random"]
+    split: str  # how features draws the splits: "stratified" | "random" (families may add e.g. "chronological")
     postprocess: Callable[[Any, np.ndarray], np.ndarray]  # (transform, raw outputs) -> predictions
     frame: Callable[[Any, np.ndarray], pd.DataFrame]  # (transform, predictions) -> pyfunc output
     output_schema: Callable[[Any], list[tuple[str, str]]]  # transform -> [(mlflow type, column)]
+    score: Callable[[Any, pd.DataFrame, np.ndarray], dict[str, float]]
     metrics: Callable[[Any, pd.DataFrame, np.ndarray, pd.DataFrame], tuple[dict[str, float], dict[str, Any]]]
     plots: Callable[[Any, pd.DataFrame, np.ndarray, Path], list[Path]]
     val_metric: str | None = None  # a metric the training loop reports on the validation split
@@ -70,6 +76,15 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, classes: list[
     }
 
 
+def _class_score(transform, test: pd.DataFrame, proba: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import f1_score
+
+    y, pred = transform.targets(test), proba.argmax(1)
+    labels = list(range(len(transform.classes)))
+    return {"accuracy": float((pred == y).mean()),
+            "macro_f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0))}
+
+
 def _class_eval(transform, test: pd.DataFrame, proba: np.ndarray, train: pd.DataFrame):
     m = classification_metrics(transform.targets(test), proba, transform.classes)
     return {k: v for k, v in m.items() if not isinstance(v, dict)}, {"per_class": m["per_class"]}
@@ -88,8 +103,9 @@ def _class_plots(transform, test: pd.DataFrame, proba: np.ndarray, plot_dir: Pat
     ]
 
 
-CLASSIFICATION = Task("classification", "stratified", _softmax, _class_frame, _class_schema, _class_eval,
-                      _class_plots, val_metric="accuracy")
+CLASSIFICATION = Task(name="classification", split="stratified", postprocess=_softmax, frame=_class_frame,
+                      output_schema=_class_schema, score=_class_score, metrics=_class_eval, plots=_class_plots,
+                      val_metric="accuracy")
 
 
 # ---- regression ------------------------------------------------------------------------------
@@ -127,8 +143,15 @@ def _reg_plots(transform, test: pd.DataFrame, pred: np.ndarray, plot_dir: Path) 
                             zip(y, pred, y - pred, strict=True))]
 
 
-REGRESSION = Task("regression", "random", _inverse, lambda t, p: pd.DataFrame({"prediction": p}),
-                  lambda t: [("double", "prediction")], _reg_eval, _reg_plots)
+def _reg_score(transform, test: pd.DataFrame, pred: np.ndarray) -> dict[str, float]:
+    m = regression_metrics(test[LABEL].to_numpy(np.float64), pred)
+    return {k: m[k] for k in ("r2", "mae", "rmse")}
+
+
+REGRESSION = Task(name="regression", split="random", postprocess=_inverse,
+                  frame=lambda t, p: pd.DataFrame({"prediction": p}),
+                  output_schema=lambda t: [("double", "prediction")],
+                  score=_reg_score, metrics=_reg_eval, plots=_reg_plots)
 
 
 # task name -> Task; tasks added by families register here.

@@ -236,6 +236,12 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
 
         history = train_loop(model, train, val, cfg, device, TASKS[params.task].val_metric == "accuracy", on_epoch)
         metrics_log.flush()
+        if hasattr(model, "finalize"):  # post-fit step of the family (e.g. cluster centres, a threshold)
+            with torch.no_grad():
+                fitted = model.finalize(train.to(device), val.to(device)) or {}
+            tracking.log_metrics({f"finalize_{k}": v for k, v in fitted.items()})
+            save_checkpoint(out_dir / paths.CHECKPOINT_FILE, model, family, fcfg, transform, input_shape,
+                            meta | {"epoch": history.best_epoch, "finalize": fitted})
         write_json(out_dir / paths.HISTORY_FILE, history.model_dump(mode="json"))
         summary = {"best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
                    "epochs_run": len(history.epochs),

@@ -54,3 +54,20 @@ def test_ols_baseline_recovers_a_linear_law():
     df = pd.DataFrame({"a": rng.normal(size=50), "b": rng.normal(size=50)})
     df["label"] = 3 * df["a"] - 2 * df["b"] + 5
     assert np.allclose(ols_predict(df.iloc[:40], df.iloc[40:], ["a", "b"]), df["label"].iloc[40:])
+
+
+def test_score_agrees_with_metrics_for_every_task():
+    from components.tasks import TASKS
+    from components.transforms import ImageTransform, TabularTransform
+
+    rng = np.random.default_rng(0)
+    img = pd.DataFrame({"px_0": rng.random(30), "label": np.arange(30) % 3})
+    t_img = ImageTransform(columns=["px_0"], height=1, width=1, mean=0.0, std=1.0, classes=[0, 1, 2])
+    proba = rng.dirichlet(np.ones(3), size=30)
+    tab = pd.DataFrame({"a": rng.random(30), "label": rng.random(30)})
+    t_tab = TabularTransform(columns=["a"], mean=[0.0], std=[1.0], target_mean=0.0, target_std=1.0)
+    for task, t, df, pred in [(TASKS["classification"], t_img, img, proba),
+                              (TASKS["regression"], t_tab, tab, rng.random(30))]:
+        headline, _ = task.metrics(t, df, pred, df)
+        for k, v in task.score(t, df, pred).items():
+            assert headline[k] == pytest.approx(v), (task.name, k)
