@@ -8,20 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from mlflow import MlflowClient
 
-from tests.helpers import make_repo_copy, venv_env
+from tests.helpers import make_repo_copy
+from tests.pipeline.dvc_helpers import client, dvc, exp_run_family
 
 pytestmark = pytest.mark.slow
-
-
-def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["dvc", *args], cwd=repo, env=venv_env(), capture_output=True, text=True, timeout=900)
-
-
-def client(repo: Path) -> MlflowClient:
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def versions(repo: Path) -> list[str]:
@@ -134,9 +125,7 @@ def test_exp_run_with_a_param_override(repo):
 
 
 def test_exp_run_switches_family_to_linear_regression(repo):
-    done = dvc(repo, "exp", "run", "-S", "model=linear")
-    assert done.returncode == 0, done.stderr[-2000:]
-    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    metrics = exp_run_family(repo, "linear")
     assert abs(metrics["r2"] - metrics["ols_r2"]) <= 0.01 and metrics["ols_r2"] > 0.45
     mv = client(repo).get_model_version_by_alias("diabetes-linear", "staging")
     assert mv.tags["family"] == "linear" and mv.tags["dataset"] == "diabetes"

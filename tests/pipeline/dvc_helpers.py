@@ -1,0 +1,30 @@
+"""Shared helpers for pipeline tests: DVC in a fresh git copy, the copy's MLflow store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from tests.helpers import venv_env
+
+
+def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run DVC in `repo` with the test interpreter's venv first on PATH."""
+    return subprocess.run(["dvc", *args], cwd=repo, env=venv_env(), capture_output=True, text=True, timeout=1800)
+
+
+def client(repo: Path) -> MlflowClient:
+    """A client on the copy's embedded registry (sqlite:///<repo>/mlflow.db)."""
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def exp_run_family(repo: Path, family: str, *overrides: str) -> dict:
+    """`dvc exp run -S model=<family> [-S k=v ...]` in `repo`; returns reports/metrics.json (fails loudly)."""
+    sets = [a for kv in (f"model={family}", *overrides) for a in ("-S", kv)]
+    done = dvc(repo, "exp", "run", *sets)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((repo / "reports/metrics.json").read_text())
