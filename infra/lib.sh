@@ -76,10 +76,8 @@ start_mlflow() {
               --artifacts-destination "$KEEL_INFRA_HOME/artifacts" --serve-artifacts
               --host "$KEEL_HOST" --port "$KEEL_MLFLOW_PORT" --workers 1)
   if [ "$KEEL_MLFLOW_AUTH" = true ]; then
-    # users live in the same database as the registry (MLflow's auth tables have their own alembic table)
-    printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = %s\nadmin_username = %s\nauthorization_function = %s\n' \
-      "$(pg_url postgresql+psycopg2 "$KEEL_PG_MLFLOW_DB")" "$MLFLOW_TRACKING_USERNAME" \
-      "mlflow.server.auth:authenticate_request_basic_auth" > "$KEEL_INFRA_HOME/run/basic_auth.ini"
+    "$KEEL_ROOT/infra/auth_ini.sh" "$(pg_url postgresql+psycopg2 "$KEEL_PG_MLFLOW_DB")" "$MLFLOW_TRACKING_USERNAME" \
+      > "$KEEL_INFRA_HOME/run/basic_auth.ini"
     chmod 600 "$KEEL_INFRA_HOME/run/basic_auth.ini"
     args+=(--app-name basic-auth)
   fi

@@ -95,3 +95,10 @@ def test_screenshots_show_schedules_and_aliases(stack, deployments, tmp_path):
     assert "digits-cnn" in seen["mlflow"] and "staging" in seen["mlflow"]
     assert (tmp_path / "prefect-deployments.png").stat().st_size > 10_000
     assert (tmp_path / "mlflow-model.png").stat().st_size > 10_000
+
+
+def test_backup_dumps_both_databases_and_the_artifacts(stack, tmp_path):
+    out = tmp_path / "backup"
+    stack.sh("bash", "infra/backup.sh", str(out))
+    dumps = {p.name: p.stat().st_size for p in out.iterdir()}
+    assert set(dumps) == {"mlflow.dump", "prefect.dump", "artifacts.tar.gz"} and min(dumps.values()) > 10_000
