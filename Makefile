@@ -13,13 +13,13 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test test-fast flow bench lint clean
+.PHONY: install run test test-fast flow bench lint clean up down deploy worker screenshots
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,team]'
 	touch $@
 
 ## run: the default pipeline (dvc repro) on the bundled digits data; ends with digits-cnn@staging
@@ -38,6 +38,24 @@ test-fast: install
 flow: install
 	python -m flows.training_flow
 
+## up / down: PostgreSQL + MLflow server + Prefect server on 127.0.0.1 (settings: infra/.env.example)
+up: install
+	bash infra/up.sh
+
+down:
+	bash infra/down.sh
+
+## deploy: the deployments of prefect.yaml (schedules, pools) onto the server `make up` started
+deploy: install
+	source infra/env.sh && prefect deploy --all --no-prompt
+
+## worker: a process worker on the cpu pool (POOL=gpu on a GPU machine); stops with Ctrl-C (twice)
+worker: install
+	source infra/env.sh && keel worker --pool $(or $(POOL),cpu)
+
+screenshots: install
+	source infra/env.sh && python infra/screenshots.py --out docs/screens
+
 bench: install
 	python bench/train_vs_raw.py
 	python bench/flow_overhead.py
@@ -46,5 +64,6 @@ lint: install
 	ruff check components flows tests bench
 
 clean:
+	-bash infra/down.sh >/dev/null 2>&1
 	rm -rf data/raw data/features models/train reports/validation reports/plots reports/register \
-	       reports/metrics.json mlflow.db mlartifacts .prefect .dvc-storage dvc_plots
+	       reports/metrics.json mlflow.db mlartifacts .prefect .dvc-storage dvc_plots .infra

@@ -48,6 +48,18 @@ def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     typer.echo(summary.model_dump_json(indent=2))
 
 
+@app.command()
+def worker(pool: Annotated[str, typer.Option(help="work pool: cpu, gpu (created by `make up`)")] = "cpu",
+           limit: Annotated[int | None, typer.Option(help="at most this many concurrent flow runs")] = None) -> None:
+    """Start a Prefect process worker on a work pool of the server in PREFECT_API_URL (runs until stopped)."""
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        fail(KeelError("PREFECT_API_URL is not set: `source infra/env.sh` (or export it) to point at the server"))
+    cmd = ["prefect", "worker", "start", "--pool", pool, "--type", "process"]
+    os.execvp(cmd[0], cmd + (["--limit", str(limit)] if limit else []))
+
+
 @app.command("params")
 def show_params(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     """Validate the params file and print the resolved values (defaults filled in)."""

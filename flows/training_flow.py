@@ -90,9 +90,10 @@ class TrainSummary(BaseModel):
 
 
 @flow(name="training", log_prints=True)
-def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | None = None) -> TrainSummary:
-    """Run the whole pipeline on the params file (with optional dotted-key overrides)."""
-    params = load_params(params_path, overrides)
+def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | None = None,
+                  model: str | None = None) -> TrainSummary:
+    """Run the whole pipeline on the params file (with optional dotted-key overrides and model family)."""
+    params = load_params(params_path, {**(overrides or {}), **({"model": model} if model else {})})
     ingest_task(params.ingest, paths.RAW_DIR, params.kind)
     validate_task(params.validation, paths.RAW_DIR, paths.VALIDATION_DIR)
     features_task(params.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR, params.task)

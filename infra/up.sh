@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Start PostgreSQL (two databases), the MLflow tracking server and the Prefect server on $KEEL_HOST,
+# wait until each is healthy, create the work pools and print the URLs. Idempotent: a running service is kept.
+# Stop everything with infra/down.sh (`make down`). Settings: infra/.env.example.
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+source "$KEEL_ROOT/infra/lib.sh"
+
+mkdir -p "$KEEL_INFRA_HOME"/{logs,run,artifacts}
+chmod 755 "$KEEL_INFRA_HOME"
+start_postgres
+ensure_database "$KEEL_PG_MLFLOW_DB"
+ensure_database "$KEEL_PG_PREFECT_DB"
+start_mlflow
+start_prefect
+wait_healthy
+create_work_pools
+echo "PostgreSQL  postgresql://$KEEL_PG_USER@$KEEL_HOST:$KEEL_PG_PORT/{$KEEL_PG_MLFLOW_DB,$KEEL_PG_PREFECT_DB}"
+echo "MLflow      $MLFLOW_TRACKING_URI"
+echo "Prefect UI  http://$KEEL_HOST:$KEEL_PREFECT_PORT   (API $PREFECT_API_URL)"
+echo "Clients:    source infra/env.sh   (exports MLFLOW_TRACKING_URI, PREFECT_API_URL and credentials)"
