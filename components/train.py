@@ -42,7 +42,7 @@ from components.resume import clear_state, load_state, resume_key, save_state, s
 from components.stage import stage_main
 from components.tasks import TASKS
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("components.train")  # also under `python -m components.train`
 
 
 class TrainResult(BaseModel):
