@@ -107,6 +107,19 @@ def batches(data: Tensors, batch_size: int, generator: torch.Generator | None = 
             yield Tensors(data.x[idx], data.y[idx])
 
 
+def epoch_batches(data, batch_size: int, generator: torch.Generator | None = None,
+                  dist: distributed.Dist | None = None, epoch: int = 0, seed: int = 0) -> Iterator[Tensors]:
+    """One pass over preloaded `Tensors` (a DistributedSampler shard under DDP) or a streamed split
+    (components.streaming.ParquetStream: whole parts per rank)."""
+    dist = dist or distributed.Dist()
+    if isinstance(data, Tensors):
+        order = distributed.shard_order(len(data), dist, seed, epoch) if dist.enabled else None
+        yield from batches(data, batch_size, generator, order)
+        return
+    for x, y in data.iter_batches(batch_size, generator, dist.rank, dist.world_size):
+        yield Tensors(x, y)
+
+
 def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: Tensors,
                amp: Amp | None = None) -> torch.Tensor:
     """One forward/backward/step (under `amp`'s autocast and GradScaler); returns the detached batch loss."""
@@ -130,7 +143,7 @@ def evaluate_loss(model: torch.nn.Module, data: Tensors, batch_size: int,
     """Mean loss over `data` and, for classifiers, accuracy."""
     model.eval()
     total, correct = torch.zeros(()), 0
-    for b in batches(data, batch_size):
+    for b in epoch_batches(data, batch_size):
         out, loss = eval_step(model, b, amp)
         total += loss.cpu() * len(b)
         if classification:
@@ -155,7 +168,8 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
     train, val = train.to(device), val.to(device)
     opt = make_optimizer(model.parameters(), cfg)
     amp = make_amp(cfg.precision, device)
-    fwd = maybe_compile(distributed.wrap(model, dist, device), cfg.compile)
+    ddp = distributed.wrap(model, dist, device)
+    fwd = maybe_compile(ddp, cfg.compile)
     gen = torch.Generator().manual_seed(cfg.seed)
     history, best_state, stale = History(), None, 0
     if resume is not None:
@@ -173,11 +187,11 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
             break
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), device=device)
-        order = distributed.shard_order(len(train), dist, cfg.seed, epoch) if dist.enabled else None
         seen = 0
-        for b in batches(train, per_rank, gen, order):
-            loss_sum += train_step(fwd, opt, b, amp) * len(b)
-            seen += len(b)
+        with ddp.join() if dist.enabled else nullcontext():  # streamed shards may differ in length
+            for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
+                loss_sum += train_step(fwd, opt, b, amp) * len(b)
+                seen += len(b)
         totals = distributed.all_sum(torch.stack([loss_sum, torch.tensor(float(seen), device=device)]), dist)
         train_loss = float(totals[0] / totals[1])  # one device sync per epoch
         seconds = time.perf_counter() - t0

@@ -40,6 +40,7 @@ from components.models import build_model, save_checkpoint
 from components.precision import precision_free
 from components.resume import clear_state, load_state, resume_key, save_state, state_path
 from components.stage import stage_main
+from components.streaming import ParquetStream
 from components.tasks import TASKS
 
 log = logging.getLogger("components.train")  # also under `python -m components.train`
@@ -59,8 +60,10 @@ def cache_config(params: Params) -> dict:
             "arch": params.arch.model_dump(mode="json"), "model_name": params.registration.model_name}
 
 
-def load_tensors(features_dir: Path, split: str, transform) -> Tensors:
-    """A raw split turned into tensors by the fitted transform."""
+def load_tensors(features_dir: Path, split: str, transform) -> Tensors | ParquetStream:
+    """A raw split turned into tensors by the fitted transform (streamed from disk when partitioned)."""
+    if (Path(features_dir) / split).is_dir():
+        return ParquetStream(Path(features_dir) / split, transform)
     df = load_split(features_dir, split)
     return Tensors(torch.from_numpy(transform.features(df)), torch.from_numpy(transform.targets(df)))
 
@@ -112,7 +115,7 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
     train, val = (load_tensors(features_dir, s, transform) for s in ("train", "val"))
     if len(val) == 0:  # features.val_size: 0 -> early stopping watches the training loss
         val = train
-    input_shape = tuple(train.x.shape[1:])
+    input_shape = tuple(train.x.shape[1:]) if isinstance(train, Tensors) else (len(transform.columns),)
     model = build_model(family, fcfg, transform, input_shape)
     out_dir, main = Path(out_dir), dist.is_main
     spath = (state_path(resume_dir, resume_key(cache_config(params), split_info["sha256"]))
