@@ -155,6 +155,10 @@ class TrainConfig(Strict):
     patience: PositiveInt = 8  # early stopping: epochs without a val-loss improvement
     min_delta: Annotated[float, Field(ge=0.0)] = 0.0
     progress: bool = True
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 adds a GradScaler
+    compile: bool = False  # torch.compile the model
+    nproc: PositiveInt = 1  # > 1: DDP in that many processes per node, through torchrun
+    resume: bool = True  # continue from the state a killed run left (train --resume-dir)
 
 
 class EvaluateConfig(Strict):

@@ -69,6 +69,12 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
     """Split the validated raw data, fit the transform on train, write splits + transform + split.json."""
     require_validated(validation_dir, raw_dir)
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
+    if manifest.get("layout") == "partitioned":  # out of core: components/streaming.py
+        from components.streaming import features as stream_features
+
+        sizes, hashes = stream_features(cfg, raw_dir, out_dir, manifest, task)
+        log.info("features: split %s (streamed); transform fitted on train", sizes)
+        return FeaturesResult(out_dir=Path(out_dir), sizes=sizes, sha256=hashes)
     df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
     parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
     transform = fit_transform(parts["train"], manifest, task)
@@ -87,7 +93,10 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
 
 
 def load_split(features_dir: Path, name: str) -> pd.DataFrame:
-    """One raw split (train, val or test) as written by `run`."""
+    """One raw split (train, val or test) as written by `run` (a partitioned split is read whole)."""
+    folder = Path(features_dir) / name
+    if folder.is_dir():
+        return pd.read_parquet(folder)
     return read_parquet(Path(features_dir) / f"{name}.parquet")
 
 

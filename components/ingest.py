@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel
 
-from components import paths, sources
+from components import paths, sources, streaming
 from components.config import IngestConfig, load_params
 from components.io import atomic_dir, sha256_file, sha256_paths, write_json, write_parquet
 from components.sources import LABEL, dataset_name
@@ -68,6 +68,9 @@ def infer_shape(frame: pd.DataFrame) -> tuple[int, int] | None:
 
 def run(cfg: IngestConfig, out_dir: Path = paths.RAW_DIR, kind: str = "image") -> IngestResult:
     """Read the source and write `<out_dir>/data.parquet` and `<out_dir>/manifest.json`."""
+    if streaming.is_parquet_dataset(cfg.source):  # larger than memory: streamed into parts
+        m = streaming.ingest(Path(cfg.source), out_dir, cfg.label_column, kind)
+        return IngestResult(out_dir=Path(out_dir), rows=m["rows"], dataset=m["dataset"], sha256=m["sha256"])
     raw = load_raw(cfg, kind)
     frame = raw.frame
     with atomic_dir(out_dir) as tmp:

@@ -11,6 +11,7 @@ REPORTS_DIR = Path("reports")
 VALIDATION_DIR = REPORTS_DIR / "validation"
 REGISTER_DIR = REPORTS_DIR / "register"
 DVC_LOCK = Path("dvc.lock")
+RESUME_DIR = Path(".keel/resume")  # per-epoch training state; deliberately not a DVC out
 
 # File names inside stage folders (the contract between stages).
 RAW_FILE = "data.parquet"

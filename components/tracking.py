@@ -156,6 +156,31 @@ class MetricBuffer:
         self._pending, self._last = [], self._clock()
 
 
+def find_run(experiment: str, tags: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The latest finished run of `experiment` carrying all `tags`: {"run_id", "metrics"}; None if none."""
+    import mlflow
+
+    configure()
+    if mlflow.get_experiment_by_name(experiment) is None:
+        return None
+    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'FINISHED'"])
+    runs = mlflow.search_runs(experiment_names=[experiment], filter_string=where, order_by=["start_time DESC"],
+                              max_results=1, output_format="list")
+    return {"run_id": runs[0].info.run_id, "metrics": dict(runs[0].data.metrics)} if runs else None
+
+
+def log_missing_steps(run_id: str, per_step: Mapping[int, Mapping[str, Any]]) -> None:
+    """Log per-step metrics the run does not have yet (a killed process may not have sent its last ones)."""
+    from mlflow import MlflowClient
+
+    client, buf = MlflowClient(), MetricBuffer(run_id, every_s=float("inf"))
+    keys = {k for m in per_step.values() for k in m}
+    have = {k: {m.step for m in client.get_metric_history(run_id, k)} for k in keys}
+    for step, metrics in sorted(per_step.items()):
+        buf.add({k: v for k, v in metrics.items() if step not in have[k]}, step=step)
+    buf.flush()
+
+
 def log_artifacts(files: list[Path], artifact_path: str | None = None) -> None:
     """Upload local files to the active run."""
     import mlflow

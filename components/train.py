@@ -1,72 +1,49 @@
-"""Train: the one shared PyTorch loop for every family, and the stage that runs it.
+"""Train: the stage that trains the selected family with the shared loop (components/loop.py).
 
-`train_loop(model, data, cfg, device)` knows nothing about families: a module's `forward(x, y)` returns
-`(output, loss)`. Data is preloaded as tensors and batched by index (a DataLoader's per-sample
-collation costs more than a small model's step). Early stopping watches the validation loss and the
-best weights are restored at the end. A self-describing checkpoint is written every epoch.
+`run` trains in this process or, for `train.nproc > 1`, in N torchrun processes (components/distributed.py);
+per-epoch state kept outside the stage's outputs lets a re-run after a kill resume (components/resume.py);
+bf16/fp16 runs record their metric deltas against an fp32 run of the same params.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import logging
-import random
 import shutil
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import tempfile
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from pydantic import BaseModel
-from tqdm.auto import tqdm
 
-from components import paths, tracking
-from components.config import Params, TrainConfig, load_params
+from components import distributed, paths, tracking
+from components.config import Params, load_params
 from components.features import load_fitted, load_split
-from components.io import read_json, write_json
+from components.io import read_json, sha256_json, write_json
+from components.loop import (  # noqa: F401  (the loop's API, re-exported: components.train is its home)
+    EpochStats,
+    History,
+    Tensors,
+    batches,
+    eval_step,
+    evaluate_loss,
+    get_device,
+    make_optimizer,
+    set_seeds,
+    train_loop,
+    train_step,
+)
 from components.models import build_model, save_checkpoint
+from components.precision import precision_free
+from components.resume import clear_state, load_state, resume_key, save_state, state_path
 from components.stage import stage_main
+from components.streaming import ParquetStream
 from components.tasks import TASKS
 
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Tensors:
-    """Model-ready inputs and targets, on one device."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def to(self, device: torch.device) -> Tensors:
-        return Tensors(self.x.to(device), self.y.to(device))
-
-
-class EpochStats(BaseModel):
-    """One epoch's figures."""
-
-    epoch: int
-    train_loss: float
-    val_loss: float
-    val_accuracy: float | None = None
-    seconds: float  # training phase only (forward, backward, step)
-    samples_per_s: float
-    lr: float
-
-
-class History(BaseModel):
-    """Per-epoch figures plus where early stopping settled."""
-
-    epochs: list[EpochStats] = []
-    best_epoch: int = 0
-    best_val_loss: float = float("inf")
-    stopped_early: bool = False
+log = logging.getLogger("components.train")  # also under `python -m components.train`
 
 
 class TrainResult(BaseModel):
@@ -77,164 +54,117 @@ class TrainResult(BaseModel):
     metrics: dict[str, float]
 
 
-def set_seeds(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def get_device(preference: str = "auto") -> torch.device:
-    """`cuda` when asked for or available (with `auto`), else `cpu`."""
-    if preference == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but torch.cuda.is_available() is False")
-    return torch.device("cuda" if preference != "cpu" and torch.cuda.is_available() else "cpu")
-
-
-def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """sgd | momentum (SGD + momentum) | rmsprop | adam, from params."""
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=0.0, alpha=0.99, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def batches(data: Tensors, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Tensors]:
-    """Mini-batches by index; shuffled when a generator is given."""
-    n = len(data)
-    order = torch.randperm(n, generator=generator).to(data.x.device) if generator is not None else None
-    for i in range(0, n, batch_size):
-        if order is None:
-            yield Tensors(data.x[i:i + batch_size], data.y[i:i + batch_size])
-        else:
-            idx = order[i:i + batch_size]
-            yield Tensors(data.x[idx], data.y[idx])
-
-
-def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: Tensors) -> torch.Tensor:
-    """One forward/backward/step; returns the detached batch loss."""
-    opt.zero_grad(set_to_none=True)
-    _, loss = model(batch.x, batch.y)
-    loss.backward()
-    opt.step()
-    return loss.detach()
-
-
-@torch.no_grad()
-def eval_step(model: torch.nn.Module, batch: Tensors) -> tuple[torch.Tensor, torch.Tensor]:
-    """Forward only; returns (outputs, batch loss)."""
-    out, loss = model(batch.x, batch.y)
-    return out, loss
-
-
-def evaluate_loss(model: torch.nn.Module, data: Tensors, batch_size: int,
-                  classification: bool) -> tuple[float, float | None]:
-    """Mean loss over `data` and, for classifiers, accuracy."""
-    model.eval()
-    total, correct = torch.zeros(()), 0
-    for b in batches(data, batch_size):
-        out, loss = eval_step(model, b)
-        total += loss.cpu() * len(b)
-        if classification:
-            correct += int((out.argmax(1) == b.y).sum())
-    model.train()
-    return float(total) / len(data), (correct / len(data) if classification else None)
-
-
-def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainConfig, device: torch.device,
-               classification: bool = True,
-               on_epoch: Callable[[EpochStats, bool, torch.optim.Optimizer], None] | None = None) -> History:
-    """Train with early stopping on validation loss; restores the best weights before returning."""
-    model.to(device).train()
-    train, val = train.to(device), val.to(device)
-    opt = make_optimizer(model.parameters(), cfg)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    history, best_state, stale = History(), None, 0
-    bar = tqdm(range(1, cfg.epochs + 1), desc="train", unit="epoch", disable=None if cfg.progress else True,
-               leave=False)  # None: shown on a terminal only
-    for epoch in bar:
-        t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        for b in batches(train, cfg.batch_size, gen):
-            loss_sum += train_step(model, opt, b) * len(b)
-        train_loss = float(loss_sum) / len(train)  # one device sync per epoch
-        seconds = time.perf_counter() - t0
-        val_loss, val_acc = evaluate_loss(model, val, max(cfg.batch_size, 256), classification)
-        improved = val_loss < history.best_val_loss - cfg.min_delta
-        if improved:
-            history.best_val_loss, history.best_epoch, stale = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-        stats = EpochStats(epoch=epoch, train_loss=train_loss, val_loss=val_loss, val_accuracy=val_acc,
-                           seconds=seconds, samples_per_s=len(train) / seconds, lr=opt.param_groups[0]["lr"])
-        history.epochs.append(stats)
-        bar.set_postfix(train_loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}")
-        if on_epoch is not None:
-            on_epoch(stats, improved, opt)
-        if stale >= cfg.patience:
-            history.stopped_early = True
-            log.info("early stop at epoch %d; best epoch %d (val_loss %.4f)", epoch, history.best_epoch,
-                     history.best_val_loss)
-            break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    return history
-
-
 def cache_config(params: Params) -> dict:
     """The params a trained model depends on (resolved for the selected family)."""
-    return {"model": params.model, "train": params.train.model_dump(mode="json", exclude={"progress"}),
+    return {"model": params.model, "train": params.train.model_dump(mode="json", exclude={"progress", "resume"}),
             "arch": params.arch.model_dump(mode="json"), "model_name": params.registration.model_name}
 
 
-def load_tensors(features_dir: Path, split: str, transform) -> Tensors:
-    """A raw split turned into tensors by the fitted transform."""
+def load_tensors(features_dir: Path, split: str, transform) -> Tensors | ParquetStream:
+    """A raw split turned into tensors by the fitted transform (streamed from disk when partitioned)."""
+    if (Path(features_dir) / split).is_dir():
+        return ParquetStream(Path(features_dir) / split, transform)
     df = load_split(features_dir, split)
     return Tensors(torch.from_numpy(transform.features(df)), torch.from_numpy(transform.targets(df)))
 
 
-def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path = paths.MODEL_DIR) -> TrainResult:
-    """Train the selected family on the features; log to MLflow; write checkpoints and history."""
+def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path = paths.MODEL_DIR,
+        resume_dir: Path | None = None, isolate: bool = False) -> TrainResult:
+    """Train the selected family: in this process, or in `train.nproc` processes through torchrun (also
+    when `isolate`, so that a killed trainer surfaces as a retryable TrainingInterrupted). bf16/fp16 runs
+    are compared with an fp32 run of the same params (looked up in MLflow, trained first if missing).
+    `resume_dir`: where per-epoch training state is kept; a re-run after a kill resumes from it."""
+    reference = fp32_reference(params, features_dir, resume_dir) if params.train.precision != "fp32" else None
+    job = {"params": params, "features_dir": Path(features_dir), "out_dir": Path(out_dir),
+           "resume_dir": None if resume_dir is None else Path(resume_dir), "reference": reference}
+    if (params.train.nproc > 1 or isolate) and not distributed.in_worker():
+        return distributed.launch(params.train.nproc, **job)
+    return fit(**job)
+
+
+def fp32_reference(params: Params, features_dir: Path, resume_dir: Path | None) -> dict[str, Any]:
+    """Metrics of the fp32 run with the same params (but precision and compile): the latest finished one
+    in MLflow, else one trained now (and recorded, so the next bf16/fp16 run finds it)."""
+    ref_params = params.model_copy(update={"train": params.train.model_copy(update={"precision": "fp32"})})
+    dataset = read_json(Path(features_dir) / paths.SPLIT_FILE)["dataset"]
+    found = tracking.find_run(params.registered_name(dataset), {"keel.reference_digest": reference_digest(params),
+                                                                  "keel.precision": "fp32"})
+    if found is None:
+        log.info("train: no fp32 run with these params in MLflow; training the reference first")
+        with tempfile.TemporaryDirectory(prefix="keel-fp32-") as tmp:
+            done = run(ref_params, features_dir, Path(tmp) / "model", resume_dir)
+        found = {"run_id": done.run_id, "metrics": done.metrics}
+    return found
+
+
+def reference_digest(params: Params) -> str:
+    """Hash of the params minus precision and compile: equal for a run and its fp32 reference."""
+    d = params.to_dict()
+    return sha256_json(d | {"train": precision_free(d["train"])})
+
+
+def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | None = None,
+        reference: dict[str, Any] | None = None) -> TrainResult:
+    """Train in this process (one rank under torchrun); rank 0 logs to MLflow and writes `out_dir`."""
     cfg, family, fcfg = params.train, params.model, params.arch
     set_seeds(cfg.seed)
-    device = get_device(cfg.device)
+    dist = distributed.init(get_device(cfg.device))
+    device = distributed.local_device(dist, get_device(cfg.device))
     transform = load_fitted(features_dir)
     split_info = read_json(Path(features_dir) / paths.SPLIT_FILE)
     train, val = (load_tensors(features_dir, s, transform) for s in ("train", "val"))
     if len(val) == 0:  # features.val_size: 0 -> early stopping watches the training loss
         val = train
-    input_shape = tuple(train.x.shape[1:])
+    input_shape = tuple(train.x.shape[1:]) if isinstance(train, Tensors) else (len(transform.columns),)
     model = build_model(family, fcfg, transform, input_shape)
-    out_dir = Path(out_dir)
-    shutil.rmtree(out_dir, ignore_errors=True)
-    out_dir.mkdir(parents=True)
+    out_dir, main = Path(out_dir), dist.is_main
+    spath = (state_path(resume_dir, resume_key(cache_config(params), split_info["sha256"]))
+             if resume_dir is not None and cfg.resume else out_dir / paths.LAST_CHECKPOINT_FILE)
+    state = distributed.broadcast(load_state(spath, split_info["sha256"]) if main else None, dist)
+    if main:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        out_dir.mkdir(parents=True)
     model_name = params.registered_name(split_info["dataset"])
     commit, dirty = tracking.git_commit()
-    with tracking.start_run(model_name, run_name=f"train-{family}") as ref:
-        tracking.write_run_ref(out_dir, ref)
-        tracking.log_params(params.to_dict())
-        tracking.set_tags({"keel.family": family, "keel.dataset": split_info["dataset"], "keel.seed": cfg.seed,
-                           "keel.params_sha256": params.digest(), "keel.split_sha256": split_info["sha256"]["test"],
-                           "keel.device": device.type, "mlflow.source.git.commit": commit, "keel.git_dirty": dirty})
+    no_run = tracking.RunRef(run_id="", experiment_id="", tracking_uri="", model_name=model_name)  # ranks > 0
+    with (tracking.start_run(model_name, run_name=f"train-{family}", run_id=state and state["run_id"]) if main
+          else nullcontext(no_run)) as ref:
         meta = {"run_id": ref.run_id, "model_name": model_name, "dataset": split_info["dataset"],
                 "params_sha256": params.digest(), "split_sha256": split_info["sha256"]}
-
-        metrics_log = tracking.MetricBuffer(ref.run_id)
+        if main:
+            tracking.write_run_ref(out_dir, ref)
+            tracking.log_params(params.to_dict())
+            tracking.set_tags({"keel.family": family, "keel.dataset": split_info["dataset"], "keel.seed": cfg.seed,
+                               "keel.params_sha256": params.digest(), "keel.split_sha256": split_info["sha256"]["test"],
+                               "keel.device": device.type, "mlflow.source.git.commit": commit, "keel.git_dirty": dirty,
+                               "keel.precision": cfg.precision, "keel.compile": cfg.compile, "keel.nproc": cfg.nproc,
+                               "keel.reference_digest": reference_digest(params)})
+        if state is not None:
+            log.info("train: resuming from epoch %d (state saved after epoch %d in %s)", state["epoch"] + 1,
+                     state["epoch"], spath)
+            if main:
+                tracking.set_tags({"keel.resumed_from_epoch": state["epoch"] + 1})
+                tracking.log_missing_steps(ref.run_id, {e["epoch"]: {k: v for k, v in e.items() if k != "epoch"}
+                                                        for e in state["history"]["epochs"]})
+        metrics_log = tracking.MetricBuffer(ref.run_id) if main else None
 
         def on_epoch(stats: EpochStats, improved: bool, opt: torch.optim.Optimizer) -> None:
             metrics_log.add(stats.model_dump(exclude={"epoch"}), step=stats.epoch)
-            state = {"epoch": stats.epoch, "optimizer": opt.state_dict()}
-            save_checkpoint(out_dir / paths.LAST_CHECKPOINT_FILE, model, family, fcfg, transform, input_shape,
-                            meta | {"epoch": stats.epoch}, state)
             if improved:
                 save_checkpoint(out_dir / paths.CHECKPOINT_FILE, model, family, fcfg, transform, input_shape,
                                 meta | {"epoch": stats.epoch})
 
-        history = train_loop(model, train, val, cfg, device, TASKS[params.task].val_metric == "accuracy", on_epoch)
+        def on_state(s: dict[str, Any]) -> None:
+            save_state(spath, s | {"run_id": ref.run_id, "split_sha256": split_info["sha256"], "meta": meta})
+
+        try:
+            history = train_loop(model, train, val, cfg, device, TASKS[params.task].val_metric == "accuracy",
+                                 on_epoch if main else None, resume=state, on_state=on_state if main else None,
+                                 dist=dist)
+        finally:
+            distributed.shutdown(dist)
+        if not main:
+            return TrainResult(model_dir=out_dir, run_id="", metrics={})
         metrics_log.flush()
         if hasattr(model, "finalize"):  # post-fit step of the family (e.g. cluster centres, a threshold)
             with torch.no_grad():
@@ -243,14 +173,30 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
             save_checkpoint(out_dir / paths.CHECKPOINT_FILE, model, family, fcfg, transform, input_shape,
                             meta | {"epoch": history.best_epoch, "finalize": fitted})
         write_json(out_dir / paths.HISTORY_FILE, history.model_dump(mode="json"))
-        summary = {"best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
-                   "epochs_run": len(history.epochs),
-                   "train_samples_per_s": float(np.median([e.samples_per_s for e in history.epochs]))}
+        summary = summarize(history, reference)
         tracking.log_metrics(summary)
+        if reference is not None:
+            tracking.set_tags({"keel.fp32_reference_run": reference["run_id"]})
         tracking.log_artifacts([out_dir / paths.HISTORY_FILE])
+    if spath != out_dir / paths.LAST_CHECKPOINT_FILE and spath.is_file():
+        shutil.move(spath, out_dir / paths.LAST_CHECKPOINT_FILE)  # the finished run's state, kept with the model
+        clear_state(spath)
     log.info("train: %s epochs, best epoch %d, val_loss %.4f; run %s", len(history.epochs),
              history.best_epoch, history.best_val_loss, ref.run_id)
     return TrainResult(model_dir=out_dir, run_id=ref.run_id, metrics=summary)
+
+
+def summarize(history: History, reference: dict[str, Any] | None) -> dict[str, float]:
+    """The run's headline figures; with an fp32 reference, the differences from it (this - fp32)."""
+    out = {"best_epoch": history.best_epoch, "best_val_loss": history.best_val_loss,
+           "epochs_run": len(history.epochs),
+           "train_samples_per_s": float(np.median([e.samples_per_s for e in history.epochs]))}
+    if history.best_val_accuracy is not None:
+        out["best_val_accuracy"] = history.best_val_accuracy
+    for k in ("best_val_loss", "best_val_accuracy", "train_samples_per_s"):
+        if reference is not None and k in out and k in reference["metrics"]:
+            out[f"fp32_delta_{k}"] = out[k] - reference["metrics"][k]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,8 +205,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--params", type=Path, default=paths.PARAMS)
     p.add_argument("--features", type=Path, default=paths.FEATURES_DIR)
     p.add_argument("--out", type=Path, default=paths.MODEL_DIR)
+    p.add_argument("--resume-dir", type=Path, default=None,
+                   help="keep per-epoch training state here (outside the stage's outputs) and resume from it")
     args = p.parse_args(argv)
-    return stage_main(lambda: run(load_params(args.params), args.features, args.out))
+    return stage_main(lambda: run(load_params(args.params), args.features, args.out, args.resume_dir))
 
 
 if __name__ == "__main__":

@@ -58,9 +58,10 @@ def features_task(cfg, raw_dir: Path, validation_dir: Path, out_dir: Path, task:
 
 @stage(code=[COMPONENTS / "train.py", COMPONENTS / "models"], inputs=files("features_dir"),
        outputs=files(paths.CHECKPOINT_FILE, under="out_dir"), config=lambda p: train.cache_config(p["params"]),
-       tracked=True)
+       tracked=True, **IO_RETRIES)
 def train_task(params, features_dir: Path, out_dir: Path) -> train.TrainResult:
-    return train.run(params, features_dir, out_dir)
+    # In a child process (torchrun): a killed trainer fails this task, and the retry resumes its state.
+    return train.run(params, features_dir, out_dir, paths.RESUME_DIR, isolate=True)
 
 
 @stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py", COMPONENTS / "tasks.py"],
