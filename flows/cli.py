@@ -61,6 +61,66 @@ def show_params(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) ->
     typer.echo(f"# sha256: {resolved.digest()}")
 
 
+FeaturesOpt = Annotated[Path, typer.Option("--features", help="folder holding the frozen test split")]
+
+
+@app.command()
+def promote(model: Annotated[str, typer.Argument(help="registered model name, e.g. digits-cnn")],
+            version: Annotated[str | None, typer.Option("--version", "-v", help="default: @staging")] = None,
+            force: Annotated[bool, typer.Option("--force", help="override a refusal (needs --reason)")] = False,
+            reason: Annotated[str | None, typer.Option("--reason", help="why (goes to the ledger)")] = None,
+            params: ParamsOpt = Path("params.yaml"), features: FeaturesOpt = Path("data/features")) -> None:
+    """Move @production to a version only if it passes the champion/challenger gate (exit 1 if refused)."""
+    from components import promote as p
+
+    try:
+        result = p.run(model, version, params, features, force=force, reason=reason)
+    except KeelError as e:
+        fail(e)
+    typer.echo(result.report.read_text() if result.report else "")
+    typer.echo(result.model_dump_json(indent=2))
+    if not result.promoted:
+        typer.secho(f"refused: {model} v{result.version} stays off @production: " + "; ".join(result.reasons),
+                    fg="red", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def rollback(model: Annotated[str, typer.Argument(help="registered model name")],
+             reason: Annotated[str | None, typer.Option("--reason", help="recorded in the ledger")] = None) -> None:
+    """Move @production back to the version that held it before (per the ledger)."""
+    from components import promote as p
+
+    try:
+        result = p.rollback(model, reason=reason)
+    except KeelError as e:
+        fail(e)
+    typer.echo(result.model_dump_json(indent=2))
+
+
+@app.command()
+def history(model: Annotated[str, typer.Argument(help="registered model name")],
+            as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
+    """Print every alias move of a model, oldest first (the promotion ledger)."""
+    from components import ledger
+    from components.promote import ledger_engine
+
+    try:
+        entries = ledger.history(ledger_engine(), model)
+    except KeelError as e:
+        fail(e)
+    if as_json:
+        for e in entries:
+            typer.echo(e.model_dump_json())
+        return
+    head = ("id", "time (UTC)", "user", "action", "alias", "from", "to")
+    typer.echo("{:>4}  {:<26} {:<11} {:<8} {:<11} {:>5} -> {:<5} reason".format(*head))
+    for e in entries:
+        why = e.reason or "; ".join((e.gate_report or {}).get("reasons", []))
+        typer.echo(f"{e.id:>4}  {e.ts:<26} {e.user:<11} {e.action:<8} {e.alias:<11} "
+                   f"{'v' + e.from_version if e.from_version else '-':>5} -> v{e.to_version:<4} {why}")
+
+
 @app.command()
 def version() -> None:
     """Print the versions of Keel and the stack it drives."""
