@@ -46,6 +46,8 @@ class Gate(BaseModel):
     report_json: Path
     report_md: Path
     report_uri: str | None = None
+    approval_required: bool = False
+    approval_timeout_s: int = 3600
 
 
 class PromoteResult(BaseModel):
@@ -115,7 +117,9 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
                                  reasons=[f"gate could not run: {e}"])
     if force:
         decision = decision.model_copy(update={"forced": True, "force_reason": force_reason.strip()})
-    return write_report(name, cfg.alias, decision, Path(out_dir))
+    g = write_report(name, cfg.alias, decision, Path(out_dir))
+    return g.model_copy(update={"approval_required": cfg.approval_required,
+                                "approval_timeout_s": cfg.approval_timeout_s})
 
 
 def decide(cand: registry.VersionRef, champ: registry.VersionRef | None, rule: gate.Rule,
@@ -152,6 +156,14 @@ def write_report(name: str, alias: str, decision: gate.Decision, out_dir: Path) 
              "; ".join(decision.reasons))
     return Gate(model_name=name, alias=alias, decision=decision, report_json=report_json, report_md=report_md,
                 report_uri=uri)
+
+
+def record_review(g: Gate, approved: bool | None, reviewer: str | None, comment: str | None) -> None:
+    """Tag the candidate with the human decision (None: nobody answered in time)."""
+    outcome = "timed out" if approved is None else ("approved" if approved else "rejected")
+    registry.set_version_tags(g.model_name, g.decision.candidate_version,
+                              {"gate.approval": outcome, "gate.reviewer": reviewer or "",
+                               "gate.review_comment": (comment or "")[:4000]})
 
 
 def move(name: str, alias: str, to_version: str, expected_from: str | None, action: str, reason: str | None,
