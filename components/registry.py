@@ -135,6 +135,8 @@ def log_version_artifacts(name: str, version: str | int, files: list[Path], arti
     client = _client()
     mv = client.get_model_version(name, str(version))
     model_id = getattr(mv, "model_id", None)
+    if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
+        model_id = mv.source.removeprefix("models:/").split("/")[0]
     for f in files:
         if model_id:
             client.log_model_artifact(model_id, str(f), artifact_path)

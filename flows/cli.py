@@ -122,6 +122,51 @@ def history(model: Annotated[str, typer.Argument(help="registered model name")],
 
 
 @app.command()
+def predict(model: Annotated[str, typer.Argument(help="registered model name")],
+            input_path: Annotated[Path, typer.Argument(help="rows to score: .parquet, .csv or .csv.gz (raw columns)")],
+            output_path: Annotated[Path, typer.Argument(help="predictions (.parquet) with model/version metadata")],
+            alias: Annotated[str, typer.Option("--alias")] = "production",
+            chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1)] = 50_000,
+            params: ParamsOpt = Path("params.yaml")) -> None:
+    """Validate (GX) and score a file with the model's @production version, chunk by chunk."""
+    from components import batch
+
+    try:
+        result = batch.run(model, input_path, output_path, params, alias, chunk_rows)
+    except KeelError as e:
+        fail(e)
+    typer.echo(result.model_dump_json(indent=2))
+
+
+@app.command()
+def serve(model: Annotated[str, typer.Argument(help="registered model name")],
+          host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port")] = 5001,
+          alias: Annotated[str, typer.Option("--alias")] = "production") -> None:
+    """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version)."""
+    from components import serve as s
+
+    try:
+        s.run(model, host, port, alias)
+    except KeelError as e:
+        fail(e)
+
+
+@app.command()
+def lineage(model: Annotated[str, typer.Argument(help="registered model name")],
+            version: Annotated[str, typer.Argument(help="version number")],
+            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Print a version's git commit, data/params hashes, GX result, run id, gate report and ledger entries."""
+    from components import lineage as lin
+
+    try:
+        found = lin.collect(model, version)
+    except KeelError as e:
+        fail(e)
+    typer.echo(found.model_dump_json(indent=2) if as_json else lin.render(found))
+
+
+@app.command()
 def version() -> None:
     """Print the versions of Keel and the stack it drives."""
     from importlib.metadata import version as v

@@ -83,3 +83,43 @@ def test_gate_refuses_a_test_split_that_is_not_the_candidates(project, tmp_path)
     pd.read_parquet(project / "data/features/test.parquet").head(50).to_parquet(features / "test.parquet")
     out = keel("promote", "digits-cnn", "--version", "1", "--features", str(features))
     assert out.exit_code == 1 and "is not the test split of digits-cnn v1" in out.output
+
+
+def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, digits_frame, tmp_path):
+    rows = digits_frame.drop(columns="label").astype(int)  # integer pixels, as a CSV export has them
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    out = keel("predict", "digits-cnn", str(tmp_path / "in.csv"), str(tmp_path / "pred.parquet"),
+               "--chunk-rows", "700")
+    assert out.exit_code == 0, out.output
+    from components.batch import read_metadata
+    from components.io import sha256_file
+
+    meta = read_metadata(tmp_path / "pred.parquet")
+    assert meta["model"] == "digits-cnn" and meta["version"] == "3"  # the version holding @production
+    assert meta["input_sha256"] == sha256_file(tmp_path / "in.csv")
+    pred = pd.read_parquet(tmp_path / "pred.parquet")
+    assert len(pred) == len(rows) and json.loads(out.output)["chunks"] == 3
+    assert (pred["prediction"].to_numpy() == digits_frame["label"].to_numpy()).mean() > 0.9
+
+    bad = rows.copy()
+    bad.loc[1500, "px_20"] = 99  # in the last chunk: nothing may be written
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    refused = keel("predict", "digits-cnn", str(tmp_path / "bad.csv"), str(tmp_path / "bad.parquet"),
+                   "--chunk-rows", "700")
+    assert refused.exit_code == 1
+    assert "expect_column_values_to_be_between(px_20): 1 unexpected value(s), e.g. [99]" in refused.output
+    assert "rows 1400..1796" in refused.output and not (tmp_path / "bad.parquet").exists()
+
+
+def test_lineage_names_sources_gate_and_moves(project):
+    out = keel("lineage", "digits-cnn", "3", "--json")
+    assert out.exit_code == 0, out.output
+    lin = json.loads(out.output)
+    assert lin["aliases"] and "production" in lin["aliases"]
+    assert lin["source"]["gx_success"] == "true" and len(lin["source"]["split_sha256"]) == 64
+    assert lin["source"]["run_id"] and len(lin["source"]["data_sha256"]) == 64 and lin["source"]["git_commit"]
+    assert lin["gate"]["gate.verdict"] == "promote" and lin["gate_report"]["champion_version"] == "1"
+    assert [(m["action"], m["to_version"]) for m in lin["ledger"]] == [("promote", "3"), ("force", "2"),
+                                                                      ("rollback", "3")]
+    text = keel("lineage", "digits-cnn", "3").output
+    assert "git_commit" in text and "gate.p_value" in text and "rollback @production v2 -> v3" in text
