@@ -1,5 +1,6 @@
-"""promotion_flow on the real Prefect engine: the gate passes, the flow pauses for a reviewer, and the
-alias moves only on approval (rejection and timeout end "not promoted")."""
+"""Lifecycle flows on the real Prefect engine: promotion_flow pauses for a reviewer and moves the alias
+only on approval (rejection and timeout end "not promoted"); batch_inference_flow scores a file with
+the version that approval put in production."""
 
 import threading
 import time
@@ -12,6 +13,9 @@ from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
 from components import ledger
+from components.batch import read_metadata
+from components.errors import DataValidationError
+from flows.batch_inference_flow import batch_inference_flow
 from flows.promotion_flow import promotion_flow
 from tests.helpers import write_params
 from tests.lifecycle.pipeline import register_version
@@ -72,3 +76,17 @@ def test_rejected_then_timed_out_then_approved(project):
     assert approved.promoted and approved.outcome == "promoted" and production(project) == "1"
     moves = ledger.history(ledger.engine_for(f"sqlite:///{project / 'mlflow.db'}"), "digits-cnn")
     assert [(m.user, m.action, m.to_version) for m in moves] == [("alice", "promote", "1")]
+
+
+def test_batch_inference_flow_scores_with_production(project, digits_frame, tmp_path):
+    assert production(project) == "1"  # put there by the approved promotion above
+    digits_frame.head(600).to_parquet(tmp_path / "in.parquet")  # a label column is allowed and ignored
+    result = batch_inference_flow("digits-cnn", str(tmp_path / "in.parquet"), str(tmp_path / "out.parquet"),
+                                  chunk_rows=256)
+    assert (result.version, result.rows, result.chunks) == ("1", 600, 3)
+    assert read_metadata(tmp_path / "out.parquet")["version"] == "1"
+    bad = digits_frame.head(600).drop(columns=["px_5"])
+    bad.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(DataValidationError, match="expect_table_column_count_to_equal"):
+        batch_inference_flow("digits-cnn", str(tmp_path / "bad.parquet"), str(tmp_path / "bad-out.parquet"))
+    assert not (tmp_path / "bad-out.parquet").exists()
