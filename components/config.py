@@ -177,18 +177,41 @@ class RegisterConfig(Strict):
     max: dict[str, float] = Field(default_factory=dict)
 
 
+class PromoteConfig(Strict):
+    """The champion/challenger gate for moving `production` (keel promote, promotion_flow).
+
+    The metric and its absolute bar default to the family's `register` bound (first `min` key: higher is
+    better; else first `max` key: lower is better), so each task gates on its own headline metric.
+    """
+
+    alias: str = "production"
+    source_alias: str = "staging"  # the version `keel promote <model>` takes when --version is not given
+    metric: str | None = None  # null: the family's register bound metric
+    higher_is_better: bool | None = None  # null: from where the metric sits (register.min / register.max)
+    min_absolute: float | None = None  # null: the register bound; the bar a first production version must meet
+    min_improvement: Annotated[float, Field(ge=0.0)] = 0.0  # over production, in metric units
+    test: Literal["auto", "bootstrap", "mcnemar"] = "auto"  # auto: McNemar for classification accuracy
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    bootstrap_samples: Annotated[int, Field(ge=100)] = 1000
+    seed: int = 0
+    approval_required: bool = False  # promotion_flow pauses for a human decision before moving the alias
+    approval_timeout_s: PositiveInt = 3600
+
+
 # ---- the whole file --------------------------------------------------------------------------
 
 # params.yaml section -> attribute of Params (`validate` and `register` would shadow pydantic/ABC names)
 SECTIONS: dict[str, str] = {"ingest": "ingest", "validate": "validation", "features": "features",
-                            "train": "train", "evaluate": "evaluate", "register": "registration"}
+                            "train": "train", "evaluate": "evaluate", "register": "registration",
+                            "promote": "promote"}
 
 
 def section_schema(section: str, family: str) -> type[Strict]:
     """The config class a section resolves to for `family`."""
     kind = FAMILY_INFO[family].kind
     return {"ingest": IngestConfig, "validate": VALIDATE_CONFIGS[kind], "features": FEATURES_CONFIGS[kind],
-            "train": TrainConfig, "evaluate": EvaluateConfig, "register": RegisterConfig}[section]
+            "train": TrainConfig, "evaluate": EvaluateConfig, "register": RegisterConfig,
+            "promote": PromoteConfig}[section]
 
 
 class Params(BaseModel):
@@ -205,6 +228,7 @@ class Params(BaseModel):
     arch: Strict
     evaluate: EvaluateConfig
     registration: RegisterConfig
+    promote: PromoteConfig
 
     def registered_name(self, dataset: str) -> str:
         """The MLflow registered-model name: `register.model_name`, else `<dataset>-<family>`."""

@@ -95,3 +95,63 @@ def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> Non
 def _ref(mv) -> VersionRef:
     return VersionRef(name=mv.name, version=str(mv.version), model_uri=f"models:/{mv.name}/{mv.version}",
                       run_id=mv.run_id, aliases=list(mv.aliases or []), tags=dict(mv.tags or {}))
+
+
+def delete_alias(name: str, alias: str) -> None:
+    """Remove `alias` from whichever version holds it."""
+    _client().delete_registered_model_alias(name, alias)
+
+
+def load_keel_checkpoint(name: str, version: str | int):
+    """The Keel checkpoint inside a registered version, loaded through the registry (models:/name/version)."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    _client()
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+    except MlflowException as e:
+        raise RegistryError(f"model {name!r} version {version}: cannot be loaded: {e}") from e
+    inner = model.unwrap_python_model()
+    if not hasattr(inner, "ckpt"):
+        raise RegistryError(f"model {name!r} version {version}: not a Keel pyfunc (no checkpoint inside)")
+    return inner.ckpt
+
+
+def load_pyfunc(model_uri: str):
+    """Load a pyfunc by URI (e.g. models:/digits-cnn@production) and resolve the version behind it."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    _client()
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except MlflowException as e:
+        raise RegistryError(f"{model_uri}: cannot be loaded: {e}") from e
+
+
+def log_version_artifacts(name: str, version: str | int, files: list[Path], artifact_path: str) -> str:
+    """Attach files to the version's logged model (MLflow 3), else to its run; returns where they went."""
+    client = _client()
+    mv = client.get_model_version(name, str(version))
+    model_id = getattr(mv, "model_id", None)
+    if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
+        model_id = mv.source.removeprefix("models:/").split("/")[0]
+    for f in files:
+        if model_id:
+            client.log_model_artifact(model_id, str(f), artifact_path)
+        else:
+            client.log_artifact(mv.run_id, str(f), artifact_path)
+    base = client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
+    return f"{base.rstrip('/')}/{artifact_path}"
+
+
+def read_artifact_text(uri: str) -> str | None:
+    """The text of one artifact by URI, or None when it is absent."""
+    import mlflow.artifacts
+
+    _client()
+    try:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri)).read_text()
+    except Exception:  # noqa: BLE001 - a missing or unreachable artifact only leaves a gap in lineage output
+        return None

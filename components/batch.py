@@ -1,0 +1,131 @@
+"""Batch inference: score a file with `models:/<model>@production`, chunk by chunk (bounded memory).
+
+Each chunk passes the family's Great Expectations suite (the label is not required) before it is
+scored; a failing chunk stops the run and nothing is written (the output appears atomically). The output
+is Parquet whose schema metadata names the model, the version, the model URI and the input's sha256.
+The alias is resolved to a version once, up front, so a promotion during the run cannot mix two models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel
+
+from components import paths, registry
+from components.config import FAMILY_INFO, load_params
+from components.errors import DataValidationError, RegistryError, StageInputError
+from components.io import atomic_path, sha256_file
+from components.ledger import now_iso
+from components.transforms import LABEL
+from components.validate import validate
+
+log = logging.getLogger(__name__)
+META_KEY = b"keel"
+
+
+class BatchResult(BaseModel):
+    """What one batch run scored and wrote."""
+
+    model_name: str
+    version: str
+    model_uri: str
+    input: Path
+    input_sha256: str
+    output: Path
+    rows: int
+    chunks: int
+    checks_passed: int
+
+
+def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """Parquet or CSV (.csv, .csv.gz) in chunks of at most `chunk_rows` rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise StageInputError(f"{path}: input file not found")
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        try:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        except OSError as e:
+            raise StageInputError(f"{path}: not a readable Parquet file: {e}") from e
+    elif name.endswith((".csv", ".csv.gz")):
+        try:
+            yield from pd.read_csv(path, chunksize=chunk_rows)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+            raise StageInputError(f"{path}: not a readable CSV file: {e}") from e
+    else:
+        raise StageInputError(f"{path}: unsupported input (use .parquet, .csv or .csv.gz)")
+
+
+def conform(chunk: pd.DataFrame, input_schema) -> pd.DataFrame:
+    """Integer columns where the model takes doubles become floats (exact); nothing else changes."""
+    doubles = [c.name for c in (input_schema.inputs if input_schema else []) if getattr(c.type, "name", "") == "double"]
+    ints = [c for c in doubles if c in chunk.columns and chunk[c].dtype.kind in "iu"]
+    return chunk.astype({c: "float64" for c in ints}) if ints else chunk
+
+
+def suite_manifest(ckpt) -> dict:
+    """What the GX suite builder needs to know about the model's input (data kind, image shape)."""
+    t = ckpt.transform
+    shape = [t.height, t.width] if hasattr(t, "height") else None
+    return {"kind": FAMILY_INFO[ckpt.family].kind, "image_shape": shape}
+
+
+def run(model_name: str, input_path: Path, output_path: Path, params_path: Path = paths.PARAMS,
+        alias: str = "production", chunk_rows: int = 50_000) -> BatchResult:
+    """Validate and score `input_path` with `model_name@alias`; write predictions + metadata to `output_path`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ref = registry.version_by_alias(model_name, alias)
+    if ref is None:
+        raise RegistryError(f"model {model_name!r}: no version holds @{alias} (run `keel promote {model_name}`)")
+    model = registry.load_pyfunc(ref.model_uri)  # models:/<name>/<version>: pinned for the whole run
+    ckpt = model.unwrap_python_model().ckpt
+    cfg = load_params(params_path, {"model": ckpt.family}).validation
+    manifest, schema = suite_manifest(ckpt), model.metadata.get_input_schema()
+    digest = sha256_file(input_path)
+    meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
+            "input": str(input_path), "input_sha256": digest, "created_at": now_iso()}
+    rows = chunks = checks = 0
+    writer = None
+    with atomic_path(Path(output_path)) as tmp:
+        try:
+            for chunk in read_chunks(input_path, chunk_rows):
+                chunk = chunk.drop(columns=[LABEL], errors="ignore")
+                report = validate(chunk, cfg, manifest, require_label=False, name="batch")
+                if not report.success:
+                    raise DataValidationError(report.message(f"{input_path} rows {rows}..{rows + len(chunk) - 1}"),
+                                              [f.describe() for f in report.failures])
+                table = pa.Table.from_pandas(model.predict(conform(chunk, schema)), preserve_index=False)
+                if writer is None:
+                    schema_meta = {META_KEY: json.dumps(meta).encode()}
+                    writer = pq.ParquetWriter(tmp, table.schema.with_metadata(schema_meta))
+                writer.write_table(table)
+                rows, chunks, checks = rows + len(chunk), chunks + 1, checks + report.successful
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise StageInputError(f"{input_path}: no rows to score")
+    log.info("batch: %s v%s scored %d rows in %d chunks -> %s", model_name, ref.version, rows, chunks, output_path)
+    return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_path),
+                       input_sha256=digest, output=Path(output_path), rows=rows, chunks=chunks, checks_passed=checks)
+
+
+def read_metadata(path: Path) -> dict:
+    """The Keel metadata stored in a predictions file."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    if META_KEY not in meta:
+        raise StageInputError(f"{path}: no Keel metadata (not written by keel predict)")
+    return json.loads(meta[META_KEY])

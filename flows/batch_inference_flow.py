@@ -1,0 +1,43 @@
+"""batch_inference_flow: score a file with `models:/<model>@production` (GX-validated, chunked), as
+`keel predict` does, with Prefect retries around the I/O. Run locally:
+
+    python -m flows.batch_inference_flow digits-cnn input.parquet predictions.parquet
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from prefect import flow, task
+
+from components import batch, paths
+from components.errors import KeelError
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry a busy store or a flaky disk, never bad input (a Keel error)."""
+    return not isinstance(state.result(raise_on_failure=False), KeelError)
+
+
+@task(name="score-file", retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)
+def score_task(model: str, input_path: Path, output_path: Path, params_path: Path, alias: str,
+               chunk_rows: int) -> batch.BatchResult:
+    return batch.run(model, input_path, output_path, params_path, alias, chunk_rows)
+
+
+@flow(name="batch-inference", log_prints=True)
+def batch_inference_flow(model: str, input_path: str, output_path: str, params_path: str = str(paths.PARAMS),
+                         alias: str = "production", chunk_rows: int = 50_000) -> batch.BatchResult:
+    """Validate and score one input file; write predictions with model/version/input-hash metadata."""
+    return score_task(model, Path(input_path), Path(output_path), Path(params_path), alias, chunk_rows)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Score a file with a model's @production version.")
+    parser.add_argument("model")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    a = parser.parse_args()
+    print(batch_inference_flow(a.model, a.input, a.output, chunk_rows=a.chunk_rows).model_dump_json(indent=2))

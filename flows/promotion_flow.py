@@ -1,0 +1,100 @@
+"""promotion_flow: the same gate as `keel promote`; when params require approval, the flow pauses for a
+human decision in the Prefect UI before moving the alias. Run locally:
+
+    python -m flows.promotion_flow digits-cnn [--version N]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from prefect import flow, get_run_logger, pause_flow_run, task
+from prefect.exceptions import FlowPauseTimeout
+from prefect.input import RunInput
+from pydantic import BaseModel
+
+from components import paths, promote
+from components.errors import KeelError
+
+
+class Approval(RunInput):
+    """The form shown in the Prefect UI when the flow pauses."""
+
+    approve: bool = False
+    reviewer: str = ""
+    comment: str = ""
+
+
+class PromotionSummary(BaseModel):
+    """How one promotion flow run ended."""
+
+    model_name: str
+    version: str
+    promoted: bool
+    outcome: str  # promoted | refused | rejected | timed out
+    reasons: list[str]
+    report: str
+    ledger_id: int | None = None
+
+
+@task(name="gate")
+def gate_task(model: str, version: str | None, params_path: str, features_dir: str) -> promote.Gate:
+    return promote.prepare(model, version, params_path, features_dir)
+
+
+@task(name="review")
+def review_task(g: promote.Gate, approved: bool | None, reviewer: str | None, comment: str | None) -> None:
+    promote.record_review(g, approved, reviewer, comment)
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry a busy store, never a Keel error (a refusal or a concurrent move is final)."""
+    return not isinstance(state.result(raise_on_failure=False), KeelError)
+
+
+@task(name="move-alias", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient)
+def commit_task(g: promote.Gate, user: str | None):
+    return promote.commit(g, user)
+
+
+@flow(name="promotion", log_prints=True)
+def promotion_flow(model: str, version: str | None = None, params_path: str = str(paths.PARAMS),
+                   features_dir: str = str(paths.FEATURES_DIR), approval_timeout_s: int | None = None,
+                   approval_poll_s: int = 5) -> PromotionSummary:
+    """Gate a version against @production; pause for approval if params say so; move the alias."""
+    logger = get_run_logger()
+    g = gate_task(model, version, params_path, features_dir)
+    d = g.decision
+
+    def end(outcome: str, reasons: list[str], entry=None) -> PromotionSummary:
+        logger.info("%s v%s: %s (%s)", model, d.candidate_version, outcome, "; ".join(reasons))
+        return PromotionSummary(model_name=model, version=d.candidate_version, promoted=entry is not None,
+                                outcome=outcome, reasons=reasons, report=str(g.report_md),
+                                ledger_id=entry.id if entry else None)
+
+    if not d.promote:
+        return end("refused", d.reasons)
+    user = None
+    if g.approval_required:
+        timeout = approval_timeout_s or g.approval_timeout_s
+        logger.info("gate passed; waiting up to %d s for a reviewer (resume the run in the UI)", timeout)
+        try:
+            answer = pause_flow_run(wait_for_input=Approval, timeout=timeout, poll_interval=approval_poll_s)
+        except FlowPauseTimeout:
+            review_task(g, None, None, None)
+            return end("timed out", d.reasons + [f"no approval within {timeout} s"])
+        review_task(g, answer.approve, answer.reviewer, answer.comment)
+        if not answer.approve:
+            return end("rejected", d.reasons + [f"rejected by {answer.reviewer or 'a reviewer'}: {answer.comment}"])
+        user = answer.reviewer or None
+    entry = commit_task(g, user)
+    return end("promoted", d.reasons, entry)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Gate (and, if approved, promote) a model version.")
+    parser.add_argument("model")
+    parser.add_argument("--version")
+    parser.add_argument("--params", default=str(paths.PARAMS))
+    a = parser.parse_args()
+    print(promotion_flow(a.model, a.version, a.params).model_dump_json(indent=2))

@@ -1,0 +1,125 @@
+"""`keel promote / history / rollback` on real registry versions of digits-cnn, as a user runs them:
+first promotion, a weaker candidate refused with a reasoned report, a better one promoted, an audited
+override, rollback, and the ledger in order."""
+
+import json
+
+import mlflow.pyfunc
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from flows.cli import app
+from tests.lifecycle.pipeline import register_version
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+WEAK = {"train.epochs": 1, "train.lr": 1.0e-5, "register.cnn.min": {"accuracy": 0.05}}  # still reaches staging
+
+
+def keel(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def production(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias("digits-cnn", "production").version)
+
+
+def test_promote_refuse_override_rollback_history(project, digits_frame):
+    client = MlflowClient()
+    assert register_version(project).staged  # v1, tiny CNN, 4 epochs
+    first = keel("promote", "digits-cnn")
+    assert first.exit_code == 0, first.output
+    assert "no production version yet" in first.output and production(client) == "1"
+    model = mlflow.pyfunc.load_model("models:/digits-cnn@production")
+    raw = digits_frame.drop(columns="label").head(100).astype(float)  # raw 8x8 pixels, 0..16
+    assert (model.predict(raw)["prediction"].to_numpy() == digits_frame["label"].head(100).to_numpy()).mean() > 0.8
+
+    weak = register_version(project, WEAK)  # v2 reaches @staging but is far worse
+    assert weak.staged and weak.version == "2"
+    refused = keel("promote", "digits-cnn")
+    assert refused.exit_code == 1
+    report = json.loads((project / "reports/promote/digits-cnn-v2.json").read_text())
+    assert report["verdict"] == "refuse" and report["metric"] == "accuracy" and report["champion_version"] == "1"
+    assert report["candidate_value"] < report["baseline_value"] and report["delta"] < 0
+    assert any(r.startswith("worse: accuracy candidate v2") for r in report["reasons"])
+    assert "stays off @production" in refused.output and production(client) == "1"
+    tags = client.get_model_version("digits-cnn", "2").tags
+    assert tags["gate.verdict"] == "refuse" and tags["gate.baseline"] == f"{report['baseline_value']:.6g}"
+    stored = tags["gate.report"]
+    assert json.loads(mlflow.artifacts.load_text(f"{stored}/digits-cnn-v2.json"))["verdict"] == "refuse"
+
+    no_reason = keel("promote", "digits-cnn", "--version", "2", "--force")
+    assert no_reason.exit_code == 1 and "--force needs --reason" in no_reason.output and production(client) == "1"
+
+    assert register_version(project, {"train.epochs": 12}).version == "3"  # clearly better
+    better = keel("promote", "digits-cnn", "--version", "3")
+    assert better.exit_code == 0, better.output
+    assert "better: accuracy candidate v3" in better.output and production(client) == "3"
+
+    forced = keel("promote", "digits-cnn", "--version", "2", "--force", "--reason", "incident 42: pin v2")
+    assert forced.exit_code == 0, forced.output
+    assert production(client) == "2"
+    assert client.get_model_version("digits-cnn", "2").tags["gate.verdict"] == "forced"
+
+    back = keel("rollback", "digits-cnn")
+    assert back.exit_code == 0, back.output
+    assert production(client) == "3"
+    history = keel("history", "digits-cnn", "--json")
+    moves = [json.loads(line) for line in history.output.splitlines()]
+    assert [(m["action"], m["from_version"], m["to_version"]) for m in moves] == [
+        ("promote", None, "1"), ("promote", "1", "3"), ("force", "3", "2"), ("rollback", "2", "3")]
+    assert moves[2]["reason"] == "incident 42: pin v2" and {m["user"] for m in moves} == {"tester"}
+    assert moves[1]["gate_report"]["p_value"] < 0.05 and np.isfinite(moves[1]["gate_report"]["ci_low"])
+    table = keel("history", "digits-cnn").output
+    assert table.index("v1 -> v3") < table.index("v3 -> v2") < table.index("v2 -> v3")
+
+
+def test_gate_refuses_a_test_split_that_is_not_the_candidates(project, tmp_path):
+    features = tmp_path / "features"
+    features.mkdir()
+    pd.read_parquet(project / "data/features/test.parquet").head(50).to_parquet(features / "test.parquet")
+    out = keel("promote", "digits-cnn", "--version", "1", "--features", str(features))
+    assert out.exit_code == 1 and "is not the test split of digits-cnn v1" in out.output
+
+
+def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, digits_frame, tmp_path):
+    rows = digits_frame.drop(columns="label").astype(int)  # integer pixels, as a CSV export has them
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    out = keel("predict", "digits-cnn", str(tmp_path / "in.csv"), str(tmp_path / "pred.parquet"),
+               "--chunk-rows", "700")
+    assert out.exit_code == 0, out.output
+    from components.batch import read_metadata
+    from components.io import sha256_file
+
+    meta = read_metadata(tmp_path / "pred.parquet")
+    assert meta["model"] == "digits-cnn" and meta["version"] == "3"  # the version holding @production
+    assert meta["input_sha256"] == sha256_file(tmp_path / "in.csv")
+    pred = pd.read_parquet(tmp_path / "pred.parquet")
+    assert len(pred) == len(rows) and json.loads(out.output)["chunks"] == 3
+    assert (pred["prediction"].to_numpy() == digits_frame["label"].to_numpy()).mean() > 0.9
+
+    bad = rows.copy()
+    bad.loc[1500, "px_20"] = 99  # in the last chunk: nothing may be written
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    refused = keel("predict", "digits-cnn", str(tmp_path / "bad.csv"), str(tmp_path / "bad.parquet"),
+                   "--chunk-rows", "700")
+    assert refused.exit_code == 1
+    assert "expect_column_values_to_be_between(px_20): 1 unexpected value(s), e.g. [99]" in refused.output
+    assert "rows 1400..1796" in refused.output and not (tmp_path / "bad.parquet").exists()
+
+
+def test_lineage_names_sources_gate_and_moves(project):
+    out = keel("lineage", "digits-cnn", "3", "--json")
+    assert out.exit_code == 0, out.output
+    lin = json.loads(out.output)
+    assert lin["aliases"] and "production" in lin["aliases"]
+    assert lin["source"]["gx_success"] == "true" and len(lin["source"]["split_sha256"]) == 64
+    assert lin["source"]["run_id"] and len(lin["source"]["data_sha256"]) == 64 and lin["source"]["git_commit"]
+    assert lin["gate"]["gate.verdict"] == "promote" and lin["gate_report"]["champion_version"] == "1"
+    assert [(m["action"], m["to_version"]) for m in lin["ledger"]] == [("promote", "3"), ("force", "2"),
+                                                                      ("rollback", "3")]
+    text = keel("lineage", "digits-cnn", "3").output
+    assert "git_commit" in text and "gate.p_value" in text and "rollback @production v2 -> v3" in text
