@@ -54,6 +54,8 @@ def test_deployments_carry_their_schedules_and_pools(stack, deployments):
     assert nightly["work_pool_name"] == "cpu" and nightly["parameters"] == {"model": "cnn"}
     assert [s["schedule"]["cron"] for s in nightly["schedules"]] == ["0 2 * * *"]
     assert deployments["weekly-training-gpu"]["work_pool_name"] == "gpu"
+    assert [s["schedule"]["cron"] for s in deployments["nightly-batch-scoring"]["schedules"]] == ["0 5 * * *"]
+    assert deployments["promotion"]["schedules"] == [] and deployments["promotion"]["parameters"]["model"]
 
 
 def test_worker_runs_the_training_deployment_into_the_postgres_registry(stack, deployments, monkeypatch):
@@ -83,6 +85,17 @@ def test_worker_runs_the_training_deployment_into_the_postgres_registry(stack, d
                     ("digits-cnn",))
         assert cur.fetchone() == (int(mv.version),)
     assert client.get_run(mv.run_id).info.artifact_uri.startswith("mlflow-artifacts:")
+
+
+def test_promotion_writes_the_ledger_in_the_postgres_registry(stack):
+    stack.sh(sys.executable, "-m", "flows.cli", "promote", "digits-cnn")
+    assert "production" in stack.sh(sys.executable, "-m", "flows.cli", "history", "digits-cnn").stdout
+    with psycopg2.connect(stack.env["KEEL_LEDGER_DB_URL"].replace("+psycopg2", "")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT model, to_version FROM keel_ledger")
+        rows = cur.fetchall()
+        cur.execute("SELECT version FROM registered_model_aliases WHERE name = 'digits-cnn' AND alias = 'production'")
+        assert rows == [("digits-cnn", "1")] and cur.fetchone() == (1,)
 
 
 def test_screenshots_show_schedules_and_aliases(stack, deployments, tmp_path):
