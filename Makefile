@@ -13,14 +13,27 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test test-fast flow bench lint clean up down deploy worker screenshots
+.PHONY: install datasets run test test-fast flow bench lint clean up down deploy worker screenshots
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed datasets
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,team]'
 	touch $@
+
+## datasets: Fashion-MNIST (family fashion_cnn) from the Debian package dataset-fashion-mnist, when root + apt
+## can install it; otherwise a note, and the tests that need it skip themselves.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+datasets:
+	@if [ -f $(FASHION_MNIST)/t10k-images-idx3-ubyte.gz ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+	  || { apt-get update -q >/dev/null 2>&1 && \
+	       DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } \
+	  || echo "note: could not apt-get install dataset-fashion-mnist; the fashion_cnn tests will skip"; \
+	else echo "note: Fashion-MNIST absent; as root: apt-get install dataset-fashion-mnist (fashion_cnn tests skip)"; \
+	fi
 
 ## run: the default pipeline (dvc repro) on the bundled digits data; ends with digits-cnn@staging
 run: install

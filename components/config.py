@@ -123,17 +123,32 @@ class LinearConfig(Strict):
     """Linear regression: one affine layer on standardised inputs (no architecture choices)."""
 
 
+class RnnConfig(Strict):
+    """Row-wise recurrent classifier: one image row per time step (components/models/rnn.py)."""
+
+    cell: Literal["rnn", "gru", "lstm"] = "gru"
+    hidden: PositiveInt = 128
+    layers: PositiveInt = 1
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the last state (and between layers when layers > 1)
+
+
 class FamilyInfo(NamedTuple):
     """What params and the light stages need to know about a family (its module lives in models/)."""
 
     kind: str  # data kind: image | tabular
     task: str  # classification | regression
     arch: type[Strict]  # the `train.<family>` architecture block
+    # The architecture's name in MODELS and in the registered name `<dataset>-<architecture>`, when a
+    # family reuses another's (fashion_cnn is `cnn` on Fashion-MNIST -> fashion-mnist-cnn). None: the family.
+    architecture: str | None = None
 
 
 FAMILY_INFO: dict[str, FamilyInfo] = {
     "cnn": FamilyInfo("image", "classification", CnnConfig),
     "linear": FamilyInfo("tabular", "regression", LinearConfig),
+    "rnn": FamilyInfo("image", "classification", RnnConfig),
+    "fashion_cnn": FamilyInfo("image", "classification", CnnConfig, architecture="cnn"),
 }
 FAMILIES: tuple[str, ...] = tuple(FAMILY_INFO)
 
@@ -231,8 +246,8 @@ class Params(BaseModel):
     promote: PromoteConfig
 
     def registered_name(self, dataset: str) -> str:
-        """The MLflow registered-model name: `register.model_name`, else `<dataset>-<family>`."""
-        return self.registration.model_name or f"{dataset}-{self.model}"
+        """The MLflow registered-model name: `register.model_name`, else `<dataset>-<architecture or family>`."""
+        return self.registration.model_name or f"{dataset}-{FAMILY_INFO[self.model].architecture or self.model}"
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved values, in params.yaml's shape (the family's architecture under train.<family>)."""

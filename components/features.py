@@ -1,6 +1,8 @@
 """Features: seeded stratified train/val/test split of the validated raw data, and a transform fitted on
-train only. Splits are stored RAW (as ingested) so that the registered model's own transform is what
-turns rows into tensors, in training and in serving alike. `split.json` holds each split's content hash;
+train only. A source with a predefined split (a `split` column, e.g. IDX train / t10k) keeps it: its
+`test` rows are the test split and `val_size` of its `train` rows become the validation split.
+Splits are stored RAW (as ingested) so that the registered model's own transform is what turns rows
+into tensors, in training and in serving alike. `split.json` holds each split's content hash;
 the test split's hash identifies the frozen evaluation set.
 """
 
@@ -24,6 +26,8 @@ from components.tasks import TASKS
 from components.transforms import LABEL, TRANSFORMS, Transform, load_transform
 from components.validate import require_validated
 
+SPLIT = "split"  # a predefined split column in the raw data (values: train, test); see components/idx.py
+
 log = logging.getLogger(__name__)
 
 
@@ -41,6 +45,8 @@ def split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[
     The holdout (val + test) is drawn first, then divided, so `val_size: 0` gives exactly
     train_test_split(test_size=test_size, random_state=seed).
     """
+    if SPLIT in df.columns:
+        return predefined_split(df, cfg, stratify)
     idx = np.arange(len(df))
     y = df[LABEL].to_numpy() if stratify else None
     holdout = cfg.val_size + cfg.test_size
@@ -56,6 +62,27 @@ def split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[
         raise StageInputError(f"cannot split {len(df)} rows: {e}; smallest classes: "
                               f"{counts.tail(3).to_dict()}") from e
     return {name: df.iloc[np.sort(i)].reset_index(drop=True)
+            for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
+
+
+def predefined_split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[str, pd.DataFrame]:
+    """Honour the `split` column: test = its `test` rows; val = a seeded `val_size` share of its `train` rows.
+
+    `test_size` does not apply. The `split` column is dropped from every part.
+    """
+    values = df[SPLIT].astype(str)
+    unknown = sorted(set(values.unique()) - {"train", "test"})
+    if unknown:
+        raise StageInputError(f"column {SPLIT!r}: unknown value(s) {unknown[:5]} (expected train, test)")
+    i_pool, i_te = np.flatnonzero(values == "train"), np.flatnonzero(values == "test")
+    if len(i_pool) == 0 or len(i_te) == 0:
+        raise StageInputError(f"column {SPLIT!r}: {len(i_pool)} train and {len(i_te)} test rows; both are needed")
+    i_tr, i_va = i_pool, i_pool[:0]
+    if cfg.val_size > 0:
+        y = df[LABEL].to_numpy()[i_pool] if stratify else None
+        i_tr, i_va = train_test_split(i_pool, test_size=cfg.val_size, stratify=y, random_state=cfg.seed)
+    data = df.drop(columns=SPLIT)
+    return {name: data.iloc[np.sort(i)].reset_index(drop=True)
             for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
 
 
@@ -86,6 +113,7 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
         write_json(tmp / paths.TRANSFORM_FILE, transform.model_dump(mode="json"))
         write_json(tmp / paths.SPLIT_FILE, {
             "seed": cfg.seed, "dataset": manifest["dataset"], "raw_sha256": manifest["sha256"],
+            "predefined": SPLIT in df.columns,
             "sizes": {k: len(v) for k, v in parts.items()}, "sha256": hashes})
     sizes = {k: len(v) for k, v in parts.items()}
     log.info("features: split %s; transform %s fitted on train", sizes, transform.kind)

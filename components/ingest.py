@@ -4,6 +4,7 @@ Sources (`ingest.source`), see components/sources.py:
   sklearn:digits, sklearn:diabetes, ...   bundled datasets, read from installed packages
   path/to/file.csv[.gz], .parquet          one row per example, a `label` column (or `ingest.label_column`)
   path/to/folder/                          an image folder, <folder>/<class>/*.png
+  idx:<dir-or-prefix> | idx:<images>,<labels>   IDX files (MNIST format), see components/idx.py
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from components import paths, sources, streaming
 from components.config import IngestConfig, load_params
 from components.io import atomic_dir, sha256_file, sha256_paths, write_json, write_parquet
-from components.sources import LABEL, dataset_name
+from components.sources import LABEL, SPLIT, dataset_name
 from components.stage import stage_main
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,12 @@ def load_raw(cfg: IngestConfig, kind: str = "image") -> RawData:
 
 def source_fingerprint(cfg: IngestConfig) -> str:
     """Identity of the source's content: the hash of its file(s), or the bundled dataset's name."""
-    return cfg.source if sources.is_bundled(cfg.source) else sha256_paths([Path(cfg.source)])
+    return cfg.source if sources.is_bundled(cfg.source) else sha256_paths(sources.source_paths(cfg.source))
 
 
 def infer_shape(frame: pd.DataFrame) -> tuple[int, int] | None:
     """Square (side, side) from the number of pixel columns, or None when that is not a square."""
-    n = len([c for c in frame.columns if c != LABEL])
+    n = len([c for c in frame.columns if c not in (LABEL, SPLIT)])
     side = math.isqrt(n)
     return (side, side) if n > 0 and side * side == n else None
 

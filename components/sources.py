@@ -1,7 +1,7 @@
 """Readers for `ingest.source`: bundled datasets by name (`BUNDLED`), files and folders by path.
 
 Each reader returns a DataFrame in the raw layout of its data kind, with the target in `label`:
-  image    pixel columns in row-major order + `label`
+  image    pixel columns in row-major order + `label` (+ `split`: train / test, a predefined split)
   tabular  named numeric feature columns + `label`
 Bundled datasets are read from packages installed offline; nothing is downloaded.
 """
@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from components import idx
 from components.errors import IngestError
 
 LABEL = "label"
+SPLIT = idx.SPLIT  # optional predefined split column (train / test), honoured by features
 IMAGE_SUFFIXES = (".png",)
 
 
@@ -49,12 +51,16 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
 
 
 def is_bundled(source: str) -> bool:
-    """A `package:name` source rather than a path."""
+    """A `package:name` source rather than a path (or an `idx:` spec of files)."""
+    if source.startswith(idx.SCHEME):
+        return False
     return source in BUNDLED or (":" in source and not Path(source).exists() and "/" not in source.split(":")[0])
 
 
 def read(source: str) -> pd.DataFrame:
-    """Read a bundled dataset or a CSV / Parquet file / image folder."""
+    """Read a bundled dataset, IDX files (`idx:<spec>`) or a CSV / Parquet file / image folder."""
+    if source.startswith(idx.SCHEME):
+        return idx.read(source.removeprefix(idx.SCHEME))
     if is_bundled(source):
         if source not in BUNDLED:
             raise IngestError(f"{source}: unknown bundled dataset (known: {', '.join(sorted(BUNDLED))})")
@@ -72,14 +78,24 @@ def read(source: str) -> pd.DataFrame:
 
 
 def dataset_name(source: str) -> str:
-    """Short dataset name used in model names: sklearn:digits -> digits, data/my_set.csv -> my_set."""
-    if is_bundled(source):
+    """Short dataset name used in model names: sklearn:digits -> digits, data/my_set.csv -> my_set,
+    idx:/usr/share/datasets/fashion-mnist -> fashion-mnist."""
+    if source.startswith(idx.SCHEME):
+        stem = idx.name(source.removeprefix(idx.SCHEME))
+    elif is_bundled(source):
         stem = source.split(":", 1)[1]
     else:
         stem = Path(source.rstrip("/")).name
         for suffix in (".gz", ".csv", ".parquet", ".pq"):
             stem = stem.removesuffix(suffix)
-    return re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_") or "data"
+    return re.sub(r"[^a-z0-9_-]+", "_", stem.lower()).strip("_-") or "data"
+
+
+def source_paths(source: str) -> list[Path]:
+    """The files or folder a non-bundled source reads."""
+    if source.startswith(idx.SCHEME):
+        return idx.paths(source.removeprefix(idx.SCHEME))
+    return [Path(source)]
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:

@@ -1,14 +1,24 @@
 """Great Expectations suites, one builder per data kind. A builder returns the expectations for a
-table's columns, plus any problem it can see without running GX (named like a check)."""
+table's columns, plus any problem it can see without running GX (named like a check).
+
+Wide images (more than PER_COLUMN_MAX pixel columns, e.g. 28x28 = 784) would need thousands of
+per-column expectations (minutes in GX); their pixels are checked on a column profile instead
+(`PROFILES[kind]`: one row per pixel column with its numeric flag, null count, min and max), and a failure
+names the offending pixel columns.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
+
 from components.config import ImageValidateConfig, TabularValidateConfig, ValidateConfig
 
 LABEL = "label"
+SPLIT = "split"
+PER_COLUMN_MAX = 256  # pixel columns checked one expectation each; wider images use pixel_profile
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                  "float16", "float32", "float64", "Int64", "Float64"]
 
@@ -52,16 +62,42 @@ def image_suite(cfg: ImageValidateConfig, columns: list[str], manifest: dict[str
 
     exps, problems = _rows(cfg, require_label), []
     shape = manifest.get("image_shape")
-    pixels = [c for c in columns if c != LABEL]
+    split = SPLIT in columns  # a predefined split (train / test), see components/idx.py
+    pixels = [c for c in columns if c not in (LABEL, SPLIT)]
+    if split:
+        exps.append(gxe.ExpectColumnValuesToBeInSet(column=SPLIT, value_set=["train", "test"]))
     if shape:
-        exps.append(gxe.ExpectTableColumnCountToEqual(value=shape[0] * shape[1] + (1 if require_label else 0)))
+        exps.append(gxe.ExpectTableColumnCountToEqual(value=shape[0] * shape[1] + int(require_label) + int(split)))
     else:
         problems.append(("image_shape", f"{len(pixels)} pixel columns is not a square; "
                                         "set ingest.image_shape: [height, width]"))
     exps += _label(require_label, cfg.labels)
-    for c in pixels:
-        exps += _numeric(c, cfg.pixel_min, cfg.pixel_max)
+    if len(pixels) <= PER_COLUMN_MAX:
+        for c in pixels:
+            exps += _numeric(c, cfg.pixel_min, cfg.pixel_max)
     return exps, problems
+
+
+def pixel_profile(df: pd.DataFrame, cfg: ImageValidateConfig) -> tuple[pd.DataFrame, list[Any]] | None:
+    """Wide images: a frame with one row per pixel column and its checks (None for narrow images).
+
+    Profile columns: `column` (the pixel column), `pixel_numeric`, `pixel_nulls`, `pixel_min`, `pixel_max`.
+    """
+    import great_expectations.expectations as gxe
+
+    pixels = [c for c in df.columns if c not in (LABEL, SPLIT)]
+    if len(pixels) <= PER_COLUMN_MAX:
+        return None
+    numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in pixels]
+    values = df[[c for c, ok in zip(pixels, numeric, strict=True) if ok]]
+    profile = pd.DataFrame({"column": [str(c) for c in pixels], "pixel_numeric": numeric,
+                            "pixel_nulls": df[pixels].isna().sum().to_numpy()})
+    profile["pixel_min"] = profile["column"].map(values.min().rename(str)).astype("float64")
+    profile["pixel_max"] = profile["column"].map(values.max().rename(str)).astype("float64")
+    return profile, [gxe.ExpectColumnValuesToBeInSet(column="pixel_numeric", value_set=[True]),
+                     gxe.ExpectColumnValuesToBeBetween(column="pixel_nulls", min_value=0, max_value=0),
+                     gxe.ExpectColumnValuesToBeBetween(column="pixel_min", min_value=cfg.pixel_min),
+                     gxe.ExpectColumnValuesToBeBetween(column="pixel_max", max_value=cfg.pixel_max)]
 
 
 def tabular_suite(cfg: TabularValidateConfig, columns: list[str], manifest: dict[str, Any],
@@ -83,3 +119,5 @@ def tabular_suite(cfg: TabularValidateConfig, columns: list[str], manifest: dict
 
 # data kind -> suite builder; kinds added by families register here.
 SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite}
+# data kind -> profile builder (df, cfg) -> (profile frame, its expectations) or None; run beside the suite.
+PROFILES: dict[str, Callable[..., tuple[pd.DataFrame, list[Any]] | None]] = {"image": pixel_profile}

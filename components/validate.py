@@ -21,7 +21,7 @@ from components.config import ValidateConfig, load_params
 from components.errors import DataValidationError
 from components.io import atomic_dir, read_json, read_parquet, require_files, write_json
 from components.stage import stage_main
-from components.suites import SUITES
+from components.suites import PROFILES, SUITES
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +83,28 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], do
         })
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["keel"]))
     batch = ctx.data_sources.add_pandas("keel").add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-    expectations, problems = SUITES[manifest.get("kind", "image")](cfg, list(map(str, df.columns)), manifest,
-                                                                   require_label)
+    kind = manifest.get("kind", "image")
+    expectations, problems = SUITES[kind](cfg, list(map(str, df.columns)), manifest, require_label)
     suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))
     cp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[vd],
                                            actions=actions, result_format={"result_format": "SUMMARY"}))
-    result = cp.run(batch_parameters={"dataframe": df})
+    results = [cp.run(batch_parameters={"dataframe": df})]
+    profile = PROFILES[kind](df, cfg) if kind in PROFILES else None
+    if profile is not None:  # wide data: column-level checks on a profile (one row per column), in the same docs
+        frame, exps = profile
+        pbatch = ctx.data_sources.get("keel").add_dataframe_asset(f"{name}_profile") \
+            .add_batch_definition_whole_dataframe("all")
+        psuite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_profile_suite", expectations=exps))
+        pvd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_profile_validation", data=pbatch,
+                                                                     suite=psuite))
+        pcp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_profile_checkpoint", validation_definitions=[pvd],
+                                                actions=actions, result_format={
+                                                    "result_format": "SUMMARY",
+                                                    "unexpected_index_column_names": ["column"]}))
+        results.append(pcp.run(batch_parameters={"dataframe": frame}))
     failures, evaluated, successful = [], 0, 0
-    for vr in result.run_results.values():
+    for vr in (vr for result in results for vr in result.run_results.values()):
         evaluated += vr.statistics["evaluated_expectations"]
         successful += vr.statistics["successful_expectations"]
         failures += [_failure(r) for r in vr.results if not r.success]
@@ -105,6 +118,9 @@ def _failure(r) -> Failure:
     cfg, res = r.expectation_config, r.result or {}
     exc = _exception_message(r.exception_info or {})
     examples = res.get("partial_unexpected_list")
+    named = res.get("partial_unexpected_index_list") or []
+    if named and all(isinstance(d, dict) and "column" in d for d in named):  # a profile row names its column
+        examples = [f"{d['column']}={d.get(cfg.kwargs.get('column'))}" for d in named]
     if examples is None and "observed_value" in res:
         examples = [res["observed_value"]]
     return Failure(expectation=cfg.type, column=cfg.kwargs.get("column"),

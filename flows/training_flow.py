@@ -35,7 +35,7 @@ def _transient(task, task_run, state) -> bool:
 IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": _transient}
 
 
-@stage(code=[COMPONENTS / "ingest.py", COMPONENTS / "sources.py"], inputs=lambda p: [],
+@stage(code=[COMPONENTS / "ingest.py", COMPONENTS / "sources.py", COMPONENTS / "idx.py"], inputs=lambda p: [],
        outputs=files(paths.MANIFEST_FILE, under="out_dir"),
        config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "kind": p["kind"],
                          "source": ingest.source_fingerprint(p["cfg"])}, **IO_RETRIES)

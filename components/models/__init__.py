@@ -16,7 +16,7 @@ from torch import nn
 
 from components.config import FAMILY_INFO, Strict
 from components.io import atomic_path
-from components.models import cnn, linear
+from components.models import cnn, linear, rnn
 from components.transforms import Transform, load_transform
 
 CHECKPOINT_FORMAT = 1
@@ -27,12 +27,13 @@ CHECKPOINT_FORMAT = 1
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": cnn.build,
     "linear": linear.build,
+    "rnn": rnn.build,
 }
 
 
 def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...]) -> nn.Module:
-    """Instantiate the family's module for this transform's inputs and outputs."""
-    return MODELS[family](cfg, input_shape, transform.n_outputs)
+    """Instantiate the family's module (its architecture's, see FamilyInfo) for the transform's inputs and outputs."""
+    return MODELS[FAMILY_INFO[family].architecture or family](cfg, input_shape, transform.n_outputs)
 
 
 @dataclass
