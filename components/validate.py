@@ -21,7 +21,7 @@ from components.config import ValidateConfig, load_params
 from components.errors import DataValidationError
 from components.io import atomic_dir, read_json, read_parquet, require_files, write_json
 from components.stage import stage_main
-from components.suites import SUITES
+from components.suites import DERIVED, SUITES
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,10 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], do
         })
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["keel"]))
     batch = ctx.data_sources.add_pandas("keel").add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
-    expectations, problems = SUITES[manifest.get("kind", "image")](cfg, list(map(str, df.columns)), manifest,
-                                                                   require_label)
+    kind = manifest.get("kind", "image")
+    if kind in DERIVED:
+        df = DERIVED[kind](df, cfg)
+    expectations, problems = SUITES[kind](cfg, list(map(str, df.columns)), manifest, require_label)
     suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))
     cp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[vd],

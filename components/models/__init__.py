@@ -16,7 +16,7 @@ from torch import nn
 
 from components.config import FAMILY_INFO, Strict
 from components.io import atomic_path
-from components.models import cnn, linear
+from components.models import clustering, cnn, forecasting, linear
 from components.transforms import Transform, load_transform
 
 CHECKPOINT_FORMAT = 1
@@ -27,6 +27,8 @@ CHECKPOINT_FORMAT = 1
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": cnn.build,
     "linear": linear.build,
+    "clustering": clustering.build,
+    "forecasting": forecasting.build,
 }
 
 
