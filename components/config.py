@@ -162,7 +162,7 @@ class ClusteringConfig(Strict):
     n_clusters: PositiveInt = 10
     hidden: list[PositiveInt] = Field(default_factory=lambda: [256, 128], min_length=1)
     embedding: PositiveInt = 10
-    noise: float = Field(0.2, ge=0.0)  # denoising: Gaussian noise (std, standardised units) added while training
+    noise: float = Field(0.5, ge=0.0)  # denoising: Gaussian noise (std, standardised units) added while training
     n_init: PositiveInt = 20  # KMeans restarts
     kmeans_seed: int = 42
 
