@@ -82,7 +82,28 @@ class TabularValidateConfig(ValidateConfig):
     label_range: tuple[float, float] | None = None  # for a numeric label
 
 
-VALIDATE_CONFIGS: dict[str, type[ValidateConfig]] = {"image": ImageValidateConfig, "tabular": TabularValidateConfig}
+class SeriesValidateConfig(ValidateConfig):
+    """`timestamp` + `value`: timestamps strictly increasing and unique, values numeric, gaps bridgeable."""
+
+    # Longest time without an observed value that imputation may bridge (a pandas Timedelta: "140D", "20W").
+    max_gap: str = "140D"
+    min_observed: Annotated[float, Field(gt=0.0, le=1.0)] = 0.9  # fraction of rows with a value
+
+    @model_validator(mode="after")
+    def _gap(self):
+        import pandas as pd
+
+        try:
+            ok = pd.Timedelta(self.max_gap) > pd.Timedelta(0)
+        except ValueError as e:
+            raise ValueError(f"max_gap {self.max_gap!r} is not a pandas Timedelta (e.g. '140D', '20W')") from e
+        if not ok:
+            raise ValueError(f"max_gap {self.max_gap!r} must be positive")
+        return self
+
+
+VALIDATE_CONFIGS: dict[str, type[ValidateConfig]] = {"image": ImageValidateConfig, "tabular": TabularValidateConfig,
+                                                     "series": SeriesValidateConfig}
 
 
 # ---- features --------------------------------------------------------------------------------
@@ -102,7 +123,18 @@ class FeaturesConfig(Strict):
         return self
 
 
-FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "tabular": FeaturesConfig}
+class SeriesFeaturesConfig(FeaturesConfig):
+    """Series: resampled to `freq` (mean), gaps interpolated; chronological split (val_size/test_size unused):
+    the test split is the last `horizon` periods (with `input_len` periods of lead-in), the rest trains."""
+
+    freq: str = "MS"  # pandas offset alias of the model's time step
+    input_len: PositiveInt = 36  # periods the model sees (window length)
+    horizon: PositiveInt = 24  # periods it forecasts at once
+    season: PositiveInt = 12  # seasonal period, for MASE's scale and the seasonal-naive / ETS / ARIMA baselines
+
+
+FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "tabular": FeaturesConfig,
+                                                     "series": SeriesFeaturesConfig}
 
 
 # ---- model families (architecture blocks, `train.<family>`) ----------------------------------
@@ -133,11 +165,32 @@ class RnnConfig(Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the last state (and between layers when layers > 1)
 
 
+class ClusteringConfig(Strict):
+    """Autoencoder (MLP encoder -> `embedding` -> mirrored decoder) trained on reconstruction, then KMeans on
+    the embedding in `finalize`."""
+
+    n_clusters: PositiveInt = 10
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [256, 128], min_length=1)
+    embedding: PositiveInt = 10
+    noise: float = Field(0.5, ge=0.0)  # denoising: Gaussian noise (std, standardised units) added while training
+    n_init: PositiveInt = 20  # KMeans restarts
+    kmeans_seed: int = 42
+
+
+class ForecastConfig(Strict):
+    """GRU/LSTM over the input window -> `horizon` values at once (relative to the window's last value)."""
+
+    cell: Literal["gru", "lstm"] = "gru"
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 1
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
+
+
 class FamilyInfo(NamedTuple):
     """What params and the light stages need to know about a family (its module lives in models/)."""
 
-    kind: str  # data kind: image | tabular
-    task: str  # classification | regression
+    kind: str  # data kind: image | tabular | series
+    task: str  # classification | regression | clustering | forecasting
     arch: type[Strict]  # the `train.<family>` architecture block
     # The architecture's name in MODELS and in the registered name `<dataset>-<architecture>`, when a
     # family reuses another's (fashion_cnn is `cnn` on Fashion-MNIST -> fashion-mnist-cnn). None: the family.
@@ -149,6 +202,8 @@ FAMILY_INFO: dict[str, FamilyInfo] = {
     "linear": FamilyInfo("tabular", "regression", LinearConfig),
     "rnn": FamilyInfo("image", "classification", RnnConfig),
     "fashion_cnn": FamilyInfo("image", "classification", CnnConfig, architecture="cnn"),
+    "clustering": FamilyInfo("image", "clustering", ClusteringConfig),
+    "forecasting": FamilyInfo("series", "forecasting", ForecastConfig),
 }
 FAMILIES: tuple[str, ...] = tuple(FAMILY_INFO)
 

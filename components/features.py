@@ -21,6 +21,7 @@ from components import paths
 from components.config import FeaturesConfig, load_params
 from components.errors import StageInputError
 from components.io import atomic_dir, read_json, read_parquet, sha256_file, write_json, write_parquet
+from components.series import chronological_split
 from components.stage import stage_main
 from components.tasks import TASKS
 from components.transforms import LABEL, TRANSFORMS, Transform, load_transform
@@ -87,8 +88,9 @@ def predefined_split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = Tru
 
 
 def fit_transform(train: pd.DataFrame, manifest: dict, task: str) -> Transform:
-    """Fit the data kind's transform on the train split only."""
-    return TRANSFORMS[manifest.get("kind", "image")].fit(train, manifest, task)
+    """Fit the data kind's transform (a task-specific one where registered) on the train split only."""
+    kind = manifest.get("kind", "image")
+    return TRANSFORMS.get(f"{kind}:{task}", TRANSFORMS[kind]).fit(train, manifest, task)
 
 
 def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
@@ -103,8 +105,11 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
         log.info("features: split %s (streamed); transform fitted on train", sizes)
         return FeaturesResult(out_dir=Path(out_dir), sizes=sizes, sha256=hashes)
     df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
-    parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
-    transform = fit_transform(parts["train"], manifest, task)
+    if TASKS[task].split == "chronological":  # series: the last `horizon` periods are the test split
+        parts = chronological_split(df, cfg.freq, cfg.input_len, cfg.horizon)  # type: ignore[attr-defined]
+    else:
+        parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
+    transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json")}, task)
     with atomic_dir(out_dir) as tmp:
         hashes = {}
         for name, part in parts.items():

@@ -19,11 +19,16 @@ def task_of(ckpt: Checkpoint) -> Task:
 
 @torch.inference_mode()
 def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
-            device: torch.device | None = None) -> np.ndarray:
-    """Raw rows -> predictions (class probabilities for classifiers, values in target units for regression)."""
+            device: torch.device | None = None, serving: bool = False) -> np.ndarray:
+    """Raw rows -> predictions (class probabilities for classifiers, values in target units for regression).
+
+    `serving`: the input is what a caller sends; a transform whose samples differ then (a series: one window
+    at the end of the history instead of every window with a known future) says so by `serving_features`.
+    """
     device = device or torch.device("cpu")
     model = ckpt.model.to(device).eval()
-    x = torch.from_numpy(ckpt.transform.features(df))
+    serve = getattr(ckpt.transform, "serving_features", None) if serving else None
+    x = torch.from_numpy(serve(df) if serve is not None else ckpt.transform.features(df))
     outs = [model(x[i:i + batch_size].to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
     raw = torch.cat(outs).numpy() if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
     return task_of(ckpt).postprocess(ckpt.transform, raw)

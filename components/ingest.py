@@ -2,7 +2,8 @@
 
 Sources (`ingest.source`), see components/sources.py:
   sklearn:digits, sklearn:diabetes, ...   bundled datasets, read from installed packages
-  path/to/file.csv[.gz], .parquet          one row per example, a `label` column (or `ingest.label_column`)
+  path/to/file.csv[.gz], .parquet          one row per example, a `label` column (or `ingest.label_column`);
+                                           series: `timestamp` + `value` columns, one row per observation
   path/to/folder/                          an image folder, <folder>/<class>/*.png
   idx:<dir-or-prefix> | idx:<images>,<labels>   IDX files (MNIST format), see components/idx.py
 """
@@ -51,6 +52,8 @@ def load_raw(cfg: IngestConfig, kind: str = "image") -> RawData:
     frame = sources.read(cfg.source)
     if cfg.label_column != LABEL and cfg.label_column in frame.columns:
         frame = frame.rename(columns={cfg.label_column: LABEL})
+    if kind == "series":
+        frame = sources.as_series(frame, cfg.source)
     return RawData(frame=frame, dataset=dataset_name(cfg.source), kind=kind, source_sha256=source_fingerprint(cfg),
                    image_shape=(cfg.image_shape or infer_shape(frame)) if kind == "image" else None)
 

@@ -80,3 +80,29 @@ def write_csv(path: Path, header: list[str], rows) -> Path:
         w.writerow(header)
         w.writerows(rows)
     return Path(path)
+
+
+def clusters_png(path: Path, xy: np.ndarray, clusters: np.ndarray, title: str) -> Path:
+    """2-D scatter (e.g. PCA of an embedding), one colour per cluster."""
+    fig = Figure(figsize=(6, 5), dpi=110)
+    ax = fig.add_subplot()
+    points = ax.scatter(xy[:, 0], xy[:, 1], c=clusters, cmap="tab10" if clusters.max() < 10 else "tab20", s=12)
+    ax.legend(*points.legend_elements(), title="cluster", fontsize=7, loc="best")
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def forecast_png(path: Path, series, when, forecast: np.ndarray, title: str) -> Path:
+    """The actual series (lead-in + holdout) and the forecast over the holdout."""
+    fig = Figure(figsize=(8, 4), dpi=110)
+    ax = fig.add_subplot()
+    ax.plot(series.index, series.to_numpy(), color="black", label="actual")
+    ax.plot(when, forecast, color="tab:red", marker=".", label="forecast")
+    ax.axvline(when[0], color="grey", linestyle=":")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)

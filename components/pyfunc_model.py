@@ -29,7 +29,7 @@ class KeelPyfunc(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         from components.inference import predict, to_frame
 
-        return to_frame(self.ckpt, predict(self.ckpt, model_input))
+        return to_frame(self.ckpt, predict(self.ckpt, model_input, serving=True))
 
 
 def signature_for(ckpt, example: pd.DataFrame):
@@ -40,7 +40,7 @@ def signature_for(ckpt, example: pd.DataFrame):
     from components.inference import task_of
 
     types = {c: ("string" if example[c].dtype.kind in "OUS" or str(example[c].dtype) in ("str", "string")
-                 else "double") for c in ckpt.transform.input_columns}
+                 else "datetime" if example[c].dtype.kind == "M" else "double") for c in ckpt.transform.input_columns}
     inputs = Schema([ColSpec(types[c], c) for c in ckpt.transform.input_columns])
     outputs = Schema([ColSpec(t, name) for t, name in task_of(ckpt).output_schema(ckpt.transform)])
     return ModelSignature(inputs=inputs, outputs=outputs)

@@ -102,8 +102,9 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     name = tracking.read_run_ref(model_dir).model_name
     from components.models import load_checkpoint
 
-    columns = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform.input_columns
-    example = load_split(features_dir, "test")[columns].head(5)  # raw rows, as a caller sends them
+    transform = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform
+    # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
+    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
     with tracking.resume_run(model_dir):
         uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
     version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})

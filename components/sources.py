@@ -3,6 +3,7 @@
 Each reader returns a DataFrame in the raw layout of its data kind, with the target in `label`:
   image    pixel columns in row-major order + `label` (+ `split`: train / test, a predefined split)
   tabular  named numeric feature columns + `label`
+  series   `timestamp` (datetime) + `value` (numeric, may have gaps)
 Bundled datasets are read from packages installed offline; nothing is downloaded.
 """
 
@@ -21,6 +22,7 @@ from components.errors import IngestError
 
 LABEL = "label"
 SPLIT = idx.SPLIT  # optional predefined split column (train / test), honoured by features
+TIMESTAMP, VALUE = "timestamp", "value"  # the series layout
 IMAGE_SUFFIXES = (".png",)
 
 
@@ -43,10 +45,22 @@ def _diabetes() -> pd.DataFrame:
     return frame
 
 
+def _co2() -> pd.DataFrame:
+    """Mauna Loa CO2 (ppm), weekly 1958-03-29 .. 2001-12-29, 59 missing values (statsmodels, public domain)."""
+    from importlib.metadata import distribution
+
+    # Read the CSV directly: importing statsmodels.api to load it costs seconds.
+    path = distribution("statsmodels").locate_file("statsmodels/datasets/co2/co2.csv")
+    raw = pd.read_csv(path)
+    return pd.DataFrame({TIMESTAMP: pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
+                         VALUE: raw["co2"].astype("float64")})
+
+
 # name -> reader; families add theirs here (e.g. "river:shuttle").
 BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
     "sklearn:digits": _digits,
     "sklearn:diabetes": _diabetes,
+    "statsmodels:co2": _co2,
 }
 
 
@@ -153,3 +167,18 @@ def read_image_folder(root: Path) -> pd.DataFrame:
     # Folders named 0..9 become integer labels so they match `validate.<family>.labels: [0, ..., 9]`.
     frame[LABEL] = [int(x) for x in labels] if all(x.isdigit() for x in labels) else labels
     return frame
+
+
+def as_series(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Parse the `timestamp` column of a series source (CSV gives strings); unparseable values name the file.
+
+    Column presence, order, duplicates and gaps are checked by the validate stage, not here.
+    """
+    if TIMESTAMP not in frame.columns or pd.api.types.is_datetime64_any_dtype(frame[TIMESTAMP]):
+        return frame
+    parsed = pd.to_datetime(frame[TIMESTAMP], errors="coerce")
+    bad = frame.loc[parsed.isna() & frame[TIMESTAMP].notna(), TIMESTAMP]
+    if len(bad):
+        raise IngestError(f"{source}: column {TIMESTAMP!r} has {len(bad)} value(s) that are not dates/times, "
+                          f"e.g. {bad.head(3).tolist()} (row {bad.index[0]})")
+    return frame.assign(**{TIMESTAMP: parsed})

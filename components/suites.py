@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from components.config import ImageValidateConfig, TabularValidateConfig, ValidateConfig
+from components.config import ImageValidateConfig, SeriesValidateConfig, TabularValidateConfig, ValidateConfig
 
 LABEL = "label"
 SPLIT = "split"
@@ -117,7 +117,48 @@ def tabular_suite(cfg: TabularValidateConfig, columns: list[str], manifest: dict
     return exps, problems
 
 
+TIMESTAMP, VALUE = "timestamp", "value"
+GAP = "days_since_last_value"  # derived column of the series suite
+
+
+def series_gaps(df: pd.DataFrame, cfg: SeriesValidateConfig) -> pd.DataFrame:
+    """Add `days_since_last_value`: per row, the time since the previous row that has a value (NaN on the
+    first row). Its maximum is the longest stretch imputation would have to bridge."""
+    if TIMESTAMP not in df.columns or VALUE not in df.columns \
+            or not pd.api.types.is_datetime64_any_dtype(df[TIMESTAMP]):
+        return df  # the suite then fails on the columns themselves
+    observed = df[TIMESTAMP].where(pd.to_numeric(df[VALUE], errors="coerce").notna())
+    previous = observed.shift(1).ffill()
+    return df.assign(**{GAP: (df[TIMESTAMP] - previous) / pd.Timedelta(days=1)})
+
+
+def series_suite(cfg: SeriesValidateConfig, columns: list[str], manifest: dict[str, Any],
+                 require_label: bool) -> Suite:
+    """`timestamp` + `value`: timestamps present, unique and strictly increasing; values numeric and mostly
+    present; no stretch without a value longer than `max_gap` (checked on the derived `days_since_last_value`)."""
+    import great_expectations.expectations as gxe
+
+    max_days = pd.Timedelta(cfg.max_gap) / pd.Timedelta(days=1)
+    exps = _rows(cfg, True) + [
+        gxe.ExpectTableColumnsToMatchSet(column_set=[TIMESTAMP, VALUE, GAP], exact_match=True),
+        gxe.ExpectColumnToExist(column=TIMESTAMP),
+        gxe.ExpectColumnValuesToNotBeNull(column=TIMESTAMP),
+        gxe.ExpectColumnValuesToBeUnique(column=TIMESTAMP),
+        gxe.ExpectColumnValuesToBeIncreasing(column=TIMESTAMP, strictly=True),
+        gxe.ExpectColumnToExist(column=VALUE),
+        gxe.ExpectColumnValuesToBeInTypeList(column=VALUE, type_list=NUMERIC_TYPES),
+        gxe.ExpectColumnValuesToNotBeNull(column=VALUE, mostly=cfg.min_observed),
+        gxe.ExpectColumnValuesToBeBetween(column=GAP, max_value=max_days),
+    ]
+    problems = []
+    if TIMESTAMP in columns and GAP not in columns:
+        problems.append(("timestamp_type", f"column {TIMESTAMP!r} is not a datetime column"))
+    return exps, problems
+
+
 # data kind -> suite builder; kinds added by families register here.
-SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite}
+SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite, "series": series_suite}
 # data kind -> profile builder (df, cfg) -> (profile frame, its expectations) or None; run beside the suite.
 PROFILES: dict[str, Callable[..., tuple[pd.DataFrame, list[Any]] | None]] = {"image": pixel_profile}
+# data kind -> derived columns added before the suite runs (checks GX cannot express on the raw columns).
+DERIVED: dict[str, Callable[[pd.DataFrame, Any], pd.DataFrame]] = {"series": series_gaps}

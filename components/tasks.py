@@ -154,5 +154,126 @@ REGRESSION = Task(name="regression", split="random", postprocess=_inverse,
                   score=_reg_score, metrics=_reg_eval, plots=_reg_plots)
 
 
+# ---- clustering (predictions: (N, 1 + D) = cluster id, then the embedding) ------------------------
+
+
+def _ids(pred: np.ndarray) -> np.ndarray:
+    return pred[:, 0].astype(np.int64)
+
+
+def kmeans_baseline(train: pd.DataFrame, test: pd.DataFrame, columns: list[str], k: int,
+                    standardize: bool) -> tuple[np.ndarray, np.ndarray]:
+    """KMeans(k, n_init=10, random_state=42) fitted on the train split's raw (or per-column standardised)
+    features; returns (test cluster ids, the test features it clustered)."""
+    from sklearn.cluster import KMeans
+
+    fit, x = train[columns].to_numpy(np.float64), test[columns].to_numpy(np.float64)
+    if standardize:
+        mean, std = fit.mean(0), fit.std(0)
+        std[std == 0] = 1.0
+        fit, x = (fit - mean) / std, (x - mean) / std
+    return KMeans(k, n_init=10, random_state=42).fit(fit).predict(x), x
+
+
+def _silhouette(x: np.ndarray, ids: np.ndarray) -> float:
+    from sklearn.metrics import silhouette_score
+
+    return float(silhouette_score(x, ids)) if 1 < len(set(ids.tolist())) < len(ids) else float("nan")
+
+
+def _cluster_score(transform, test: pd.DataFrame, pred: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import adjusted_rand_score
+
+    return {"ari": float(adjusted_rand_score(test[LABEL].to_numpy(), _ids(pred))),
+            "silhouette": _silhouette(pred[:, 1:], _ids(pred))}
+
+
+def _cluster_eval(transform, test: pd.DataFrame, pred: np.ndarray, train: pd.DataFrame):
+    """ari/silhouette of the deep variant (silhouette in its embedding), against KMeans on raw pixels
+    (`kmeans_*`, silhouette on raw pixels) and on standardised pixels (`kmeans_std_*`), fitted on train."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    y, ids, k = test[LABEL].to_numpy(), _ids(pred), len(transform.classes)
+    raw = test[transform.columns].to_numpy(np.float64)
+    m = _cluster_score(transform, test, pred) | {
+        "nmi": float(normalized_mutual_info_score(y, ids)), "silhouette_pixels": _silhouette(raw, ids),
+        "n_test": int(len(test))}
+    for prefix, std in (("kmeans", False), ("kmeans_std", True)):
+        base, x = kmeans_baseline(train, test, transform.columns, k, std)
+        m |= {f"{prefix}_ari": float(adjusted_rand_score(y, base)), f"{prefix}_silhouette": _silhouette(x, base)}
+    return m, {"cluster_sizes": np.bincount(ids).tolist()}
+
+
+def _cluster_plots(transform, test: pd.DataFrame, pred: np.ndarray, plot_dir: Path) -> list[Path]:
+    from sklearn.decomposition import PCA
+    from sklearn.metrics import confusion_matrix
+
+    ids, y = _ids(pred), test[LABEL].to_numpy()
+    xy = PCA(2, random_state=0).fit_transform(pred[:, 1:])
+    k = max(int(ids.max()) + 1, len(transform.classes))
+    table = confusion_matrix(transform.class_indices(test), ids, labels=list(range(k)))[:len(transform.classes)]
+    return [plots.clusters_png(plot_dir / "clusters.png", xy, ids, "test embedding (PCA), coloured by cluster"),
+            plots.confusion_matrix_png(plot_dir / "cluster_vs_label.png", table, transform.classes,
+                                       "rows: label, columns: cluster"),
+            plots.write_csv(plot_dir / "clusters.csv", ["pc1", "pc2", "cluster", "label"],
+                            zip(xy[:, 0], xy[:, 1], ids, y, strict=True))]
+
+
+CLUSTERING = Task(name="clustering", split="stratified", postprocess=lambda t, out: np.asarray(out, np.float64),
+                  frame=lambda t, p: pd.DataFrame({"cluster": _ids(p)}),
+                  output_schema=lambda t: [("long", "cluster")],
+                  score=_cluster_score, metrics=_cluster_eval, plots=_cluster_plots)
+
+
+# ---- forecasting (predictions: (N origins, horizon) in original units) --------------------------------
+
+
+def _actual(transform, test: pd.DataFrame) -> np.ndarray:
+    return transform.inverse_targets(transform.targets(test))
+
+
+def _forecast_score(transform, test: pd.DataFrame, pred: np.ndarray) -> dict[str, float]:
+    from components.series import mase
+
+    actual = _actual(transform, test)
+    return {"mase": mase(actual, pred, transform.mase_scale), "mae": float(np.abs(actual - pred).mean())}
+
+
+def _forecast_eval(transform, test: pd.DataFrame, pred: np.ndarray, train: pd.DataFrame):
+    """MASE (scale: the train split's in-sample seasonal naive) of the model's forecast from the end of the
+    train split, and of seasonal naive, Holt-Winters (ETS) and seasonal ARIMA fitted on the same history."""
+    from components import series
+
+    history = series.regularize(train, transform.freq).to_numpy()
+    actual, h, m = _actual(transform, test)[-1], transform.horizon, transform.season
+    forecasts = {"model": pred[-1], "snaive": series.seasonal_naive(history, h, m),
+                 "ets": series.ets_forecast(history, h, m), "arima": series.arima_forecast(history, h, m)}
+    scores = {k: series.mase(actual, f, transform.mase_scale) for k, f in forecasts.items()}
+    metrics = _forecast_score(transform, test, pred) | {
+        "rmse": float(np.sqrt(((actual - pred[-1]) ** 2).mean())), "horizon": h, "n_origins": int(len(pred)),
+        "snaive_mase": scores["snaive"], "ets_mase": scores["ets"], "arima_mase": scores["arima"]}
+    return metrics, {"forecasts": {k: np.asarray(f).tolist() for k, f in forecasts.items()},
+                     "actual": actual.tolist(), "mase_scale": transform.mase_scale}
+
+
+def _forecast_plots(transform, test: pd.DataFrame, pred: np.ndarray, plot_dir: Path) -> list[Path]:
+    from components.series import regularize
+
+    y = regularize(test, transform.freq)
+    when = y.index[-transform.horizon:]
+    return [plots.forecast_png(plot_dir / "forecast.png", y, when, pred[-1],
+                               f"{transform.horizon}-step forecast ({transform.freq})"),
+            plots.write_csv(plot_dir / "forecast.csv", ["timestamp", "actual", "forecast"],
+                            zip(when.strftime("%Y-%m-%d"), y.iloc[-transform.horizon:], pred[-1], strict=True))]
+
+
+FORECASTING = Task(name="forecasting", split="chronological", postprocess=lambda t, out: t.inverse_targets(out),
+                   frame=lambda t, p: pd.DataFrame({"step": np.tile(np.arange(1, p.shape[1] + 1), len(p)),
+                                                    "forecast": p.reshape(-1)}),
+                   output_schema=lambda t: [("long", "step"), ("double", "forecast")],
+                   score=_forecast_score, metrics=_forecast_eval, plots=_forecast_plots)
+
+
 # task name -> Task; tasks added by families register here.
-TASKS: dict[str, Task] = {"classification": CLASSIFICATION, "regression": REGRESSION}
+TASKS: dict[str, Task] = {"classification": CLASSIFICATION, "regression": REGRESSION, "clustering": CLUSTERING,
+                          "forecasting": FORECASTING}

@@ -138,10 +138,95 @@ class TabularTransform(_Base):
         return len(self.classes) if self.classes is not None else 1
 
 
-Transform = ImageTransform | TabularTransform
+class ClusterTransform(ImageTransform):
+    """Images for unsupervised models: pixel rows -> (N, H*W) float32 with the train split's global mean/std.
+    The target is the input itself (reconstruction): labels never reach the model."""
 
-# data kind -> transform class; kinds added by families register here.
-TRANSFORMS: dict[str, type[Any]] = {"image": ImageTransform, "tabular": TabularTransform}
+    kind: Literal["image:clustering"] = "image:clustering"
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw rows -> (N, H*W) float32."""
+        return super().features(df).reshape(len(df), -1)
+
+    def targets(self, df: pd.DataFrame) -> np.ndarray:
+        return self.features(df)
+
+    @property
+    def n_outputs(self) -> int:
+        return self.height * self.width
+
+
+class SeriesTransform(_Base):
+    """A raw series (`timestamp`, `value`) -> resampled to `freq`, gaps interpolated, standardised with the
+    train split's mean and the std of its one-step changes. Samples are sliding windows: `features` gives
+    every input window that has a full target, `targets` those targets (N, horizon); `serving_features`
+    gives the one window at the end of a history (what the pyfunc forecasts from)."""
+
+    kind: Literal["series"] = "series"
+    columns: list[str] = ["timestamp", "value"]
+    freq: str
+    input_len: int
+    horizon: int
+    season: int
+    mean: float
+    std: float
+    mase_scale: float  # in-sample seasonal-naive MAE of the train split (original units)
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "forecasting") -> SeriesTransform:
+        """Fit on the train split; window settings come from `manifest["features"]` (the features config)."""
+        from components.series import regularize, seasonal_scale
+
+        f = manifest["features"]
+        y = regularize(train, f["freq"]).to_numpy()
+        step = float(np.diff(y).std()) if len(y) > 2 else 0.0
+        return cls(freq=f["freq"], input_len=f["input_len"], horizon=f["horizon"], season=f["season"],
+                   mean=float(y.mean()), std=step if step > 0 else 1.0, mase_scale=seasonal_scale(y, f["season"]))
+
+    def scaled(self, df: pd.DataFrame) -> np.ndarray:
+        """The regularised series in model units."""
+        from components.series import regularize
+
+        return (regularize(df, self.freq).to_numpy() - self.mean) / self.std
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """(N, input_len) float32 input windows that have a full target."""
+        from components.series import windows
+
+        return windows(self.scaled(df), self.input_len, self.horizon)[0]
+
+    def targets(self, df: pd.DataFrame) -> np.ndarray:
+        """(N, horizon) float32, aligned with `features`."""
+        from components.series import windows
+
+        return windows(self.scaled(df), self.input_len, self.horizon)[1]
+
+    def serving_features(self, df: pd.DataFrame) -> np.ndarray:
+        """(1, input_len): the last `input_len` periods of a history; the forecast starts after them."""
+        v = self.scaled(df)
+        if len(v) < self.input_len:
+            raise StageInputError(f"history covers {len(v)} period(s) of {self.freq!r} after resampling; the "
+                                  f"model needs at least input_len={self.input_len}")
+        return v[-self.input_len:].astype(np.float32)[None]
+
+    def inverse_targets(self, y: np.ndarray) -> np.ndarray:
+        """Model units -> original units."""
+        return np.asarray(y, dtype=np.float64) * self.std + self.mean
+
+    @property
+    def example_rows(self) -> int:
+        return 10 ** 9  # a pyfunc input example must cover input_len periods: use the whole test split
+
+    @property
+    def n_outputs(self) -> int:
+        return self.horizon
+
+
+Transform = ImageTransform | TabularTransform | ClusterTransform | SeriesTransform
+
+# data kind (or "kind:task" where a task needs its own) -> transform class; kinds added by families register here.
+TRANSFORMS: dict[str, type[Any]] = {"image": ImageTransform, "tabular": TabularTransform,
+                                    "image:clustering": ClusterTransform, "series": SeriesTransform}
 
 
 def load_transform(data: dict[str, Any]) -> Any:

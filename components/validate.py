@@ -21,7 +21,7 @@ from components.config import ValidateConfig, load_params
 from components.errors import DataValidationError
 from components.io import atomic_dir, read_json, read_parquet, require_files, write_json
 from components.stage import stage_main
-from components.suites import PROFILES, SUITES
+from components.suites import DERIVED, PROFILES, SUITES
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], do
         actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["keel"]))
     batch = ctx.data_sources.add_pandas("keel").add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
     kind = manifest.get("kind", "image")
+    if kind in DERIVED:
+        df = DERIVED[kind](df, cfg)
     expectations, problems = SUITES[kind](cfg, list(map(str, df.columns)), manifest, require_label)
     suite = ctx.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
     vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))

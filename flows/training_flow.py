@@ -49,7 +49,8 @@ def validate_task(cfg, raw_dir: Path, out_dir: Path) -> validate.ValidationRepor
     return validate.run(cfg, raw_dir, out_dir)
 
 
-@stage(code=[COMPONENTS / "features.py", COMPONENTS / "transforms.py"], inputs=files("raw_dir"),
+@stage(code=[COMPONENTS / "features.py", COMPONENTS / "transforms.py", COMPONENTS / "series.py"],
+       inputs=files("raw_dir"),
        outputs=files(paths.SPLIT_FILE, under="out_dir"),
        config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "task": p["task"]})
 def features_task(cfg, raw_dir: Path, validation_dir: Path, out_dir: Path, task: str) -> features.FeaturesResult:
@@ -64,7 +65,8 @@ def train_task(params, features_dir: Path, out_dir: Path) -> train.TrainResult:
     return train.run(params, features_dir, out_dir, paths.RESUME_DIR, isolate=True)
 
 
-@stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py", COMPONENTS / "tasks.py"],
+@stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py", COMPONENTS / "tasks.py",
+             COMPONENTS / "series.py"],
        inputs=files("model_dir", "features_dir"),
        outputs=files(paths.METRICS_FILE, under="reports_dir"), config=section(), tracked=True)
 def evaluate_task(cfg, model_dir: Path, features_dir: Path, reports_dir: Path) -> evaluate.EvalResult:

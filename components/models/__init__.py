@@ -16,7 +16,7 @@ from torch import nn
 
 from components.config import FAMILY_INFO, Strict
 from components.io import atomic_path
-from components.models import cnn, linear, rnn
+from components.models import clustering, cnn, forecasting, linear, rnn
 from components.transforms import Transform, load_transform
 
 CHECKPOINT_FORMAT = 1
@@ -28,6 +28,8 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": cnn.build,
     "linear": linear.build,
     "rnn": rnn.build,
+    "clustering": clustering.build,
+    "forecasting": forecasting.build,
 }
 
 

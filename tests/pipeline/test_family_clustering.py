@@ -1,0 +1,39 @@
+"""`dvc exp run -S model=clustering` in a fresh git copy: the autoencoder + KMeans beats plain KMeans (raw
+pixels, the stronger of the two KMeans baselines) on the same test split in the same run, registers
+digits-clustering@staging, and assigns clusters to raw pixel rows."""
+
+import pytest
+
+from tests.helpers import make_repo_copy
+from tests.pipeline.dvc_helpers import client, exp_run_family
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    repo = make_repo_copy(tmp_path_factory.mktemp("keel-clustering"))
+    return repo, exp_run_family(repo, "clustering")
+
+
+def test_beats_kmeans_on_the_same_split(run):
+    _, metrics = run
+    assert metrics["ari"] > metrics["kmeans_ari"] >= metrics["kmeans_std_ari"]
+    assert metrics["n_test"] == 270
+    assert {"silhouette", "kmeans_silhouette", "kmeans_std_silhouette"} <= set(metrics)
+    assert (run[0] / "reports/plots/clusters.png").is_file()
+
+
+def test_staged_and_clusters_raw_pixel_rows(run, digits_frame):
+    import mlflow.pyfunc
+    from sklearn.metrics import adjusted_rand_score
+
+    repo, metrics = run
+    client(repo).get_model_version_by_alias("digits-clustering", "staging")
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    model = mlflow.pyfunc.load_model("models:/digits-clustering@staging")
+    out = model.predict(digits_frame.drop(columns="label"))
+    assert list(out.columns) == ["cluster"] and set(out["cluster"]) == set(range(10))
+    assert adjusted_rand_score(digits_frame["label"], out["cluster"]) > 0.6  # all 1,797 raw rows
