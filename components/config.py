@@ -41,6 +41,7 @@ class IngestConfig(Strict):
     label_column: str = "label"  # renamed to `label` on ingest
     # Images: (height, width); inferred as a square from the pixel-column count when null.
     image_shape: tuple[PositiveInt, PositiveInt] | None = None
+    text_column: str = "text"  # text kind: renamed to `text` on ingest
 
 
 # ---- validate (one schema per data kind) -----------------------------------------------------
@@ -82,7 +83,15 @@ class TabularValidateConfig(ValidateConfig):
     label_range: tuple[float, float] | None = None  # for a numeric label
 
 
-VALIDATE_CONFIGS: dict[str, type[ValidateConfig]] = {"image": ImageValidateConfig, "tabular": TabularValidateConfig}
+class TextValidateConfig(ValidateConfig):
+    """A `text` column (string, non-null, non-empty) + `label` within `labels`."""
+
+    labels: list[int | str] = Field(min_length=2)
+    max_chars: PositiveInt | None = None  # longest text accepted; null: no limit
+
+
+VALIDATE_CONFIGS: dict[str, type[ValidateConfig]] = {"image": ImageValidateConfig, "tabular": TabularValidateConfig,
+                                                     "text": TextValidateConfig}
 
 
 # ---- features --------------------------------------------------------------------------------
@@ -102,7 +111,16 @@ class FeaturesConfig(Strict):
         return self
 
 
-FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "tabular": FeaturesConfig}
+class TextFeaturesConfig(FeaturesConfig):
+    """Tokenizer + vocabulary, fitted on the train split only and saved with the model."""
+
+    min_freq: PositiveInt = 2  # a token enters the vocabulary when it occurs this often in train
+    max_vocab: PositiveInt | None = None  # keep the most frequent tokens only; null: no cap
+    max_len: PositiveInt = 64  # tokens kept per text (the rest is cut)
+
+
+FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "tabular": FeaturesConfig,
+                                                     "text": TextFeaturesConfig}
 
 
 # ---- model families (architecture blocks, `train.<family>`) ----------------------------------
@@ -123,6 +141,28 @@ class LinearConfig(Strict):
     """Linear regression: one affine layer on standardised inputs (no architecture choices)."""
 
 
+class TextGruConfig(Strict):
+    """Embedding -> (bi)GRU over packed sequences -> max/mean pooling over real tokens -> linear."""
+
+    embedding_dim: PositiveInt = 128
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 1
+    bidirectional: bool = True
+    pooling: Literal["max", "mean", "maxmean", "last"] = "maxmean"
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)  # on embeddings and on the pooled vector
+    token_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # training only: whole tokens zeroed
+
+
+class AnomalyConfig(Strict):
+    """Autoencoder (encoder `hidden` -> `latent`, mirrored decoder); score = per-row reconstruction MSE."""
+
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [64, 32], min_length=1)
+    latent: PositiveInt = 4
+    train_on: Literal["normal", "all"] = "normal"  # reconstruction loss over normal rows only, or all rows
+    threshold: Literal["f1", "quantile"] = "f1"  # pick on validation: max F1, or a quantile of normal scores
+    quantile: float = Field(0.99, gt=0.0, lt=1.0)  # for threshold: quantile
+
+
 class FamilyInfo(NamedTuple):
     """What params and the light stages need to know about a family (its module lives in models/)."""
 
@@ -134,6 +174,8 @@ class FamilyInfo(NamedTuple):
 FAMILY_INFO: dict[str, FamilyInfo] = {
     "cnn": FamilyInfo("image", "classification", CnnConfig),
     "linear": FamilyInfo("tabular", "regression", LinearConfig),
+    "text_gru": FamilyInfo("text", "text_classification", TextGruConfig),
+    "anomaly": FamilyInfo("tabular", "anomaly", AnomalyConfig),
 }
 FAMILIES: tuple[str, ...] = tuple(FAMILY_INFO)
 

@@ -59,9 +59,9 @@ def split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[
             for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
 
 
-def fit_transform(train: pd.DataFrame, manifest: dict, task: str) -> Transform:
-    """Fit the data kind's transform on the train split only."""
-    return TRANSFORMS[manifest.get("kind", "image")].fit(train, manifest, task)
+def fit_transform(train: pd.DataFrame, manifest: dict, task: str, cfg: FeaturesConfig | None = None) -> Transform:
+    """Fit the data kind's transform on the train split only (`cfg`: the kind's features settings)."""
+    return TRANSFORMS[manifest.get("kind", "image")].fit(train, manifest, task, cfg=cfg)
 
 
 def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
@@ -71,7 +71,7 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
     parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
-    transform = fit_transform(parts["train"], manifest, task)
+    transform = fit_transform(parts["train"], manifest, task, cfg)
     with atomic_dir(out_dir) as tmp:
         hashes = {}
         for name, part in parts.items():

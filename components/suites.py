@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from components.config import ImageValidateConfig, TabularValidateConfig, ValidateConfig
+from components.config import ImageValidateConfig, TabularValidateConfig, TextValidateConfig, ValidateConfig
 
 LABEL = "label"
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -81,5 +81,24 @@ def tabular_suite(cfg: TabularValidateConfig, columns: list[str], manifest: dict
     return exps, problems
 
 
+TEXT = "text"
+BLANK = r"^\s*$"  # an empty or whitespace-only text
+
+
+def text_suite(cfg: TextValidateConfig, columns: list[str], manifest: dict[str, Any], require_label: bool) -> Suite:
+    """Exactly `text` (+ label); `text` is a string, never null, never empty or blank, at most max_chars long."""
+    import great_expectations.expectations as gxe
+
+    expected = [TEXT] + ([LABEL] if require_label else [])
+    exps = _rows(cfg, require_label) + [gxe.ExpectTableColumnsToMatchSet(column_set=expected, exact_match=True),
+                                        gxe.ExpectColumnToExist(column=TEXT),
+                                        gxe.ExpectColumnValuesToBeOfType(column=TEXT, type_="str"),
+                                        gxe.ExpectColumnValuesToNotBeNull(column=TEXT),
+                                        gxe.ExpectColumnValuesToNotMatchRegex(column=TEXT, regex=BLANK)]
+    if cfg.max_chars is not None:
+        exps.append(gxe.ExpectColumnValueLengthsToBeBetween(column=TEXT, max_value=cfg.max_chars))
+    return exps + _label(require_label, cfg.labels), []
+
+
 # data kind -> suite builder; kinds added by families register here.
-SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite}
+SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite, "text": text_suite}

@@ -16,7 +16,7 @@ from torch import nn
 
 from components.config import FAMILY_INFO, Strict
 from components.io import atomic_path
-from components.models import cnn, linear
+from components.models import anomaly, cnn, linear, text_gru
 from components.transforms import Transform, load_transform
 
 CHECKPOINT_FORMAT = 1
@@ -27,12 +27,15 @@ CHECKPOINT_FORMAT = 1
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn": cnn.build,
     "linear": linear.build,
+    "text_gru": text_gru.build,  # also takes vocab_size= (from the text transform)
+    "anomaly": anomaly.build,
 }
 
 
 def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...]) -> nn.Module:
     """Instantiate the family's module for this transform's inputs and outputs."""
-    return MODELS[family](cfg, input_shape, transform.n_outputs)
+    extra = {"vocab_size": transform.vocab_size} if getattr(transform, "kind", None) == "text" else {}
+    return MODELS[family](cfg, input_shape, transform.n_outputs, **extra)
 
 
 @dataclass
