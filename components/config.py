@@ -41,6 +41,7 @@ class IngestConfig(Strict):
     label_column: str = "label"  # renamed to `label` on ingest
     # Images: (height, width); inferred as a square from the pixel-column count when null.
     image_shape: tuple[PositiveInt, PositiveInt] | None = None
+    text_column: str = "text"  # text kind: renamed to `text` on ingest
 
 
 # ---- validate (one schema per data kind) -----------------------------------------------------
@@ -102,8 +103,17 @@ class SeriesValidateConfig(ValidateConfig):
         return self
 
 
+
+
+class TextValidateConfig(ValidateConfig):
+    """A `text` column (string, non-null, non-empty) + `label` within `labels`."""
+
+    labels: list[int | str] = Field(min_length=2)
+    max_chars: PositiveInt | None = None  # longest text accepted; null: no limit
+
+
 VALIDATE_CONFIGS: dict[str, type[ValidateConfig]] = {"image": ImageValidateConfig, "tabular": TabularValidateConfig,
-                                                     "series": SeriesValidateConfig}
+                                                     "series": SeriesValidateConfig, "text": TextValidateConfig}
 
 
 # ---- features --------------------------------------------------------------------------------
@@ -133,8 +143,16 @@ class SeriesFeaturesConfig(FeaturesConfig):
     season: PositiveInt = 12  # seasonal period, for MASE's scale and the seasonal-naive / ETS / ARIMA baselines
 
 
+class TextFeaturesConfig(FeaturesConfig):
+    """Tokenizer + vocabulary, fitted on the train split only and saved with the model."""
+
+    min_freq: PositiveInt = 2  # a token enters the vocabulary when it occurs this often in train
+    max_vocab: PositiveInt | None = None  # keep the most frequent tokens only; null: no cap
+    max_len: PositiveInt = 64  # tokens kept per text (the rest is cut)
+
+
 FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "tabular": FeaturesConfig,
-                                                     "series": SeriesFeaturesConfig}
+                                                     "series": SeriesFeaturesConfig, "text": TextFeaturesConfig}
 
 
 # ---- model families (architecture blocks, `train.<family>`) ----------------------------------
@@ -186,6 +204,28 @@ class ForecastConfig(Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
 
 
+class TextGruConfig(Strict):
+    """Embedding -> (bi)GRU over packed sequences -> max/mean pooling over real tokens -> linear."""
+
+    embedding_dim: PositiveInt = 128
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 1
+    bidirectional: bool = True
+    pooling: Literal["max", "mean", "maxmean", "last"] = "maxmean"
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)  # on embeddings and on the pooled vector
+    token_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # training only: whole tokens zeroed
+
+
+class AnomalyConfig(Strict):
+    """Autoencoder (encoder `hidden` -> `latent`, mirrored decoder); score = per-row reconstruction MSE."""
+
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [64, 32], min_length=1)
+    latent: PositiveInt = 4
+    train_on: Literal["normal", "all"] = "normal"  # reconstruction loss over normal rows only, or all rows
+    threshold: Literal["f1", "quantile"] = "f1"  # pick on validation: max F1, or a quantile of normal scores
+    quantile: float = Field(0.99, gt=0.0, lt=1.0)  # for threshold: quantile
+
+
 class FamilyInfo(NamedTuple):
     """What params and the light stages need to know about a family (its module lives in models/)."""
 
@@ -204,6 +244,8 @@ FAMILY_INFO: dict[str, FamilyInfo] = {
     "fashion_cnn": FamilyInfo("image", "classification", CnnConfig, architecture="cnn"),
     "clustering": FamilyInfo("image", "clustering", ClusteringConfig),
     "forecasting": FamilyInfo("series", "forecasting", ForecastConfig),
+    "text_gru": FamilyInfo("text", "text_classification", TextGruConfig),
+    "anomaly": FamilyInfo("tabular", "anomaly", AnomalyConfig),
 }
 FAMILIES: tuple[str, ...] = tuple(FAMILY_INFO)
 

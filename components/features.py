@@ -87,10 +87,11 @@ def predefined_split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = Tru
             for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
 
 
-def fit_transform(train: pd.DataFrame, manifest: dict, task: str) -> Transform:
-    """Fit the data kind's transform (a task-specific one where registered) on the train split only."""
+def fit_transform(train: pd.DataFrame, manifest: dict, task: str, cfg: FeaturesConfig | None = None) -> Transform:
+    """Fit the data kind's transform (a task-specific one where registered) on the train split only
+    (`cfg`: the kind's features settings)."""
     kind = manifest.get("kind", "image")
-    return TRANSFORMS.get(f"{kind}:{task}", TRANSFORMS[kind]).fit(train, manifest, task)
+    return TRANSFORMS.get(f"{kind}:{task}", TRANSFORMS[kind]).fit(train, manifest, task, cfg=cfg)
 
 
 def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
@@ -109,7 +110,7 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
         parts = chronological_split(df, cfg.freq, cfg.input_len, cfg.horizon)  # type: ignore[attr-defined]
     else:
         parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
-    transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json")}, task)
+    transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json")}, task, cfg)
     with atomic_dir(out_dir) as tmp:
         hashes = {}
         for name, part in parts.items():

@@ -54,8 +54,20 @@ def load_raw(cfg: IngestConfig, kind: str = "image") -> RawData:
         frame = frame.rename(columns={cfg.label_column: LABEL})
     if kind == "series":
         frame = sources.as_series(frame, cfg.source)
+    if kind == "text":
+        frame = text_columns(frame, cfg.text_column)
     return RawData(frame=frame, dataset=dataset_name(cfg.source), kind=kind, source_sha256=source_fingerprint(cfg),
                    image_shape=(cfg.image_shape or infer_shape(frame)) if kind == "image" else None)
+
+
+def text_columns(frame: pd.DataFrame, text_column: str) -> pd.DataFrame:
+    """Text kind: `text_column` renamed to `text`; only `text` and `label` kept (validate checks they exist)."""
+    if text_column != "text" and text_column in frame.columns:
+        frame = frame.rename(columns={text_column: "text"})
+    dropped = [str(c) for c in frame.columns if c not in ("text", LABEL)]
+    if dropped:
+        log.info("ingest: text kind keeps `text` and `%s`; dropped %s", LABEL, dropped)
+    return frame[[c for c in frame.columns if c in ("text", LABEL)]]
 
 
 def source_fingerprint(cfg: IngestConfig) -> str:

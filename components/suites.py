@@ -14,7 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from components.config import ImageValidateConfig, SeriesValidateConfig, TabularValidateConfig, ValidateConfig
+from components.config import (
+    ImageValidateConfig,
+    SeriesValidateConfig,
+    TabularValidateConfig,
+    TextValidateConfig,
+    ValidateConfig,
+)
 
 LABEL = "label"
 SPLIT = "split"
@@ -156,8 +162,28 @@ def series_suite(cfg: SeriesValidateConfig, columns: list[str], manifest: dict[s
     return exps, problems
 
 
+TEXT = "text"
+BLANK = r"^\s*$"  # an empty or whitespace-only text
+
+
+def text_suite(cfg: TextValidateConfig, columns: list[str], manifest: dict[str, Any], require_label: bool) -> Suite:
+    """Exactly `text` (+ label); `text` is a string, never null, never empty or blank, at most max_chars long."""
+    import great_expectations.expectations as gxe
+
+    expected = [TEXT] + ([LABEL] if require_label else [])
+    exps = _rows(cfg, require_label) + [gxe.ExpectTableColumnsToMatchSet(column_set=expected, exact_match=True),
+                                        gxe.ExpectColumnToExist(column=TEXT),
+                                        gxe.ExpectColumnValuesToBeOfType(column=TEXT, type_="str"),
+                                        gxe.ExpectColumnValuesToNotBeNull(column=TEXT),
+                                        gxe.ExpectColumnValuesToNotMatchRegex(column=TEXT, regex=BLANK)]
+    if cfg.max_chars is not None:
+        exps.append(gxe.ExpectColumnValueLengthsToBeBetween(column=TEXT, max_value=cfg.max_chars))
+    return exps + _label(require_label, cfg.labels), []
+
+
 # data kind -> suite builder; kinds added by families register here.
-SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite, "series": series_suite}
+SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite, "series": series_suite,
+                                           "text": text_suite}
 # data kind -> profile builder (df, cfg) -> (profile frame, its expectations) or None; run beside the suite.
 PROFILES: dict[str, Callable[..., tuple[pd.DataFrame, list[Any]] | None]] = {"image": pixel_profile}
 # data kind -> derived columns added before the suite runs (checks GX cannot express on the raw columns).

@@ -5,7 +5,7 @@ training, evaluation and the registered pyfunc, so there is one code path from r
 Each data kind has one transform class; `TRANSFORMS` maps kind -> class, and `load_transform` rebuilds
 a saved one from its `kind` field. Every class has:
 
-  fit(train, manifest, task) -> transform       (classmethod; statistics of the train split only)
+  fit(train, manifest, task, cfg) -> transform  (classmethod; statistics of the train split only; cfg: features)
   input_columns                                  raw columns a caller sends (the pyfunc's input schema)
   features(df) -> np.ndarray                     model input
   targets(df) -> np.ndarray                      model target (class indices, or scaled values)
@@ -15,6 +15,8 @@ a saved one from its `kind` field. Every class has:
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
@@ -68,7 +70,8 @@ class ImageTransform(_Base):
     std: float
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification") -> ImageTransform:
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",
+            cfg: Any = None) -> ImageTransform:
         """Fit on the train split: pixel statistics and the sorted class list."""
         columns = [str(c) for c in train.columns if c != LABEL]
         pixels = train[columns].to_numpy(dtype=np.float64)
@@ -104,10 +107,15 @@ class TabularTransform(_Base):
     target_std: float | None = None
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification") -> TabularTransform:
-        """Fit per-column statistics on the train split; classes, or target scaling for regression."""
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",
+            cfg: Any = None) -> TabularTransform:
+        """Fit per-column statistics on the train split; classes, or target scaling for regression.
+
+        For anomaly detection the statistics come from the normal train rows (label 0) only, so that
+        anomalies do not stretch the scale the autoencoder learns to reproduce."""
         columns = [str(c) for c in train.columns if c != LABEL]
-        x = train[columns].to_numpy(dtype=np.float64)
+        rows = train[train[LABEL] == 0] if task == "anomaly" and (train[LABEL] == 0).any() else train
+        x = rows[columns].to_numpy(dtype=np.float64)
         std = x.std(axis=0)
         std[std == 0] = 1.0
         if task == "regression":
@@ -173,7 +181,8 @@ class SeriesTransform(_Base):
     mase_scale: float  # in-sample seasonal-naive MAE of the train split (original units)
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "forecasting") -> SeriesTransform:
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "forecasting",
+            cfg: Any = None) -> SeriesTransform:
         """Fit on the train split; window settings come from `manifest["features"]` (the features config)."""
         from components.series import regularize, seasonal_scale
 
@@ -222,11 +231,77 @@ class SeriesTransform(_Base):
         return self.horizon
 
 
-Transform = ImageTransform | TabularTransform | ClusterTransform | SeriesTransform
+TEXT = "text"
+PAD, UNK = 0, 1  # reserved token ids; vocabulary words start at 2
+
+
+class TextTransform(_Base):
+    """A raw `text` column -> int64 token ids (N, max_len), padded with 0; unknown tokens are 1.
+
+    Tokens are lower-cased runs of letters, digits and apostrophes. The vocabulary holds the train split's
+    tokens seen at least `min_freq` times (the `max_vocab` most frequent when capped), sorted by count.
+    A text with no known-or-unknown token at all (e.g. only punctuation) becomes one UNK token, so every
+    row has a length of at least 1.
+    """
+
+    kind: Literal["text"] = "text"
+    columns: list[str] = [TEXT]
+    vocab: list[str]
+    max_len: int
+    pattern: str = r"[a-z0-9']+"
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",
+            cfg: Any = None) -> TextTransform:
+        """Fit the vocabulary on the train split's texts; `cfg` (TextFeaturesConfig) sets min_freq/max_len."""
+        min_freq, max_vocab, max_len = (cfg.min_freq, cfg.max_vocab, cfg.max_len) if cfg is not None else (2, None, 64)
+        proto = cls(vocab=[], max_len=max_len)
+        counts = Counter(t for s in proto._texts(train) for t in proto.tokenize(s))
+        kept = sorted((w for w, n in counts.items() if n >= min_freq), key=lambda w: (-counts[w], w))
+        return cls(vocab=kept[:max_vocab], max_len=max_len, classes=_classes(train))
+
+    def tokenize(self, text: str) -> list[str]:
+        """One text -> its tokens."""
+        return re.findall(self.pattern, text.lower())
+
+    def _texts(self, df: pd.DataFrame) -> list[str]:
+        self._require(df, self.columns)
+        values = df[TEXT].tolist()
+        bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
+        if bad:
+            raise StageInputError(f"column {TEXT!r}: {len(bad)} value(s) are not strings, first at row {bad[0]} "
+                                  f"({values[bad[0]]!r})")
+        return values
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw texts -> (N, max_len) int64 token ids, 0-padded at the end."""
+        index = {w: i + 2 for i, w in enumerate(self.vocab)}
+        texts = self._texts(df)
+        out = np.full((len(texts), self.max_len), PAD, dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids = [index.get(t, UNK) for t in self.tokenize(text)][:self.max_len] or [UNK]
+            out[row, :len(ids)] = ids
+        return out
+
+    def targets(self, df: pd.DataFrame) -> np.ndarray:
+        return self.class_indices(df)
+
+    @property
+    def vocab_size(self) -> int:
+        """Embedding rows: the words + PAD + UNK."""
+        return len(self.vocab) + 2
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes or [])
+
+
+Transform = ImageTransform | TabularTransform | ClusterTransform | SeriesTransform | TextTransform
 
 # data kind (or "kind:task" where a task needs its own) -> transform class; kinds added by families register here.
 TRANSFORMS: dict[str, type[Any]] = {"image": ImageTransform, "tabular": TabularTransform,
-                                    "image:clustering": ClusterTransform, "series": SeriesTransform}
+                                    "image:clustering": ClusterTransform, "series": SeriesTransform,
+                                    "text": TextTransform}
 
 
 def load_transform(data: dict[str, Any]) -> Any:

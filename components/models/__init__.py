@@ -16,7 +16,7 @@ from torch import nn
 
 from components.config import FAMILY_INFO, Strict
 from components.io import atomic_path
-from components.models import clustering, cnn, forecasting, linear, rnn
+from components.models import anomaly, clustering, cnn, forecasting, linear, rnn, text_gru
 from components.transforms import Transform, load_transform
 
 CHECKPOINT_FORMAT = 1
@@ -30,12 +30,15 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "rnn": rnn.build,
     "clustering": clustering.build,
     "forecasting": forecasting.build,
+    "text_gru": text_gru.build,  # also takes vocab_size= (from the text transform)
+    "anomaly": anomaly.build,
 }
 
 
 def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...]) -> nn.Module:
     """Instantiate the family's module (its architecture's, see FamilyInfo) for the transform's inputs and outputs."""
-    return MODELS[FAMILY_INFO[family].architecture or family](cfg, input_shape, transform.n_outputs)
+    extra = {"vocab_size": transform.vocab_size} if getattr(transform, "kind", None) == "text" else {}
+    return MODELS[FAMILY_INFO[family].architecture or family](cfg, input_shape, transform.n_outputs, **extra)
 
 
 @dataclass

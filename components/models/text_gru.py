@@ -1,0 +1,60 @@
+"""Text classifier: token embedding -> (bi)GRU over packed sequences -> max/mean pooling over the real
+tokens -> linear. Padding (id 0) never reaches the GRU, so the prediction does not depend on how much
+padding follows a text."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from components.config import TextGruConfig
+
+PAD = 0
+
+
+class TextGru(nn.Module):
+    """(B, T) int64 token ids, 0-padded at the end -> (B, n_classes) logits."""
+
+    def __init__(self, cfg: TextGruConfig, vocab_size: int, n_classes: int):
+        super().__init__()
+        self.cfg = cfg
+        self.embedding = nn.Embedding(vocab_size, cfg.embedding_dim, padding_idx=PAD)
+        self.gru = nn.GRU(cfg.embedding_dim, cfg.hidden, num_layers=cfg.layers, batch_first=True,
+                          bidirectional=cfg.bidirectional, dropout=cfg.dropout if cfg.layers > 1 else 0.0)
+        self.dropout = nn.Dropout(cfg.dropout)
+        width = cfg.hidden * (2 if cfg.bidirectional else 1)
+        self.head = nn.Linear(width * (2 if cfg.pooling == "maxmean" else 1), n_classes)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T) ids -> (B, D) pooled text vector."""
+        lengths = (x != PAD).sum(1).clamp(min=1)  # (B,); an all-padding row is read as one PAD token
+        x = x[:, : int(lengths.max())]  # drop the columns that are padding in every row
+        positions = torch.arange(x.shape[1], device=x.device)
+        mask = (positions[None, :] < lengths[:, None]).unsqueeze(-1)  # (B, T', 1): the tokens the GRU reads
+        if self.training and self.cfg.token_dropout:
+            x = x.masked_fill(torch.rand(x.shape, device=x.device) < self.cfg.token_dropout, 1)  # -> UNK
+        emb = self.dropout(self.embedding(x))  # (B, T', E)
+        packed = pack_padded_sequence(emb, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, h_n = self.gru(packed)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])  # (B, T', H*dirs)
+        if self.cfg.pooling == "last":  # final hidden state of the last layer, both directions
+            dirs = 2 if self.cfg.bidirectional else 1
+            return torch.cat(list(h_n[-dirs:]), dim=1)  # (B, H*dirs)
+        pooled = []
+        if self.cfg.pooling in ("max", "maxmean"):
+            pooled.append(out.masked_fill(~mask, float("-inf")).max(1).values)  # (B, H*dirs)
+        if self.cfg.pooling in ("mean", "maxmean"):
+            pooled.append((out * mask).sum(1) / lengths.unsqueeze(-1).to(out.dtype))  # (B, H*dirs)
+        return torch.cat(pooled, dim=1)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, T) int64; y: (B,) int64 class indices. Returns logits (B, K) and the CE loss if y."""
+        logits = self.head(self.dropout(self.encode(x)))  # (B, K)
+        return logits, (F.cross_entropy(logits, y) if y is not None else None)
+
+
+def build(cfg: TextGruConfig, input_shape: tuple[int, ...], n_outputs: int, vocab_size: int) -> TextGru:
+    """Build for (T,) token-id inputs over a vocabulary of `vocab_size` ids (PAD and UNK included)."""
+    return TextGru(cfg, vocab_size, n_outputs)
