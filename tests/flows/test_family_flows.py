@@ -1,0 +1,19 @@
+"""The Prefect flow runs the series family too (same components as `dvc exp run`), on tiny settings."""
+
+import pytest
+
+from flows.training_flow import training_flow
+from tests.helpers import write_params
+
+pytestmark = pytest.mark.slow
+
+
+def test_forecasting_flow_scores_against_the_baselines_and_registers(tmp_path, monkeypatch, mlflow_store):
+    monkeypatch.chdir(tmp_path)
+    write_params(tmp_path / "params.yaml", {"model": "forecasting", "train.progress": False,
+                                            "train.forecasting.epochs": 3, "train.forecasting.hidden": 8,
+                                            "register.forecasting.max": {"mase": 100.0}})
+    summary = training_flow("params.yaml")
+    assert summary.model_name == "co2-forecasting" and summary.staged
+    assert {"mase", "snaive_mase", "ets_mase", "arima_mase"} <= set(summary.metrics)
+    assert summary.metrics["snaive_mase"] == pytest.approx(1.4496, abs=1e-3)
