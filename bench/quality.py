@@ -1,0 +1,100 @@
+"""Every family's headline metric against its classical baseline, on the same fixed split, in one run.
+
+    python bench/quality.py [family ...]        (default: every family in params.yaml)
+
+Each family runs the real stages (ingest -> validate -> features -> train -> evaluate -> register, the
+functions `dvc repro` and the flow call) in a fresh process and temporary folder with its own MLflow store;
+the baselines are computed by the evaluate stage on the same split (reports/metrics.json). Prints one table
+and writes it to bench/results/quality.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# family -> (headline metric, baseline metric key(s) in metrics.json, the bar in words, pass test)
+BARS = {
+    "cnn": ("accuracy", [], ">= 0.97 (register.cnn.min)", lambda m: m["accuracy"] >= 0.97),
+    "linear": ("r2", ["ols_r2"], "within 0.01 of closed-form OLS", lambda m: abs(m["r2"] - m["ols_r2"]) <= 0.01),
+    "fashion_cnn": ("accuracy", [], ">= 0.92", lambda m: m["accuracy"] >= 0.92),
+    "rnn": ("accuracy", [], ">= 0.97", lambda m: m["accuracy"] >= 0.97),
+    "text_gru": ("accuracy", ["tfidf_lr_accuracy"], "beats TF-IDF + LR (accuracy and macro-F1)",
+                 lambda m: m["accuracy"] > m["tfidf_lr_accuracy"] and m["macro_f1"] > m["tfidf_lr_macro_f1"]),
+    "clustering": ("ari", ["kmeans_ari"], "ARI beats plain KMeans", lambda m: m["ari"] > m["kmeans_ari"]),
+    "anomaly": ("roc_auc", ["iforest_roc_auc"], ">= IsolationForest (ROC-AUC and PR-AUC)",
+                lambda m: m["roc_auc"] >= m["iforest_roc_auc"] and m["pr_auc"] >= m["iforest_pr_auc"]),
+    "forecasting": ("mase", ["snaive_mase", "ets_mase", "arima_mase"], "MASE < 1 (seasonal naive = 1 scale)",
+                    lambda m: m["mase"] < 1),
+}
+
+CHILD = r"""
+import json, sys
+from components import evaluate, features, ingest, paths, register, train, validate
+from components.config import load_params
+
+p = load_params("params.yaml", {"model": sys.argv[1]})
+ingest.run(p.ingest, paths.RAW_DIR, p.kind)
+validate.run(p.validation, paths.RAW_DIR, paths.VALIDATION_DIR)
+features.run(p.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR, p.task)
+train.run(p, paths.FEATURES_DIR, paths.MODEL_DIR)
+evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)
+reg = register.run(p.registration)
+print(json.dumps({"dataset": reg.model_name.rsplit("-" + p.model, 1)[0], "staged": reg.staged}))
+"""
+
+
+def run_family(family: str) -> dict:
+    """Run one family's pipeline in a temporary copy of params.yaml; return its metrics and timing."""
+    with tempfile.TemporaryDirectory(prefix=f"keel-quality-{family}-") as tmp:
+        shutil.copy(ROOT / "params.yaml", tmp)
+        if (ROOT / "data/sources").is_dir():
+            shutil.copytree(ROOT / "data/sources", Path(tmp) / "data/sources")
+        env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db", "PYTHONPATH": str(ROOT)}
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", CHILD, family], cwd=tmp, env=env, capture_output=True, text=True)
+        if done.returncode:
+            return {"family": family, "error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        metrics = json.loads((Path(tmp) / "reports/metrics.json").read_text())
+    return {"family": family, "seconds": round(time.perf_counter() - t0, 1), **out, "metrics": metrics}
+
+
+def row(r: dict) -> str:
+    if "error" in r:
+        return f"| {r['family']} | | | error: {r['error'][:80]} | | | |"
+    metric, baselines, bar, ok = BARS.get(r["family"], (None, [], "", lambda m: True))
+    m = r["metrics"]
+    metric = metric or next(iter(m))
+    base = ", ".join(f"{k} {m[k]:.4f}" for k in baselines if k in m) or "—"
+    verdict = "pass" if ok(m) else "FAIL"
+    return (f"| {r['family']} | {r['dataset']} | {metric} | {m[metric]:.4f} | {base} | {bar}: {verdict} | "
+            f"{r['seconds']:.0f} s |")
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from components.config import FAMILY_INFO
+
+    families = sys.argv[1:] or list(FAMILY_INFO)
+    results = []
+    print("| family | dataset | metric | Keel | baseline (same split, same run) | bar | wall |")
+    print("|---|---|---|---|---|---|---|")
+    for family in families:
+        results.append(run_family(family))
+        print(row(results[-1]), flush=True)
+    out = ROOT / "bench/results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "quality.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
