@@ -28,3 +28,16 @@ def exp_run_family(repo: Path, family: str, *overrides: str) -> dict:
     done = dvc(repo, "exp", "run", *sets)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads((repo / "reports/metrics.json").read_text())
+
+
+def promote(repo: Path, name: str) -> subprocess.CompletedProcess:
+    """`keel promote <name>` in `repo` (its registry, its frozen test split); @production must follow @staging."""
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "promote", name], cwd=repo, env=venv_env(),
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    c = client(repo)
+    production, staging = (c.get_model_version_by_alias(name, a).version for a in ("production", "staging"))
+    assert production == staging
+    return done

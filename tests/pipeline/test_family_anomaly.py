@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote
 
 pytestmark = pytest.mark.slow
 NAME = "shuttle-anomaly"
@@ -43,3 +43,7 @@ def test_staged_pyfunc_scores_raw_rows(repo, metrics):
     assert list(out.columns) == ["prediction", "score"]
     assert (out["prediction"].to_numpy() == rows["label"].to_numpy()).mean() > 0.9
     assert out["score"][rows.label.to_numpy() == 1].median() > 10 * out["score"][rows.label.to_numpy() == 0].median()
+
+
+def test_first_production_version_through_the_gate(repo, metrics):
+    promote(repo, "shuttle-anomaly")

@@ -5,7 +5,7 @@ digits-clustering@staging, and assigns clusters to raw pixel rows."""
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote
 
 pytestmark = pytest.mark.slow
 
@@ -37,3 +37,7 @@ def test_staged_and_clusters_raw_pixel_rows(run, digits_frame):
     out = model.predict(digits_frame.drop(columns="label"))
     assert list(out.columns) == ["cluster"] and set(out["cluster"]) == set(range(10))
     assert adjusted_rand_score(digits_frame["label"], out["cluster"]) > 0.6  # all 1,797 raw rows
+
+
+def test_first_production_version_through_the_gate(run):
+    promote(run[0], "digits-clustering")

@@ -12,7 +12,7 @@ import pytest
 from components import idx
 from components.io import read_json
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -53,3 +53,7 @@ def test_registered_model_predicts_from_raw_idx_rows(run):
     out = model.predict(test.drop(columns="label").astype("float64"))  # raw 0-255 pixels
     assert (out["prediction"].to_numpy() == test["label"].to_numpy()).mean() > 0.85
     assert np.allclose(out.filter(like="p_").sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_first_production_version_through_the_gate(run):
+    promote(run[0], "fashion-mnist-cnn")

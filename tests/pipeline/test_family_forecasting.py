@@ -9,7 +9,7 @@ import pytest
 
 from components.sources import BUNDLED
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +51,7 @@ def test_staged_and_forecasts_from_a_raw_weekly_history(run):
     details = json.loads((repo / "reports/details.json").read_text())
     assert np.allclose(out["forecast"].to_numpy(), details["forecasts"]["model"], atol=1e-6)
     assert np.abs(out["forecast"].to_numpy() - actual).mean() < 1.0  # ppm; seasonal naive is off by 1.9
+
+
+def test_first_production_version_through_the_gate(run):
+    promote(run[0], "co2-forecasting")

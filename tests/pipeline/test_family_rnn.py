@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote
 
 pytestmark = pytest.mark.slow
 
@@ -37,3 +37,7 @@ def test_registered_rnn_predicts_from_raw_pixels(run, digits_frame):
     out = model.predict(digits_frame.drop(columns="label").head(100))  # raw 0-16 pixels, no scaling by the caller
     assert (out["prediction"].to_numpy() == digits_frame["label"].head(100).to_numpy()).mean() > 0.95
     assert np.allclose(out.filter(like="p_").sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_first_production_version_through_the_gate(run):
+    promote(run[0], "digits-rnn")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote
 
 pytestmark = pytest.mark.slow
 NAME = "rotten_tomatoes-text_gru"
@@ -46,3 +46,7 @@ def test_staged_pyfunc_classifies_raw_strings(repo, metrics):
     unseen = model.predict(pd.DataFrame({"text": ["A moving, beautifully acted and very funny film.",
                                                   "Dull, lifeless and far too long; a mess.", "zzqx !!"]}))
     assert unseen["prediction"].tolist()[:2] == ["fresh", "rotten"] and len(unseen) == 3
+
+
+def test_first_production_version_through_the_gate(repo, metrics):
+    promote(repo, "rotten_tomatoes-text_gru")
