@@ -1,7 +1,10 @@
 """Keel's training loop vs a minimal hand-written PyTorch loop: same model, data, batch size, epochs and
 seed, in one process, interleaved. Prints samples/s for each and the ratio (Keel / raw; goal >= 0.97).
 
-    python bench/train_vs_raw.py [--epochs 10] [--repeats 5] [--batch-size 32]
+    python bench/train_vs_raw.py [--epochs 10] [--repeats 5] [--batch-size 32] [--precision bf16] [--compile]
+        [--device cuda]
+
+Both loops use the same precision (autocast) and compile setting; on CUDA both hold the data on the GPU.
 
 Two Keel figures: the training phase alone (what `train_step` costs against the raw step), and the whole
 `train_loop`, which also scores the validation split and tracks early stopping every epoch.
@@ -29,13 +32,18 @@ def digits_tensors() -> tuple[Tensors, Tensors]:
     """Digits through Keel's own split and transform (the data every run of both loops sees)."""
     raw = load_raw(IngestConfig())
     parts = split(raw.frame, FeaturesConfig())
-    t = ImageTransform.fit(parts["train"], raw.image_shape)
+    t = ImageTransform.fit(parts["train"], {"image_shape": list(raw.image_shape)})
     make = lambda df: Tensors(torch.from_numpy(t.features(df)), torch.from_numpy(t.targets(df)))  # noqa: E731
     return make(parts["train"]), make(parts["val"])
 
 
-def raw_loop(model: torch.nn.Module, data: Tensors, epochs: int, batch_size: int, lr: float, seed: int) -> float:
+def raw_loop(model: torch.nn.Module, data: Tensors, epochs: int, batch_size: int, lr: float, seed: int,
+             precision: str = "fp32", compile: bool = False) -> float:
     """The plain loop a PyTorch user would write; returns seconds."""
+    dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    device = data.x.device
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
+    fwd = torch.compile(model) if compile else model
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -44,12 +52,20 @@ def raw_loop(model: torch.nn.Module, data: Tensors, epochs: int, batch_size: int
     for _ in range(epochs):
         perm = torch.randperm(len(data.x), generator=gen)
         for i in range(0, len(perm), batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i:i + batch_size].to(device)
             opt.zero_grad()
-            logits, _ = model(data.x[idx])
-            loss = loss_fn(logits, data.y[idx])
-            loss.backward()
-            opt.step()
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits, _ = fwd(data.x[idx])
+                loss = loss_fn(logits, data.y[idx])
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            else:
+                loss.backward()
+                opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     return time.perf_counter() - t0
 
 
@@ -58,26 +74,33 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--device", default="cpu")
     args = p.parse_args()
+    device = torch.device(args.device)
     train, val = digits_tensors()
-    cfg = TrainConfig(epochs=args.epochs, patience=args.epochs + 1, batch_size=args.batch_size, progress=False)
+    cfg = TrainConfig(epochs=args.epochs, patience=args.epochs + 1, batch_size=args.batch_size, progress=False,
+                      precision=args.precision, compile=args.compile)
     n = len(train) * args.epochs
     keel_train, keel_loop, raw = [], [], []
     for r in range(args.repeats):
         order = ("keel", "raw") if r % 2 == 0 else ("raw", "keel")  # interleave to spread machine noise
         for who in order:
             set_seeds(cfg.seed)
-            model = ConvNet(CnnConfig(), (1, 8, 8), 10)
+            model = ConvNet(CnnConfig(), (1, 8, 8), 10).to(device)
             if who == "raw":
-                raw.append(n / raw_loop(model, train, args.epochs, cfg.batch_size, cfg.lr, cfg.seed))
+                raw.append(n / raw_loop(model, train.to(device), args.epochs, cfg.batch_size, cfg.lr, cfg.seed,
+                                        args.precision, args.compile))
             else:
                 t0 = time.perf_counter()
-                hist = train_loop(model, train, val, cfg, torch.device("cpu"))
+                hist = train_loop(model, train, val, cfg, device)
                 keel_loop.append(n / (time.perf_counter() - t0))
                 keel_train.append(n / sum(e.seconds for e in hist.epochs))
     med = {k: statistics.median(v) for k, v in
            {"raw": raw, "keel_train_phase": keel_train, "keel_whole_loop": keel_loop}.items()}
-    result = {"model": "digits CNN (default params)", "train_samples": len(train), "epochs": args.epochs,
+    result = {"model": "digits CNN (default params)", "device": str(device), "precision": args.precision,
+              "compile": args.compile, "train_samples": len(train), "epochs": args.epochs,
               "batch_size": args.batch_size, "repeats": args.repeats, "threads": torch.get_num_threads(),
               "samples_per_s_median": med,
               "ratio_train_phase": med["keel_train_phase"] / med["raw"],

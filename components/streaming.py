@@ -9,7 +9,7 @@ Nothing here holds the whole dataset. pyarrow datasets stream record batches:
   train      `ParquetStream`: an IterableDataset over the split's parts, shuffled per epoch by file and
              within file; on CUDA read by DataLoader workers into pinned memory, copied non-blocking
 Splits are random per row, not stratified (stratifying needs the label counts first: a second pass).
-Peak memory is about one part (PART_ROWS rows) plus the libraries.
+Peak memory: about one part (PART_ROWS rows, in validate) or one source row group, plus the libraries.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from components.transforms import TabularTransform
 log = logging.getLogger(__name__)
 
 PARTS_DIR = "parts"
-PART_ROWS = 500_000
-BATCH_ROWS = 131_072
+PART_ROWS = 100_000  # rows per raw part: what validate holds in memory at once
+BATCH_ROWS = 65_536  # rows per record batch and per row group written
 
 
 def is_parquet_dataset(source: str | Path) -> bool:
@@ -60,7 +60,7 @@ def ingest(source: Path, out_dir: Path, label_column: str, kind: str, part_rows:
     with atomic_dir(out_dir) as tmp:
         (tmp / PARTS_DIR).mkdir()
         writer, in_part, rows, n_parts = None, 0, 0, 0
-        for batch in ds.to_batches(batch_size=BATCH_ROWS):
+        for batch in _source_batches(ds):
             batch = batch.rename_columns(names)
             while batch.num_rows:
                 if writer is None or in_part >= part_rows:
@@ -83,6 +83,19 @@ def ingest(source: Path, out_dir: Path, label_column: str, kind: str, part_rows:
         write_json(tmp / paths.MANIFEST_FILE, manifest)
     log.info("ingest: %d rows from %s -> %d parts in %s", rows, source, n_parts, out_dir)
     return manifest
+
+
+def _source_batches(ds: pads.FileSystemDataset):
+    """Record batches file by file (one row group decoded at a time; the dataset scanner reads ahead and held
+    several hundred MB more), with hive partition keys (`key=value/` folders) added as constant columns."""
+    for frag in ds.get_fragments():
+        keys = pads.get_partition_keys(frag.partition_expression)
+        for batch in pq.ParquetFile(frag.path, filesystem=ds.filesystem).iter_batches(batch_size=BATCH_ROWS):
+            if keys:
+                cols = {n: batch.column(n) for n in batch.schema.names}
+                cols |= {k: pa.array([v] * batch.num_rows).cast(ds.schema.field(k).type) for k, v in keys.items()}
+                batch = pa.RecordBatch.from_pydict({n: cols[n] for n in ds.schema.names})
+            yield batch
 
 
 def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
@@ -139,20 +152,25 @@ def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: 
         for name in paths.SPLITS:
             (tmp / name).mkdir()
         for i, f in enumerate(part_files(Path(raw_dir) / PARTS_DIR)):
-            table = pq.read_table(f)
-            u = np.random.default_rng([cfg.seed, i]).random(table.num_rows)
-            which = np.where(u < cfg.test_size, 2, np.where(u < cfg.test_size + cfg.val_size, 1, 0))
-            for k, name in enumerate(paths.SPLITS):
-                part = table.filter(pa.array(which == k))
-                pq.write_table(part, tmp / name / f.name)
-                sizes[name] += part.num_rows
-            train = table.filter(pa.array(which == 0))
-            x_stats.update(np.column_stack([train.column(c).to_numpy().astype(np.float64) for c in columns]))
-            y = train.column(LABEL).to_numpy()
-            if task == "regression":
-                y_stats.update(y.astype(np.float64)[:, None])
-            else:
-                classes.update(np.unique(y).tolist())
+            source = pq.ParquetFile(f)
+            writers = {name: pq.ParquetWriter(tmp / name / f.name, source.schema_arrow) for name in paths.SPLITS}
+            rng = np.random.default_rng([cfg.seed, i])  # the split of a row depends on (seed, part, position)
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):  # a row group at a time, at most
+                u = rng.random(batch.num_rows)
+                which = np.where(u < cfg.test_size, 2, np.where(u < cfg.test_size + cfg.val_size, 1, 0))
+                for k, name in enumerate(paths.SPLITS):
+                    part = batch.filter(pa.array(which == k))
+                    writers[name].write_batch(part)
+                    sizes[name] += part.num_rows
+                train = batch.filter(pa.array(which == 0))
+                x_stats.update(np.column_stack([train.column(c).to_numpy().astype(np.float64) for c in columns]))
+                y = train.column(LABEL).to_numpy()
+                if task == "regression":
+                    y_stats.update(y.astype(np.float64)[:, None])
+                else:
+                    classes.update(np.unique(y).tolist())
+            for w in writers.values():
+                w.close()
         if sizes["train"] == 0:
             raise StageInputError(f"{raw_dir}: no rows drawn into the train split")
         extra = ({"target_mean": float(y_stats.mean[0]), "target_std": float(y_stats.std[0])}

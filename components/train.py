@@ -118,9 +118,10 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
     input_shape = tuple(train.x.shape[1:]) if isinstance(train, Tensors) else (len(transform.columns),)
     model = build_model(family, fcfg, transform, input_shape)
     out_dir, main = Path(out_dir), dist.is_main
-    spath = (state_path(resume_dir, resume_key(cache_config(params), split_info["sha256"]))
-             if resume_dir is not None and cfg.resume else out_dir / paths.LAST_CHECKPOINT_FILE)
-    state = distributed.broadcast(load_state(spath, split_info["sha256"]) if main else None, dist)
+    resumable = resume_dir is not None and cfg.resume  # else the state only goes to out_dir/last.pt
+    spath = (state_path(resume_dir, resume_key(cache_config(params), split_info["sha256"])) if resumable
+             else out_dir / paths.LAST_CHECKPOINT_FILE)
+    state = distributed.broadcast(load_state(spath, split_info["sha256"]) if main and resumable else None, dist)
     if main:
         shutil.rmtree(out_dir, ignore_errors=True)
         out_dir.mkdir(parents=True)

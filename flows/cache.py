@@ -22,11 +22,12 @@ Paths = Callable[[dict[str, Any]], list[Path]]
 
 
 def stage(*, code: Sequence[Path], inputs: Paths, outputs: Paths, config: Callable[[dict[str, Any]], Any],
-          tracked: bool = False, **task_options: Any):
+          tracked: bool = False, data: bool = False, **task_options: Any):
     """Decorator: make a Prefect task of a stage function, cached on code + params + input content.
 
     code: source files/folders of the component; inputs/outputs: functions of the call's arguments
-    giving file paths; config: the params that matter; tracked: the stage writes to MLflow.
+    giving file paths; config: the params that matter; tracked: the stage writes to MLflow; data: submit
+    it to the flow's task runner (a DaskTaskRunner puts it on the Dask cluster) and wait for it.
     """
 
     def key(_ctx, parameters: dict[str, Any]) -> str:
@@ -47,7 +48,8 @@ def stage(*, code: Sequence[Path], inputs: Paths, outputs: Paths, config: Callab
         def call(*args, **kwargs):
             bound = signature.bind(*args, **kwargs).arguments
             present = all(p.exists() for p in outputs(bound))
-            return (cached if present else refresh)(*args, **kwargs)
+            chosen = cached if present else refresh
+            return chosen.submit(*args, **kwargs).result() if data else chosen(*args, **kwargs)
 
         call.task = cached
         return call

@@ -39,10 +39,10 @@ def fail(e: Exception) -> None:
 @app.command()
 def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     """Run the training flow (ingest -> ... -> register) locally with Prefect."""
-    from flows.training_flow import training_flow
+    from flows.training_flow import for_environment
 
     try:
-        summary = training_flow(str(params), parse_overrides(set_))
+        summary = for_environment()(str(params), parse_overrides(set_))
     except KeelError as e:
         fail(e)
     typer.echo(summary.model_dump_json(indent=2))

@@ -2,11 +2,17 @@
 the same component functions that `dvc repro` runs. Run locally, no server needed:
 
     python -m flows.training_flow [--params params.yaml]
+
+Data tasks (ingest, validate, features) go through the flow's task runner. With KEEL_DASK_ADDRESS set
+(`tcp://scheduler:8786`), `for_environment()` gives the flow a DaskTaskRunner on that existing cluster:
+start `dask scheduler` on one machine and `dask worker tcp://scheduler:8786` on each of the others, in
+the project directory on a shared filesystem (stages read and write relative paths), with the same venv.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +44,13 @@ IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 2, "retry_con
 @stage(code=[COMPONENTS / "ingest.py", COMPONENTS / "sources.py", COMPONENTS / "idx.py"], inputs=lambda p: [],
        outputs=files(paths.MANIFEST_FILE, under="out_dir"),
        config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "kind": p["kind"],
-                         "source": ingest.source_fingerprint(p["cfg"])}, **IO_RETRIES)
+                         "source": ingest.source_fingerprint(p["cfg"])}, data=True, **IO_RETRIES)
 def ingest_task(cfg, out_dir: Path, kind: str) -> ingest.IngestResult:
     return ingest.run(cfg, out_dir, kind)
 
 
 @stage(code=[COMPONENTS / "validate.py", COMPONENTS / "suites.py"], inputs=files("raw_dir"),
-       outputs=files(paths.VALIDATION_FILE, under="out_dir"), config=section())
+       outputs=files(paths.VALIDATION_FILE, under="out_dir"), config=section(), data=True)
 def validate_task(cfg, raw_dir: Path, out_dir: Path) -> validate.ValidationReport:
     return validate.run(cfg, raw_dir, out_dir)
 
@@ -52,7 +58,7 @@ def validate_task(cfg, raw_dir: Path, out_dir: Path) -> validate.ValidationRepor
 @stage(code=[COMPONENTS / "features.py", COMPONENTS / "transforms.py", COMPONENTS / "series.py"],
        inputs=files("raw_dir"),
        outputs=files(paths.SPLIT_FILE, under="out_dir"),
-       config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "task": p["task"]})
+       config=lambda p: {"cfg": p["cfg"].model_dump(mode="json"), "task": p["task"]}, data=True)
 def features_task(cfg, raw_dir: Path, validation_dir: Path, out_dir: Path, task: str) -> features.FeaturesResult:
     return features.run(cfg, raw_dir, validation_dir, out_dir, task)
 
@@ -110,7 +116,17 @@ def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | 
                         metrics=scored.metrics, run_id=trained.run_id)
 
 
+def for_environment(address: str | None = None):
+    """training_flow on the Dask cluster at `address` (default: $KEEL_DASK_ADDRESS), else as it is."""
+    address = address or os.environ.get("KEEL_DASK_ADDRESS")
+    if not address:
+        return training_flow
+    from prefect_dask import DaskTaskRunner
+
+    return training_flow.with_options(task_runner=DaskTaskRunner(address=address))
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Run the Keel training flow locally.")
     parser.add_argument("--params", default="params.yaml")
-    print(training_flow(parser.parse_args().params).model_dump_json(indent=2))
+    print(for_environment()(parser.parse_args().params).model_dump_json(indent=2))

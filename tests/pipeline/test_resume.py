@@ -91,3 +91,28 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(prepared):
     assert all(torch.allclose(w1[k].float(), w2[k].float(), atol=1e-6) for k in w1)
     last = torch.load(tmp / "cut" / paths.LAST_CHECKPOINT_FILE, weights_only=True)
     assert {"model", "optimizer", "scaler", "rng", "epoch", "best_val_loss", "split_sha256"} <= set(last)
+
+
+def test_killed_dvc_repro_resumes_on_the_next_repro(tmp_path):
+    from tests.helpers import make_repo_copy, venv_env
+    from tests.pipeline.dvc_helpers import dvc
+
+    repo = make_repo_copy(tmp_path / "repo")
+    write_params(repo / "params.yaml", OVERRIDES | {"register.cnn.min": {"accuracy": 0.5}})
+    proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=venv_env(OMP_NUM_THREADS="1"), start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 600
+    while saved_epoch(repo / paths.RESUME_DIR) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, "dvc repro ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    killed_at = saved_epoch(repo / paths.RESUME_DIR)
+
+    again = dvc(repo, "repro")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"resuming from epoch {killed_at + 1}" in again.stdout + again.stderr
+    assert "Running stage 'ingest'" not in again.stdout  # only the interrupted stage and later ones run
+    history = read_json(repo / paths.MODEL_DIR / paths.HISTORY_FILE)
+    assert history["resumed_from_epoch"] == killed_at + 1 and len(history["epochs"]) == OVERRIDES["train.epochs"]
+    assert read_json(repo / "reports/register/registration.json")["version"] == "1"
