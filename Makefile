@@ -41,6 +41,7 @@ flow: install
 bench: install
 	python bench/train_vs_raw.py
 	python bench/flow_overhead.py
+	python bench/batch_vs_raw.py
 
 lint: install
 	ruff check components flows tests bench
