@@ -54,7 +54,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         try:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
-        except OSError as e:
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise StageInputError(f"{path}: not a readable Parquet file: {e}") from e
     elif name.endswith((".csv", ".csv.gz")):
         try:
