@@ -74,6 +74,7 @@ screenshots: install
 bench: install
 	python bench/train_vs_raw.py
 	python bench/flow_overhead.py
+	python bench/batch_vs_raw.py
 	python bench/quality.py
 
 lint: install

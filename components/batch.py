@@ -54,7 +54,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         try:
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
                 yield batch.to_pandas()
-        except OSError as e:
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise StageInputError(f"{path}: not a readable Parquet file: {e}") from e
     elif name.endswith((".csv", ".csv.gz")):
         try:
@@ -101,8 +101,10 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
         try:
             for chunk in read_chunks(input_path, chunk_rows):
                 chunk = chunk.drop(columns=[LABEL], errors="ignore")
-                report = validate(chunk, cfg, manifest, require_label=False, name="batch")
+                # the fast pass first; only a failing chunk is re-checked for counts and examples
+                report = validate(chunk, cfg, manifest, require_label=False, name="batch", result_format="BOOLEAN_ONLY")
                 if not report.success:
+                    report = validate(chunk, cfg, manifest, require_label=False, name="batch")
                     raise DataValidationError(report.message(f"{input_path} rows {rows}..{rows + len(chunk) - 1}"),
                                               [f.describe() for f in report.failures])
                 table = pa.Table.from_pandas(model.predict(conform(chunk, schema)), preserve_index=False)

@@ -70,7 +70,7 @@ class Decision(BaseModel):
     threshold: float | None
     min_improvement: float
     candidate_version: str
-    candidate_value: float
+    candidate_value: float | None  # None: the candidate could not be scored (only ever forced through)
     champion_version: str | None = None
     baseline_value: float | None = None
     delta: float | None = None  # candidate - champion, in metric units

@@ -112,7 +112,7 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
         decision = gate.Decision(promote=False, verdict="refuse", metric=rule.metric, confidence=rule.confidence,
                                  higher_is_better=rule.higher_is_better, threshold=rule.min_absolute,
                                  min_improvement=rule.min_improvement, candidate_version=cand.version,
-                                 candidate_value=float("nan"), champion_version=champ.version if champ else None,
+                                 candidate_value=None, champion_version=champ.version if champ else None,
                                  test=rule.test, n_rows=0, split_sha256=cand.tags.get("split_sha256", ""),
                                  reasons=[f"gate could not run: {e}"])
     if force:

@@ -40,6 +40,8 @@ def parse_payload(payload: Any, columns: list[str]) -> pd.DataFrame:
         raise BadRequest("body must have exactly one of dataframe_split, dataframe_records, inputs, instances; "
                          f"got keys {sorted(payload)}", 400)
     data = payload[keys[0]]
+    if isinstance(data, (list, dict)) and not data:
+        raise BadRequest("no rows to score")
     try:
         if keys[0] == "dataframe_split":
             if not isinstance(data, dict) or "data" not in data:

@@ -126,10 +126,10 @@ def history(model: Annotated[str, typer.Argument(help="registered model name")],
             typer.echo(e.model_dump_json())
         return
     head = ("id", "time (UTC)", "user", "action", "alias", "from", "to")
-    typer.echo("{:>4}  {:<26} {:<11} {:<8} {:<11} {:>5} -> {:<5} reason".format(*head))
+    typer.echo("{:>4}  {:<20} {:<11} {:<8} {:<11} {:>5} -> {:<5} reason".format(*head))
     for e in entries:
         why = e.reason or "; ".join((e.gate_report or {}).get("reasons", []))
-        typer.echo(f"{e.id:>4}  {e.ts:<26} {e.user:<11} {e.action:<8} {e.alias:<11} "
+        typer.echo(f"{e.id:>4}  {e.ts[:19].replace('T', ' '):<20} {e.user:<11} {e.action:<8} {e.alias:<11} "
                    f"{'v' + e.from_version if e.from_version else '-':>5} -> v{e.to_version:<4} {why}")
 
 

@@ -19,7 +19,7 @@ from components import ledger, promote, registry
 def main(model: str, n: int, start_at: float, tag: str, no_lock: bool) -> None:
     if no_lock:
         ledger.alias_lock = lambda *a, **k: contextlib.nullcontext("none")
-    versions = [v for v in ("1", "2", "3", "4")]
+    versions = ["1", "2", "3", "4"]
     registry.version_by_alias(model, "production")  # warm up connections before the start line
     promote.ledger_engine()
     time.sleep(max(0.0, start_at - time.time()))

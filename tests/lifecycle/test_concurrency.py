@@ -12,6 +12,7 @@ from mlflow import MlflowClient
 from components import ledger
 from tests.helpers import ROOT
 
+pytestmark = pytest.mark.slow
 MODEL = "race-model"
 
 

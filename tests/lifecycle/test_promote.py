@@ -27,8 +27,16 @@ def production(client: MlflowClient) -> str:
     return str(client.get_model_version_by_alias("digits-cnn", "production").version)
 
 
+def store(project) -> MlflowClient:
+    """A client on the project's store; also points mlflow's globals there (earlier tests may have moved them)."""
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
 def test_promote_refuse_override_rollback_history(project, digits_frame):
-    client = MlflowClient()
+    client = store(project)
     assert register_version(project).staged  # v1, tiny CNN, 4 epochs
     first = keel("promote", "digits-cnn")
     assert first.exit_code == 0, first.output
