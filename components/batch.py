@@ -92,6 +92,7 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     ckpt = model.unwrap_python_model().ckpt
     cfg = load_params(params_path, {"model": ckpt.family}).validation
     manifest, schema = suite_manifest(ckpt), model.metadata.get_input_schema()
+    manifest = manifest | {"pixel_checks": "profile"}  # same pixel checks, one profile row per column: ~10x faster
     digest = sha256_file(input_path)
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
             "input": str(input_path), "input_sha256": digest, "created_at": now_iso()}

@@ -78,21 +78,28 @@ def image_suite(cfg: ImageValidateConfig, columns: list[str], manifest: dict[str
         problems.append(("image_shape", f"{len(pixels)} pixel columns is not a square; "
                                         "set ingest.image_shape: [height, width]"))
     exps += _label(require_label, cfg.labels)
-    if len(pixels) <= PER_COLUMN_MAX:
+    if not profiled(pixels, manifest):
         for c in pixels:
             exps += _numeric(c, cfg.pixel_min, cfg.pixel_max)
     return exps, problems
 
 
-def pixel_profile(df: pd.DataFrame, cfg: ImageValidateConfig) -> tuple[pd.DataFrame, list[Any]] | None:
-    """Wide images: a frame with one row per pixel column and its checks (None for narrow images).
+def profiled(pixels: list, manifest: dict[str, Any] | None) -> bool:
+    """Pixels are checked on a column profile: wide images, or when the caller asks (`pixel_checks: profile`,
+    batch scoring, where per-column expectations cost more than the model)."""
+    return len(pixels) > PER_COLUMN_MAX or (manifest or {}).get("pixel_checks") == "profile"
+
+
+def pixel_profile(df: pd.DataFrame, cfg: ImageValidateConfig,
+                  manifest: dict[str, Any] | None = None) -> tuple[pd.DataFrame, list[Any]] | None:
+    """Wide images: a frame with one row per pixel column and its checks (None when checked per column).
 
     Profile columns: `column` (the pixel column), `pixel_numeric`, `pixel_nulls`, `pixel_min`, `pixel_max`.
     """
     import great_expectations.expectations as gxe
 
     pixels = [c for c in df.columns if c not in (LABEL, SPLIT)]
-    if len(pixels) <= PER_COLUMN_MAX:
+    if not profiled(pixels, manifest):
         return None
     numeric = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) for c in pixels]
     values = df[[c for c, ok in zip(pixels, numeric, strict=True) if ok]]

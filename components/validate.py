@@ -93,7 +93,7 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], do
     cp = ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[vd],
                                            actions=actions, result_format={"result_format": result_format}))
     results = [cp.run(batch_parameters={"dataframe": df})]
-    profile = PROFILES[kind](df, cfg) if kind in PROFILES else None
+    profile = PROFILES[kind](df, cfg, manifest) if kind in PROFILES else None
     if profile is not None:  # wide data: column-level checks on a profile (one row per column), in the same docs
         frame, exps = profile
         pbatch = ctx.data_sources.get("keel").add_dataframe_asset(f"{name}_profile") \
