@@ -13,7 +13,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install datasets run test test-fast flow bench lint clean up down deploy worker screenshots
+.PHONY: install datasets run test test-quality test-fast flow bench lint clean up down deploy worker screenshots
 
 install: $(VENV)/.installed datasets
 
@@ -44,7 +44,11 @@ run: install
 
 ## test: the whole suite, as CI runs it
 test: install
-	pytest
+	pytest -m "not quality"
+
+## test-quality: the family bars that train for minutes on full datasets (Fashion-MNIST), kept out of CI's budget
+test-quality: install
+	pytest -m quality
 
 test-fast: install
 	pytest -m "not slow"

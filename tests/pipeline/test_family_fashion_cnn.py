@@ -18,6 +18,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.quality,  # trains on all 54k images (~5.5 min on 2 cores): `make test-quality`, not in `make test`
     pytest.mark.skipif(not (FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
                        reason=f"Fashion-MNIST not installed ({FASHION}); `make install` as root installs the Debian "
                               "package dataset-fashion-mnist, or: apt-get install dataset-fashion-mnist"),
