@@ -1,6 +1,6 @@
 """Out-of-core data stages on a synthetic tabular dataset larger than it is sensible to hold in memory.
 
-    python bench/bigdata.py [--rows 20000000] [--cols 20] [--dir /tmp/keel-bigdata] [--keep]
+    python bench/bigdata.py [--rows 30000000] [--cols 20] [--dir /tmp/keel-bigdata] [--keep]
 
 Writes a partitioned Parquet source (float64 features, an int label; 500k rows per file in row groups
 of 100k), then runs ingest -> validate (GX per part) -> features (out-of-core statistics) in a child
@@ -68,7 +68,7 @@ def stages(source: Path, work: Path, cols: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=20_000_000)
+    p.add_argument("--rows", type=int, default=30_000_000)
     p.add_argument("--cols", type=int, default=20)
     p.add_argument("--dir", type=Path, default=Path("/tmp/keel-bigdata"))
     p.add_argument("--keep", action="store_true", help="keep the generated data and outputs")
