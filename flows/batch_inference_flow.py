@@ -12,15 +12,10 @@ from pathlib import Path
 from prefect import flow, task
 
 from components import batch, paths
-from components.errors import KeelError
+from flows.retries import io_retries
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry a busy store or a flaky disk, never bad input (a Keel error)."""
-    return not isinstance(state.result(raise_on_failure=False), KeelError)
-
-
-@task(name="score-file", retries=2, retry_delay_seconds=2, retry_condition_fn=_transient)
+@task(name="score-file", **io_retries())
 def score_task(model: str, input_path: Path, output_path: Path, params_path: Path, alias: str,
                chunk_rows: int) -> batch.BatchResult:
     return batch.run(model, input_path, output_path, params_path, alias, chunk_rows)

@@ -14,7 +14,7 @@ from prefect.input import RunInput
 from pydantic import BaseModel
 
 from components import paths, promote
-from components.errors import KeelError
+from flows.retries import io_retries
 
 
 class Approval(RunInput):
@@ -47,12 +47,7 @@ def review_task(g: promote.Gate, approved: bool | None, reviewer: str | None, co
     promote.record_review(g, approved, reviewer, comment)
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry a busy store, never a Keel error (a refusal or a concurrent move is final)."""
-    return not isinstance(state.result(raise_on_failure=False), KeelError)
-
-
-@task(name="move-alias", retries=2, retry_delay_seconds=1, retry_condition_fn=_transient)
+@task(name="move-alias", **io_retries(delay_s=1))  # a refusal or a concurrent move is final
 def commit_task(g: promote.Gate, user: str | None):
     return promote.commit(g, user)
 

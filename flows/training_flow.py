@@ -21,24 +21,13 @@ from pydantic import BaseModel
 
 from components import evaluate, features, ingest, paths, register, train, validate
 from components.config import load_params
-from components.errors import KeelError
 from flows.cache import files, section, stage
+from flows.retries import io_retries
 
 COMPONENTS = Path(ingest.__file__).parent
 
 
-def _transient(task, task_run, state) -> bool:
-    """Retry only errors that may pass (I/O, a busy store); Keel errors are about the input and final."""
-    try:
-        state.result()
-    except KeelError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
-IO_RETRIES: dict[str, Any] = {"retries": 2, "retry_delay_seconds": 2, "retry_condition_fn": _transient}
+IO_RETRIES = io_retries()
 
 
 @stage(code=[COMPONENTS / "ingest.py", COMPONENTS / "sources.py", COMPONENTS / "idx.py"], inputs=lambda p: [],
