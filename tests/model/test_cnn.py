@@ -53,3 +53,20 @@ def test_forward_backward_on_cuda():
     logits, loss = model(torch.randn(16, 1, 8, 8, device="cuda"), torch.randint(0, 10, (16,), device="cuda"))
     loss.backward()
     assert logits.is_cuda and all(p.grad is not None for p in model.parameters())
+
+
+def test_inference_runs_channels_last_with_the_values_of_the_default_layout(small_digits, tmp_path):
+    """predict() scores images in channels-last (faster on CPU); probabilities match the plain NCHW forward."""
+    from components.inference import predict
+
+    set_seeds(0)
+    t = ImageTransform.fit(small_digits, {"image_shape": [8, 8]})
+    model = build_model("cnn", CnnConfig(), t, (1, 8, 8)).eval()
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, "cnn", CnnConfig(), t, (1, 8, 8)))
+    with torch.inference_mode():
+        plain = torch.softmax(model(torch.from_numpy(t.features(small_digits)))[0], 1).numpy()
+    proba = predict(ckpt, small_digits, batch_size=64)
+    assert proba.shape == plain.shape
+    assert abs(proba - plain).max() < 1e-5
+    assert ckpt.model.features[4].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not model.features[4].weight.is_contiguous(memory_format=torch.channels_last)  # the reference stayed NCHW
