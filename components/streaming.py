@@ -100,11 +100,11 @@ def _source_batches(ds: pads.FileSystemDataset):
 
 def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
     """The GX suite on each part; one merged ValidationReport (failures prefixed with their part)."""
-    from components.validate import ValidationReport, validate
+    from components.validate import ValidationReport, Validator
 
-    reports = {}
+    check, reports = Validator(cfg, manifest, name="part"), {}  # one GX context and suite for every part
     for f in part_files(Path(raw_dir) / PARTS_DIR):
-        reports[f.name] = validate(pq.read_table(f).to_pandas(), cfg, manifest, name=f.stem)
+        reports[f.name] = check(pq.read_table(f).to_pandas())
     failures = [fl.model_copy(update={"expectation": f"{part}: {fl.expectation}"})
                 for part, r in reports.items() for fl in r.failures]
     # Row-count bounds apply to the whole dataset, not to each part.
