@@ -1,7 +1,7 @@
 """Batch scoring through Keel against a raw model forward on the same rows, in one process, interleaved.
 Prints rows/s for each and the ratios (Keel / raw; goal >= 0.9).
 
-    python bench/batch_vs_raw.py [--rows 200000] [--repeats 3] [--chunk-rows 50000]
+    python bench/batch_vs_raw.py [--rows 200000] [--repeats 3] [--chunk-rows N (default: keel predict's)]
 
 raw:          the CNN's forward on tensors prepared beforehand (batches of 1024, inference mode), in
               PyTorch's default (NCHW) layout: what a hand-written loop does
@@ -65,7 +65,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--chunk-rows", type=int, default=50_000)
+    p.add_argument("--chunk-rows", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("bench/results/batch_vs_raw.json"))
     args = p.parse_args()
     from components import batch, paths, registry
@@ -73,6 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = setup(work, args.rows)
+        args.chunk_rows = args.chunk_rows or batch.default_chunk_rows(work / "input.parquet")
         pyfunc = registry.load_pyfunc("models:/bench-cnn@production")
         ckpt = pyfunc.unwrap_python_model().ckpt
         x = torch.from_numpy(ckpt.transform.features(data))  # prepared once, outside the raw timing

@@ -17,13 +17,13 @@ from flows.retries import io_retries
 
 @task(name="score-file", **io_retries())
 def score_task(model: str, input_path: Path, output_path: Path, params_path: Path, alias: str,
-               chunk_rows: int) -> batch.BatchResult:
+               chunk_rows: int | None) -> batch.BatchResult:
     return batch.run(model, input_path, output_path, params_path, alias, chunk_rows)
 
 
 @flow(name="batch-inference", log_prints=True)
 def batch_inference_flow(model: str, input_path: str, output_path: str, params_path: str = str(paths.PARAMS),
-                         alias: str = "production", chunk_rows: int = 50_000) -> batch.BatchResult:
+                         alias: str = "production", chunk_rows: int | None = None) -> batch.BatchResult:
     """Validate and score one input file; write predictions with model/version/input-hash metadata."""
     return score_task(model, Path(input_path), Path(output_path), Path(params_path), alias, chunk_rows)
 
@@ -33,6 +33,6 @@ if __name__ == "__main__":
     parser.add_argument("model")
     parser.add_argument("input")
     parser.add_argument("output")
-    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--chunk-rows", type=int, default=None, help="default: ~64 MiB of input values per chunk")
     a = parser.parse_args()
     print(batch_inference_flow(a.model, a.input, a.output, chunk_rows=a.chunk_rows).model_dump_json(indent=2))

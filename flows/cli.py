@@ -138,7 +138,8 @@ def predict(model: Annotated[str, typer.Argument(help="registered model name")],
             input_path: Annotated[Path, typer.Argument(help="rows to score: .parquet, .csv or .csv.gz (raw columns)")],
             output_path: Annotated[Path, typer.Argument(help="predictions (.parquet) with model/version metadata")],
             alias: Annotated[str, typer.Option("--alias")] = "production",
-            chunk_rows: Annotated[int, typer.Option("--chunk-rows", min=1)] = 50_000,
+            chunk_rows: Annotated[int | None, typer.Option(
+                "--chunk-rows", min=1, help="rows per chunk [default: ~64 MiB of input values]")] = None,
             params: ParamsOpt = Path("params.yaml")) -> None:
     """Validate (GX) and score a file with the model's @production version, chunk by chunk."""
     from components import batch

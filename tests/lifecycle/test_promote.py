@@ -119,6 +119,11 @@ def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, di
     assert "expect_column_values_to_be_between(pixel_max): 1 unexpected value(s), e.g. ['px_20=99.0']" in refused.output
     assert "rows 1400..1796" in refused.output and not (tmp_path / "bad.parquet").exists()
 
+    whole = keel("predict", "digits-cnn", str(tmp_path / "in.csv"), str(tmp_path / "whole.parquet"))
+    assert whole.exit_code == 0 and json.loads(whole.output)["chunks"] == 1  # default: ~64 MiB of values
+    missing = keel("predict", "digits-cnn", str(tmp_path / "none.csv"), str(tmp_path / "none.parquet"))
+    assert missing.exit_code == 1 and "none.csv: input file not found" in missing.output
+
 
 def test_lineage_names_sources_gate_and_moves(project):
     out = keel("lineage", "digits-cnn", "3", "--json")

@@ -51,3 +51,16 @@ def test_inputs_are_read_in_bounded_chunks(tmp_path):
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(StageInputError, match="broken.parquet: not a readable Parquet file"):
         list(read_chunks(tmp_path / "broken.parquet", 4))
+
+
+def test_default_chunks_hold_about_64_mib_of_values(tmp_path):
+    from components.batch import CHUNK_BYTES, default_chunk_rows
+
+    pd.DataFrame({f"px_{i}": [0.0] for i in range(64)}).to_parquet(tmp_path / "digits.parquet", index=False)
+    pd.DataFrame({f"px_{i}": [0] for i in range(784)}).to_csv(tmp_path / "fashion.csv", index=False)
+    assert default_chunk_rows(tmp_path / "digits.parquet") == CHUNK_BYTES // (8 * 64) == 131_072
+    assert default_chunk_rows(tmp_path / "fashion.csv") == CHUNK_BYTES // (8 * 784)
+    pd.DataFrame({"a": [1]}).to_csv(tmp_path / "one.csv", index=False)
+    assert default_chunk_rows(tmp_path / "one.csv") == 1_000_000  # capped
+    with pytest.raises(StageInputError, match="nope.parquet: input file not found"):
+        default_chunk_rows(tmp_path / "nope.parquet")
