@@ -60,7 +60,7 @@ def train_task(params, features_dir: Path, out_dir: Path) -> train.TrainResult:
     return train.run(params, features_dir, out_dir, paths.RESUME_DIR, isolate=True)
 
 
-@stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py", COMPONENTS / "tasks.py",
+@stage(code=[COMPONENTS / "evaluate.py", COMPONENTS / "inference.py", COMPONENTS / "tasks",
              COMPONENTS / "series.py"],
        inputs=files("model_dir", "features_dir"),
        outputs=files(paths.METRICS_FILE, under="reports_dir"), config=section(), tracked=True)
