@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from tests.lifecycle.pipeline import register_version
+from tests.pipeline.dvc_helpers import use_store
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -29,10 +30,7 @@ def production(client: MlflowClient) -> str:
 
 def store(project) -> MlflowClient:
     """A client on the project's store; also points mlflow's globals there (earlier tests may have moved them)."""
-    uri = f"sqlite:///{project / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return use_store(project)
 
 
 def test_promote_refuse_override_rollback_history(project, digits_frame):

@@ -22,6 +22,17 @@ def client(repo: Path) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def use_store(repo: Path) -> MlflowClient:
+    """Point mlflow's global tracking and registry URIs at the copy's store (so `models:/...` URIs resolve
+    there; earlier tests may have moved them) and return a client on it."""
+    import mlflow
+
+    uri = f"sqlite:///{repo / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return client(repo)
+
+
 def exp_run_family(repo: Path, family: str, *overrides: str) -> dict:
     """`dvc exp run -S model=<family> [-S k=v ...]` in `repo`; returns reports/metrics.json (fails loudly)."""
     sets = [a for kv in (f"model={family}", *overrides) for a in ("-S", kv)]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, dvc, exp_run_family
+from tests.pipeline.dvc_helpers import client, dvc, exp_run_family, use_store
 
 pytestmark = pytest.mark.slow
 
@@ -45,9 +45,7 @@ def test_default_run_meets_the_bar_and_stages_the_model(repo):
 def test_registered_model_predicts_from_raw_pixels(repo, digits_frame):
     import mlflow.pyfunc
 
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model("models:/digits-cnn@staging")
     out = model.predict(digits_frame.drop(columns="label").head(50))
     assert (out["prediction"].to_numpy() == digits_frame["label"].head(50).to_numpy()).mean() > 0.95

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family, promote
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
 NAME = "shuttle-anomaly"
@@ -33,9 +33,7 @@ def test_staged_pyfunc_scores_raw_rows(repo, metrics):
     mv = client(repo).get_model_version_by_alias(NAME, "staging")
     assert mv.tags["family"] == "anomaly"
     assert float(mv.tags["metric.pr_auc"]) == pytest.approx(metrics["pr_auc"], rel=1e-5)
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@staging")
     test = pd.read_parquet(repo / "data/features/test.parquet")
     rows = pd.concat([test[test.label == 0].head(200), test[test.label == 1].head(50)])

@@ -5,7 +5,7 @@ digits-clustering@staging, and assigns clusters to raw pixel rows."""
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family, promote
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +30,7 @@ def test_staged_and_clusters_raw_pixel_rows(run, digits_frame):
 
     repo, metrics = run
     client(repo).get_model_version_by_alias("digits-clustering", "staging")
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model("models:/digits-clustering@staging")
     out = model.predict(digits_frame.drop(columns="label"))
     assert list(out.columns) == ["cluster"] and set(out["cluster"]) == set(range(10))

@@ -12,7 +12,7 @@ import pytest
 from components import idx
 from components.io import read_json
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family, promote
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -46,9 +46,7 @@ def test_registered_model_predicts_from_raw_idx_rows(run):
     import mlflow.pyfunc
 
     repo, metrics = run
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model("models:/fashion-mnist-cnn@staging")
     test = idx.read(f"{FASHION}/t10k-images-idx3-ubyte.gz,{FASHION}/t10k-labels-idx1-ubyte.gz").head(500)
     out = model.predict(test.drop(columns="label").astype("float64"))  # raw 0-255 pixels

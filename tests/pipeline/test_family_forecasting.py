@@ -9,7 +9,7 @@ import pytest
 
 from components.sources import BUNDLED
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family, promote
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
 
@@ -37,9 +37,7 @@ def test_staged_and_forecasts_from_a_raw_weekly_history(run):
     repo, metrics = run
     mv = client(repo).get_model_version_by_alias("co2-forecasting", "staging")
     assert float(mv.tags["metric.mase"]) == pytest.approx(metrics["mase"], rel=1e-4)
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model("models:/co2-forecasting@staging")
     co2 = BUNDLED["statsmodels:co2"]()
     history = co2[co2["timestamp"] < pd.Timestamp("2000-01-01")]  # raw weekly rows, NaN gaps included

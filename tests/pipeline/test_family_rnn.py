@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family, promote
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +30,7 @@ def test_registered_rnn_predicts_from_raw_pixels(run, digits_frame):
     import mlflow.pyfunc
 
     repo, _ = run
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model("models:/digits-rnn@staging")
     out = model.predict(digits_frame.drop(columns="label").head(100))  # raw 0-16 pixels, no scaling by the caller
     assert (out["prediction"].to_numpy() == digits_frame["label"].head(100).to_numpy()).mean() > 0.95

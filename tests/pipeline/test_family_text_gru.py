@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import make_repo_copy
-from tests.pipeline.dvc_helpers import client, exp_run_family, promote
+from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
 NAME = "rotten_tomatoes-text_gru"
@@ -34,9 +34,7 @@ def test_staged_pyfunc_classifies_raw_strings(repo, metrics):
     mv = client(repo).get_model_version_by_alias(NAME, "staging")
     assert mv.tags["family"] == "text_gru"
     assert float(mv.tags["metric.accuracy"]) == pytest.approx(metrics["accuracy"], rel=1e-5)
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model(f"models:/{NAME}@staging")
     test = pd.read_parquet(repo / "data/features/test.parquet")
     out = model.predict(test[["text"]].head(300))

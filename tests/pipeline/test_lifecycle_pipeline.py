@@ -10,7 +10,7 @@ import mlflow.pyfunc
 import pytest
 
 from tests.helpers import make_repo_copy, venv_env
-from tests.pipeline.dvc_helpers import client, dvc
+from tests.pipeline.dvc_helpers import client, dvc, use_store
 
 pytestmark = pytest.mark.slow
 WEAK = ("train.epochs=1", "train.lr=0.00001", "register.cnn.min={accuracy: 0.05}")  # weak, still staged
@@ -37,9 +37,7 @@ def test_done_when_promote_refuse_force_rollback_history_predict(repo, digits_fr
     first = keel(repo, "promote", "digits-cnn")
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     assert production(repo) == "1"
-    uri = f"sqlite:///{repo / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    use_store(repo)
     model = mlflow.pyfunc.load_model("models:/digits-cnn@production")
     raw = digits_frame.drop(columns="label").head(50)  # raw 8x8 pixels, 0..16
     assert (model.predict(raw)["prediction"].to_numpy() == digits_frame["label"].head(50).to_numpy()).mean() > 0.95
