@@ -103,8 +103,6 @@ class SeriesValidateConfig(ValidateConfig):
         return self
 
 
-
-
 class TextValidateConfig(ValidateConfig):
     """A `text` column (string, non-null, non-empty) + `label` within `labels`."""
 

@@ -20,14 +20,13 @@ from sklearn.model_selection import train_test_split
 from components import paths
 from components.config import FeaturesConfig, load_params
 from components.errors import StageInputError
+from components.idx import SPLIT  # a predefined split column in the raw data (train / test)
 from components.io import atomic_dir, read_json, read_parquet, sha256_file, write_json, write_parquet
 from components.series import chronological_split
 from components.stage import stage_main
 from components.tasks import TASKS
 from components.transforms import LABEL, TRANSFORMS, Transform, load_transform
 from components.validate import require_validated
-
-SPLIT = "split"  # a predefined split column in the raw data (values: train, test); see components/idx.py
 
 log = logging.getLogger(__name__)
 

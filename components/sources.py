@@ -19,10 +19,10 @@ import pandas as pd
 
 from components import idx
 from components.errors import IngestError
+from components.series import TIMESTAMP, VALUE  # the series layout
 
 LABEL = "label"
 SPLIT = idx.SPLIT  # optional predefined split column (train / test), honoured by features
-TIMESTAMP, VALUE = "timestamp", "value"  # the series layout
 IMAGE_SUFFIXES = (".png",)
 
 

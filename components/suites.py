@@ -21,9 +21,11 @@ from components.config import (
     TextValidateConfig,
     ValidateConfig,
 )
+from components.idx import SPLIT
+from components.series import TIMESTAMP, VALUE
+from components.transforms import TEXT
 
 LABEL = "label"
-SPLIT = "split"
 PER_COLUMN_MAX = 256  # pixel columns checked one expectation each; wider images use pixel_profile
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                  "float16", "float32", "float64", "Int64", "Float64"]
@@ -130,7 +132,6 @@ def tabular_suite(cfg: TabularValidateConfig, columns: list[str], manifest: dict
     return exps, problems
 
 
-TIMESTAMP, VALUE = "timestamp", "value"
 GAP = "days_since_last_value"  # derived column of the series suite
 
 
@@ -169,7 +170,6 @@ def series_suite(cfg: SeriesValidateConfig, columns: list[str], manifest: dict[s
     return exps, problems
 
 
-TEXT = "text"
 BLANK = r"^\s*$"  # an empty or whitespace-only text
 
 
