@@ -12,15 +12,7 @@ import torch
 from torch import nn
 
 from components.config import AnomalyConfig
-
-
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:  # no activation on the code or on the reconstruction
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+from components.models.layers import mlp
 
 
 def best_f1_threshold(scores: np.ndarray, is_anomaly: np.ndarray) -> tuple[float, float]:
@@ -42,8 +34,8 @@ class AutoEncoder(nn.Module):
     def __init__(self, cfg: AnomalyConfig, n_features: int):
         super().__init__()
         self.cfg = cfg
-        self.encoder = _mlp([n_features, *cfg.hidden, cfg.latent])
-        self.decoder = _mlp([cfg.latent, *reversed(cfg.hidden), n_features])
+        self.encoder = mlp([n_features, *cfg.hidden, cfg.latent])
+        self.decoder = mlp([cfg.latent, *reversed(cfg.hidden), n_features])
         self.register_buffer("threshold", torch.tensor(float("inf")))  # set by finalize
 
     def score(self, x: torch.Tensor) -> torch.Tensor:

@@ -8,15 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from components.config import ClusteringConfig
-
-
-def _mlp(dims: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
-        layers.append(nn.Linear(a, b))
-        if i < len(dims) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+from components.models.layers import mlp
 
 
 class AutoencoderKMeans(nn.Module):
@@ -25,8 +17,8 @@ class AutoencoderKMeans(nn.Module):
     def __init__(self, cfg: ClusteringConfig, n_features: int):
         super().__init__()
         dims = [n_features, *cfg.hidden, cfg.embedding]
-        self.encoder = _mlp(dims)
-        self.decoder = _mlp(dims[::-1])
+        self.encoder = mlp(dims)
+        self.decoder = mlp(dims[::-1])
         self.noise = cfg.noise
         self.n_init, self.kmeans_seed = cfg.n_init, cfg.kmeans_seed
         self.register_buffer("centres", torch.zeros(cfg.n_clusters, cfg.embedding))  # set by finalize
