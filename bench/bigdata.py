@@ -42,8 +42,8 @@ def generate(root: Path, rows: int, cols: int, seed: int = 0) -> None:
 
 def stages(source: Path, work: Path, cols: int) -> dict:
     """ingest + validate + features on `source` (in this process); timings and peak RSS."""
-    from components import features, ingest, validate
-    from components.config import FeaturesConfig, IngestConfig, TabularValidateConfig
+    from components.config.sections import FeaturesConfig, IngestConfig, TabularValidateConfig
+    from components.stages import features, ingest, validate
 
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # after imports
     columns = [f"f{j}" for j in range(cols)]

@@ -21,8 +21,9 @@ from pathlib import Path
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from components import evaluate, features, ingest, paths, register, train, validate
-from components.config import load_params
+from components.stages import evaluate, features, ingest, register, train, validate
+from components.core import paths
+from components.config.params import load_params
 
 mode = sys.argv[1]
 params = load_params("params.yaml")

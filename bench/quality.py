@@ -38,8 +38,9 @@ BARS = {
 
 CHILD = r"""
 import json, sys
-from components import evaluate, features, ingest, paths, register, train, validate
-from components.config import load_params
+from components.stages import evaluate, features, ingest, register, train, validate
+from components.core import paths
+from components.config.params import load_params
 
 p = load_params("params.yaml", {"model": sys.argv[1]})
 ingest.run(p.ingest, paths.RAW_DIR, p.kind)
@@ -82,9 +83,9 @@ def row(r: dict) -> str:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from components.config import FAMILY_INFO
+    from components.families.registry import names
 
-    families = sys.argv[1:] or list(FAMILY_INFO)
+    families = sys.argv[1:] or list(names())
     results = []
     print("| family | dataset | metric | Keel | baseline (same split, same run) | bar | wall |")
     print("|---|---|---|---|---|---|---|")

@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 
 import torch
+from components.data.split import split
+from components.data.transforms.image import ImageTransform
 
-from components.config import CnnConfig, FeaturesConfig, IngestConfig, TrainConfig
-from components.features import split
-from components.ingest import load_raw
-from components.models.cnn import ConvNet
-from components.train import Tensors, set_seeds, train_loop
-from components.transforms import ImageTransform
+from components.config.sections import FeaturesConfig, IngestConfig, TrainConfig
+from components.models.cnn import CnnConfig, ConvNet
+from components.stages.ingest import load_raw
+from components.training.loop import Tensors, set_seeds, train_loop
 
 
 def digits_tensors() -> tuple[Tensors, Tensors]:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from components import batch, paths
+from components.core import paths
+from components.serving import batch
 from flows.retries import io_retries
 
 

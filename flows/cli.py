@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 import yaml
 
-from components.errors import KeelError
+from components.core.errors import KeelError
 
 app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry, via Prefect and DVC.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -63,7 +63,7 @@ def worker(pool: Annotated[str, typer.Option(help="work pool: cpu, gpu (created 
 @app.command("params")
 def show_params(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     """Validate the params file and print the resolved values (defaults filled in)."""
-    from components.config import load_params
+    from components.config.params import load_params
 
     try:
         resolved = load_params(params, parse_overrides(set_))
@@ -83,7 +83,7 @@ def promote(model: Annotated[str, typer.Argument(help="registered model name, e.
             reason: Annotated[str | None, typer.Option("--reason", help="why (goes to the ledger)")] = None,
             params: ParamsOpt = Path("params.yaml"), features: FeaturesOpt = Path("data/features")) -> None:
     """Move @production to a version only if it passes the champion/challenger gate (exit 1 if refused)."""
-    from components import promote as p
+    from components.lifecycle import promote as p
 
     try:
         result = p.run(model, version, params, features, force=force, reason=reason)
@@ -101,7 +101,7 @@ def promote(model: Annotated[str, typer.Argument(help="registered model name, e.
 def rollback(model: Annotated[str, typer.Argument(help="registered model name")],
              reason: Annotated[str | None, typer.Option("--reason", help="recorded in the ledger")] = None) -> None:
     """Move @production back to the version that held it before (per the ledger)."""
-    from components import promote as p
+    from components.lifecycle import promote as p
 
     try:
         result = p.rollback(model, reason=reason)
@@ -114,8 +114,8 @@ def rollback(model: Annotated[str, typer.Argument(help="registered model name")]
 def history(model: Annotated[str, typer.Argument(help="registered model name")],
             as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
     """Print every alias move of a model, oldest first (the promotion ledger)."""
-    from components import ledger
-    from components.promote import ledger_engine
+    from components.lifecycle import ledger
+    from components.lifecycle.promote import ledger_engine
 
     try:
         entries = ledger.history(ledger_engine(), model)
@@ -142,7 +142,7 @@ def predict(model: Annotated[str, typer.Argument(help="registered model name")],
                 "--chunk-rows", min=1, help="rows per chunk [default: ~64 MiB of input values]")] = None,
             params: ParamsOpt = Path("params.yaml")) -> None:
     """Validate (GX) and score a file with the model's @production version, chunk by chunk."""
-    from components import batch
+    from components.serving import batch
 
     try:
         result = batch.run(model, input_path, output_path, params, alias, chunk_rows)
@@ -157,7 +157,7 @@ def serve(model: Annotated[str, typer.Argument(help="registered model name")],
           port: Annotated[int, typer.Option("--port")] = 5001,
           alias: Annotated[str, typer.Option("--alias")] = "production") -> None:
     """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version)."""
-    from components import serve as s
+    from components.serving import serve as s
 
     try:
         s.run(model, host, port, alias)
@@ -170,7 +170,7 @@ def lineage(model: Annotated[str, typer.Argument(help="registered model name")],
             version: Annotated[str, typer.Argument(help="version number")],
             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Print a version's git commit, data/params hashes, GX result, run id, gate report and ledger entries."""
-    from components import lineage as lin
+    from components.lifecycle import lineage as lin
 
     try:
         found = lin.collect(model, version)

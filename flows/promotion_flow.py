@@ -13,7 +13,8 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
 from pydantic import BaseModel
 
-from components import paths, promote
+from components.core import paths
+from components.lifecycle import promote
 from flows.retries import io_retries
 
 

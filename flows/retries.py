@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.errors import KeelError
+from components.core.errors import KeelError
 
 
 def transient(task, task_run, state) -> bool:

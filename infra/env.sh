@@ -15,7 +15,7 @@ export KEEL_INFRA_HOME KEEL_ROOT="$_keel_root"
 case ":$PATH:" in *":$_keel_root/.venv/bin:"*) ;; *) [ -d "$_keel_root/.venv/bin" ] && export PATH="$_keel_root/.venv/bin:$PATH" ;; esac
 export MLFLOW_TRACKING_URI="http://$KEEL_HOST:$KEEL_MLFLOW_PORT"
 export PREFECT_API_URL="http://$KEEL_HOST:$KEEL_PREFECT_PORT/api"
-# the promotion ledger lives in the registry's database (components/ledger.py), which an HTTP tracking URI hides
+# the promotion ledger lives in the registry's database (components/lifecycle/ledger.py), which an HTTP tracking URI hides
 export KEEL_LEDGER_DB_URL="postgresql+psycopg2://$KEEL_PG_USER:$KEEL_PG_PASSWORD@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_MLFLOW_DB"
 if [ -n "$KEEL_PREFECT_AUTH" ]; then export PREFECT_API_AUTH_STRING="$KEEL_PREFECT_AUTH"; fi
 if [ "$KEEL_MLFLOW_AUTH" != true ]; then unset MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD; fi

@@ -15,7 +15,7 @@ def write_params(path: Path, overrides: dict | None = None, base: Path | None = 
     """Write the repo's params.yaml (or `base`) with dotted-key overrides applied."""
     import yaml
 
-    from components.config import read_params_file
+    from components.config.params import read_params_file
 
     raw = read_params_file(base or ROOT / "params.yaml", overrides)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -24,7 +24,7 @@ def write_params(path: Path, overrides: dict | None = None, base: Path | None = 
 
 def params_with(overrides: dict | None = None):
     """The repo's params with dotted-key overrides, parsed."""
-    from components.config import load_params
+    from components.config.params import load_params
 
     return load_params(ROOT / "params.yaml", overrides)
 

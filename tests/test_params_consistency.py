@@ -1,58 +1,45 @@
-"""dvc.yaml and params.yaml agree for every family: each params key a stage lists exists, and every
-setting that changes a result is listed by some stage (so DVC re-runs when it changes)."""
+"""dvc.yaml, params.yaml and the stages agree: dvc.yaml is what the stage declarations generate, the params
+stage tracks every section a stage reads, and every resolved setting that changes a result is in some
+stage's view (so DVC and the flow's cache re-run when it changes)."""
 
 import pytest
 import yaml
 
-from components.config import FAMILIES, load_params
+from components.config import views
+from components.config.params import load_params
+from components.families.registry import names
+from components.lifecycle.tracking import flatten
+from components.stages.dvcyaml import dvc_yaml, render
+from components.stages.pipeline import STAGES
 from tests.helpers import ROOT
 
-NOT_AFFECTING_RESULTS = {"train.progress", "train.resume"}  # resume: same result, by design
-# Sections read by registry operations after the pipeline (keel promote), not by any DVC stage.
-NOT_PIPELINE_SECTIONS = ("promote.",)
-RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+NOT_PIPELINE_SECTIONS = ("promote.",)  # read by registry operations after the pipeline (keel promote)
 
 
-def _dvc_params(family: str) -> list[str]:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    return [k.replace("${model}", family) for s in stages.values() for k in s.get("params", [])]
+def test_committed_dvc_yaml_is_the_generated_one():
+    assert (ROOT / "dvc.yaml").read_text() == render(), "run `python -m components.stages dvc-yaml > dvc.yaml`"
 
 
-def _get(tree: dict, dotted: str):
-    for part in dotted.split("."):
-        tree = tree[part]
-    return tree
+def test_every_stage_depends_on_its_view_and_the_params_stage_on_every_section():
+    stages = dvc_yaml()["stages"]
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(stages["params"]["params"]) == set(raw) - {"promote"}
+    for s in STAGES:
+        assert f"data/params/{s.name}.json" in stages[s.name]["deps"]
+        assert f"components/stages/{s.name}.py" in stages[s.name]["deps"]
 
 
-def _leaves(d: dict, prefix: str = "") -> set[str]:
-    out = set()
-    for k, v in d.items():
-        if isinstance(v, dict) and v and k not in ("min", "max", "ranges"):
-            out |= _leaves(v, f"{prefix}{k}.")
-        else:
-            out.add(f"{prefix}{k}")
-    return out
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_every_listed_key_exists(family):
-    missing = []
-    for key in _dvc_params(family):
-        try:
-            _get(RAW, key)
-        except (KeyError, TypeError):
-            missing.append(key)
+@pytest.mark.parametrize("family", names())
+def test_every_result_affecting_setting_is_in_a_stage_view(family):
+    p = load_params(ROOT / "params.yaml", {"model": family})
+    resolved = flatten(p.to_dict())
+    seen = {}
+    for stage in views.VIEWS:
+        for k, v in flatten(views.view(stage, p)).items():
+            seen[k] = v
+    # a view names the section by its key (cfg) or by name; compare the values each setting resolves to
+    seen_values = {(k.split(".", 1)[-1], repr(v)) for k, v in seen.items()}
+    skipped = {f"train.{k}" for k in views.NOT_RESULTS["train"]}
+    missing = [k for k, v in resolved.items() if k not in skipped and not k.startswith(NOT_PIPELINE_SECTIONS)
+               and k != "model" and (k.split(".", 1)[-1].removeprefix(f"{family}."), repr(v)) not in seen_values]
     assert missing == []
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-def test_every_result_affecting_setting_is_a_dvc_dependency(family):
-    """Each key in params.yaml that this family reads (shared keys and its own blocks) is listed."""
-    listed = _dvc_params(family)
-    others = [f for f in FAMILIES if f != family]
-    read = [leaf for leaf in _leaves(RAW) if not any(f".{o}." in f".{leaf}." for o in others)]
-    uncovered = [leaf for leaf in read if leaf not in NOT_AFFECTING_RESULTS
-                 and not leaf.startswith(NOT_PIPELINE_SECTIONS)
-                 and not any(leaf == k or leaf.startswith(k + ".") for k in listed)]
-    assert uncovered == []
-    load_params(ROOT / "params.yaml", {"model": family})

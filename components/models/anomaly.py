@@ -7,12 +7,25 @@ Labels: class index 0 is normal (label 0), anything else is an anomaly (label 1)
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
-from components.config import AnomalyConfig
+from components.core.strict import PositiveInt, Strict
 from components.models.layers import mlp
+
+
+class AnomalyConfig(Strict):
+    """Autoencoder (encoder `hidden` -> `latent`, mirrored decoder); score = per-row reconstruction MSE."""
+
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [64, 32], min_length=1)
+    latent: PositiveInt = 4
+    train_on: Literal["normal", "all"] = "normal"  # reconstruction loss over normal rows only, or all rows
+    threshold: Literal["f1", "quantile"] = "f1"  # pick on validation: max F1, or a quantile of normal scores
+    quantile: float = Field(0.99, gt=0.0, lt=1.0)  # for threshold: quantile
 
 
 def best_f1_threshold(scores: np.ndarray, is_anomaly: np.ndarray) -> tuple[float, float]:

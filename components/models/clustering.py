@@ -5,10 +5,23 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from components.config import ClusteringConfig
+from components.core.strict import PositiveInt, Strict
 from components.models.layers import mlp
+
+
+class ClusteringConfig(Strict):
+    """Autoencoder (MLP encoder -> `embedding` -> mirrored decoder) trained on reconstruction, then KMeans on
+    the embedding in `finalize`."""
+
+    n_clusters: PositiveInt = 10
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [256, 128], min_length=1)
+    embedding: PositiveInt = 10
+    noise: float = Field(0.5, ge=0.0)  # denoising: Gaussian noise (std, standardised units) added while training
+    n_init: PositiveInt = 20  # KMeans restarts
+    kmeans_seed: int = 42
 
 
 class AutoencoderKMeans(nn.Module):

@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from components.config import CnnConfig
+from components.core.strict import PositiveInt, Strict
+
+
+class CnnConfig(Strict):
+    """Conv blocks (conv-ReLU per entry of `channels`, max-pool every `pool_every` blocks) + MLP head."""
+
+    channels: list[PositiveInt] = Field(default_factory=lambda: [32, 64], min_length=1)
+    kernel_size: PositiveInt = 3
+    pool_every: PositiveInt = 1
+    hidden: int = Field(128, ge=0)  # 0: no hidden layer in the head
+    dropout: float = Field(0.25, ge=0.0, lt=1.0)
+    batch_norm: bool = True
 
 
 class ConvNet(nn.Module):

@@ -3,11 +3,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from components.config import ForecastConfig
+from components.core.strict import PositiveInt, Strict
+
+
+class ForecastConfig(Strict):
+    """GRU/LSTM over the input window -> `horizon` values at once (relative to the window's last value)."""
+
+    cell: Literal["gru", "lstm"] = "gru"
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 1
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers
 
 
 class Forecaster(nn.Module):

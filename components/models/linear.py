@@ -6,7 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from components.config import LinearConfig
+from components.core.strict import Strict
+
+
+class LinearConfig(Strict):
+    """Linear regression: one affine layer on standardised inputs (no architecture choices)."""
 
 
 class LinearRegressor(nn.Module):

@@ -4,11 +4,25 @@ the last step's top-layer state (both directions when bidirectional) feeds a lin
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from components.config import RnnConfig
+from components.core.strict import PositiveInt, Strict
+
+
+class RnnConfig(Strict):
+    """Row-wise recurrent classifier: one image row per time step (components/models/rnn.py)."""
+
+    cell: Literal["rnn", "gru", "lstm"] = "gru"
+    hidden: PositiveInt = 128
+    layers: PositiveInt = 1
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # on the last state (and between layers when layers > 1)
+
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 

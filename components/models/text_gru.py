@@ -4,12 +4,28 @@ padding follows a text."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from components.config import TextGruConfig
+from components.core.strict import PositiveInt, Strict
+
+
+class TextGruConfig(Strict):
+    """Embedding -> (bi)GRU over packed sequences -> max/mean pooling over real tokens -> linear."""
+
+    embedding_dim: PositiveInt = 128
+    hidden: PositiveInt = 64
+    layers: PositiveInt = 1
+    bidirectional: bool = True
+    pooling: Literal["max", "mean", "maxmean", "last"] = "maxmean"
+    dropout: float = Field(0.5, ge=0.0, lt=1.0)  # on embeddings and on the pooled vector
+    token_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # training only: whole tokens zeroed
+
 
 PAD = 0
 

@@ -4,8 +4,8 @@ naming the expectation, before anything trains."""
 import numpy as np
 import pytest
 
-from components import validate
-from components.config import ImageValidateConfig
+from components.config.sections import ImageValidateConfig
+from components.data import validator
 from tests.helpers import params_with
 
 DIGITS = {"kind": "image", "image_shape": [8, 8]}
@@ -19,7 +19,7 @@ def cfg():
 
 
 def test_digits_pass(small_digits, cfg):
-    assert validate.validate(small_digits, cfg, DIGITS).success
+    assert validator.validate(small_digits, cfg, DIGITS).success
 
 
 @pytest.mark.parametrize("column,value,expectation", [
@@ -30,5 +30,5 @@ def test_digits_pass(small_digits, cfg):
 def test_broken_rows_name_the_check(small_digits, cfg, column, value, expectation):
     df = small_digits.copy()
     df.loc[3, column] = value
-    failed = {(f.expectation, f.column) for f in validate.validate(df, cfg, DIGITS).failures}
+    failed = {(f.expectation, f.column) for f in validator.validate(df, cfg, DIGITS).failures}
     assert (expectation, column) in failed

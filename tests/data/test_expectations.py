@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
-from components import ingest, paths, validate
-from components.config import ImageValidateConfig, IngestConfig
-from components.errors import DataValidationError
-from components.io import read_json
+from components.config.sections import ImageValidateConfig, IngestConfig
+from components.core import paths
+from components.core.errors import DataValidationError
+from components.core.io import read_json
+from components.data import validator
+from components.stages import ingest, validate
 from tests.helpers import write_params
 
 CFG = ImageValidateConfig(min_rows=50)
@@ -14,7 +16,7 @@ DIGITS = {"kind": "image", "image_shape": [8, 8]}
 
 
 def test_good_data_passes_every_check(small_digits):
-    report = validate.validate(small_digits, CFG, DIGITS)
+    report = validator.validate(small_digits, CFG, DIGITS)
     assert report.success and report.failures == []
     # table: rows, columns; label: exists, not null, in set; per pixel: type, not null, range
     assert report.evaluated == report.successful == 2 + 3 + 64 * 3
@@ -56,7 +58,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_each_broken_kind_names_its_expectation(small_digits, kind):
-    report = validate.validate(_broken(small_digits, kind), CFG, DIGITS)
+    report = validator.validate(_broken(small_digits, kind), CFG, DIGITS)
     assert not report.success
     failed = {(f.expectation, f.column) for f in report.failures}
     for expected in EXPECTED[kind]:
@@ -68,18 +70,18 @@ def test_each_broken_kind_names_its_expectation(small_digits, kind):
 def test_unexpected_counts_and_examples(small_digits):
     df = small_digits.copy()
     df.loc[[1, 2, 3], "px_5"] = 99.0
-    (failure,) = validate.validate(df, CFG, DIGITS).failures
+    (failure,) = validator.validate(df, CFG, DIGITS).failures
     assert failure.unexpected_count == 3 and failure.examples == [99.0, 99.0, 99.0]
     assert "px_5" in failure.describe() and "3 unexpected" in failure.describe()
 
 
 def test_non_square_pixel_count_needs_image_shape(small_digits):
-    report = validate.validate(small_digits.drop(columns="px_63"), CFG, {"kind": "image", "image_shape": None})
+    report = validator.validate(small_digits.drop(columns="px_63"), CFG, {"kind": "image", "image_shape": None})
     assert any(f.expectation == "image_shape" for f in report.failures)
 
 
 def test_label_optional_for_scoring_inputs(small_digits):
-    assert validate.validate(small_digits.drop(columns="label"), CFG, DIGITS, require_label=False).success
+    assert validator.validate(small_digits.drop(columns="label"), CFG, DIGITS, require_label=False).success
 
 
 def test_truncated_csv_fails_validation_naming_columns(tmp_path, small_digits):
@@ -106,8 +108,8 @@ def test_run_writes_report_and_data_docs_even_on_failure(tmp_path, small_digits)
 def test_cli_exit_code_and_message(tmp_path, small_digits, capsys):
     _broken(small_digits, "unknown_label").to_parquet(tmp_path / "bad.parquet", index=False)
     write_params(tmp_path / "params.yaml", {"ingest.source": str(tmp_path / "bad.parquet"), "validate.min_rows": 50})
-    assert ingest.main(["--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "raw")]) == 0
-    code = validate.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(tmp_path / "raw"),
+    assert ingest.STAGE.main(["--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "raw")]) == 0
+    code = validate.STAGE.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(tmp_path / "raw"),
                           "--out", str(tmp_path / "val")])
     err = capsys.readouterr().err
     assert code == 1
@@ -115,7 +117,7 @@ def test_cli_exit_code_and_message(tmp_path, small_digits, capsys):
 
 
 def _diabetes():
-    from components.sources import BUNDLED
+    from components.data.sources import BUNDLED
 
     return BUNDLED["sklearn:diabetes"]()
 
@@ -126,14 +128,14 @@ def test_tabular_suite_passes_real_diabetes_and_names_each_break():
     cfg = params_with({"model": "linear"}).validation
     manifest = {"kind": "tabular"}
     good = _diabetes()
-    assert validate.validate(good, cfg, manifest).success
+    assert validator.validate(good, cfg, manifest).success
     broken = good.copy()
     broken.loc[0, "age"] = 150.0
     broken.loc[1, "bmi"] = np.nan
     broken.loc[2, "label"] = -5.0
     broken["extra"] = 1.0
-    failed = {(f.expectation, f.column) for f in validate.validate(broken, cfg, manifest).failures}
+    failed = {(f.expectation, f.column) for f in validator.validate(broken, cfg, manifest).failures}
     assert {("expect_column_values_to_be_between", "age"), ("expect_column_values_to_not_be_null", "bmi"),
             ("expect_column_values_to_be_between", "label"), ("expect_table_columns_to_match_set", None)} <= failed
-    failed = {(f.expectation, f.column) for f in validate.validate(good.drop(columns="s3"), cfg, manifest).failures}
+    failed = {(f.expectation, f.column) for f in validator.validate(good.drop(columns="s3"), cfg, manifest).failures}
     assert ("expect_column_to_exist", "s3") in failed

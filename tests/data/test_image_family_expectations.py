@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import validate
+from components.data import validator
 from tests.helpers import params_with
 
 DIGITS = {"kind": "image", "image_shape": [8, 8]}
@@ -33,7 +33,7 @@ def fashion_like() -> pd.DataFrame:
 
 
 def test_rnn_good_digits_pass(small_digits, rnn_cfg):
-    assert validate.validate(small_digits, rnn_cfg, DIGITS).success
+    assert validator.validate(small_digits, rnn_cfg, DIGITS).success
 
 
 @pytest.mark.parametrize("kind,expected", [
@@ -49,13 +49,13 @@ def test_rnn_bad_input_names_the_check(small_digits, rnn_cfg, kind, expected):
         df = df.drop(columns=[f"px_{i}" for i in range(56, 64)])
     else:
         df["px_20"] = df["px_20"] * 16
-    report = validate.validate(df, rnn_cfg, DIGITS)
+    report = validator.validate(df, rnn_cfg, DIGITS)
     assert expected in {(f.expectation, f.column) for f in report.failures}
     assert expected[0] in report.message("x")
 
 
 def test_fashion_good_images_pass_with_few_checks(fashion_like, fashion_cfg):
-    report = validate.validate(fashion_like, fashion_cfg, FASHION)
+    report = validator.validate(fashion_like, fashion_cfg, FASHION)
     assert report.success, report.message("x")
     # rows, columns, split set, label x3 on the table; numeric, nulls, min, max on the pixel profile
     assert report.evaluated == 10
@@ -81,7 +81,7 @@ def test_fashion_bad_input_names_the_check_and_pixel(fashion_like, fashion_cfg, 
         df.loc[2, "split"] = "dev"
     else:
         df.loc[4, "label"] = 10
-    report = validate.validate(df, fashion_cfg, FASHION)
+    report = validator.validate(df, fashion_cfg, FASHION)
     failed = {(f.expectation, f.column): f for f in report.failures}
     assert expected in failed, report.message("x")
     assert named in failed[expected].describe()

@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from components import ingest, validate
-from components.config import SeriesValidateConfig
-from components.errors import DataValidationError, IngestError
-from components.sources import BUNDLED
+from components.config.sections import SeriesValidateConfig
+from components.core.errors import DataValidationError, IngestError
+from components.data import artifacts, validator
+from components.data.sources import BUNDLED
+from components.stages import ingest, validate
 from tests.helpers import params_with, write_params
 
 SERIES = {"kind": "series"}
@@ -24,7 +25,7 @@ def cfg():
 
 def test_co2_passes_every_check(co2, cfg):
     assert isinstance(cfg, SeriesValidateConfig)
-    report = validate.validate(co2, cfg, SERIES)
+    report = validator.validate(co2, cfg, SERIES)
     assert report.success and report.evaluated == report.successful == 10
     assert co2["value"].isna().sum() == 59  # its gaps are within what imputation may bridge
 
@@ -61,7 +62,7 @@ EXPECTED = {
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED))
 def test_each_broken_series_names_its_expectation(co2, cfg, kind):
-    report = validate.validate(_broken(co2, kind), cfg, SERIES)
+    report = validator.validate(_broken(co2, kind), cfg, SERIES)
     assert not report.success
     failed = {(f.expectation, f.column) for f in report.failures}
     for expected in EXPECTED[kind]:
@@ -70,21 +71,21 @@ def test_each_broken_series_names_its_expectation(co2, cfg, kind):
 
 def test_max_gap_is_a_param(co2, cfg):
     broken = _broken(co2, "gap_too_long")
-    assert validate.validate(broken, cfg.model_copy(update={"max_gap": "200D"}), SERIES).success
+    assert validator.validate(broken, cfg.model_copy(update={"max_gap": "200D"}), SERIES).success
 
 
 def test_gappy_csv_fails_the_validate_stage_naming_the_check(tmp_path, co2, capsys):
     _broken(co2, "gap_too_long").to_csv(tmp_path / "gappy.csv", index=False)
     write_params(tmp_path / "params.yaml",
                  {"model": "forecasting", "ingest.forecasting.source": str(tmp_path / "gappy.csv")})
-    assert ingest.main(["--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "raw")]) == 0
-    code = validate.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(tmp_path / "raw"),
+    assert ingest.STAGE.main(["--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "raw")]) == 0
+    code = validate.STAGE.main(["--params", str(tmp_path / "params.yaml"), "--raw", str(tmp_path / "raw"),
                           "--out", str(tmp_path / "val")])
     err = capsys.readouterr().err
     assert code == 1 and "DataValidationError" in err
     assert "expect_column_values_to_be_between(days_since_last_value)" in err
     with pytest.raises(DataValidationError):
-        validate.require_validated(tmp_path / "val", tmp_path / "raw")
+        artifacts.require_validated(tmp_path / "val", tmp_path / "raw")
 
 
 def test_unparseable_timestamp_fails_ingest_naming_the_file(tmp_path, co2):

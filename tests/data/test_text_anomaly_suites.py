@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from components import validate
-from components.config import TabularValidateConfig, TextValidateConfig
-from components.sources import read
+from components.config.sections import TabularValidateConfig, TextValidateConfig
+from components.data import validator
+from components.data.sources import read
+from components.stages import validate
 
 TEXT = TextValidateConfig(min_rows=50, labels=["fresh", "rotten"], max_chars=5000)
 TEXT_KIND = {"kind": "text"}
@@ -24,7 +25,7 @@ def shuttle():
 
 
 def test_good_reviews_pass(reviews):
-    report = validate.validate(reviews, TEXT, TEXT_KIND)
+    report = validator.validate(reviews, TEXT, TEXT_KIND)
     assert report.success, report.message("reviews")
     assert report.evaluated == report.successful == 10  # rows, columns, text x5, label x3
 
@@ -64,7 +65,7 @@ TEXT_EXPECTED = {
 
 @pytest.mark.parametrize("kind", sorted(TEXT_EXPECTED))
 def test_bad_text_names_its_expectation(reviews, kind):
-    report = validate.validate(_broken_text(reviews, kind), TEXT, TEXT_KIND)
+    report = validator.validate(_broken_text(reviews, kind), TEXT, TEXT_KIND)
     failed = {(f.expectation, f.column) for f in report.failures}
     assert not report.success
     for expected in TEXT_EXPECTED[kind]:
@@ -74,12 +75,12 @@ def test_bad_text_names_its_expectation(reviews, kind):
 def test_empty_text_failure_counts_the_rows(reviews):
     df = reviews.copy()
     df.loc[[1, 2], "text"] = ""
-    (failure,) = validate.validate(df, TEXT, TEXT_KIND).failures
+    (failure,) = validator.validate(df, TEXT, TEXT_KIND).failures
     assert failure.unexpected_count == 2 and "text" in failure.describe()
 
 
 def test_good_shuttle_passes(shuttle):
-    report = validate.validate(shuttle, SHUTTLE, TABULAR)
+    report = validator.validate(shuttle, SHUTTLE, TABULAR)
     assert report.success, report.message("shuttle")
 
 
@@ -96,15 +97,15 @@ def test_bad_shuttle_names_its_expectation(shuttle, kind, expected):
         df = df.drop(columns="f9")
     else:
         df.loc[4, "label"] = 2
-    report = validate.validate(df, SHUTTLE, TABULAR)
+    report = validator.validate(df, SHUTTLE, TABULAR)
     assert not report.success and expected in {(f.expectation, f.column) for f in report.failures}
 
 
 def test_users_csv_with_an_empty_review_stops_in_validate(tmp_path, reviews):
     """A user's CSV (text in a `review` column): ingest renames it; the empty row fails validate by name."""
-    from components import ingest
-    from components.config import IngestConfig
-    from components.errors import DataValidationError
+    from components.config.sections import IngestConfig
+    from components.core.errors import DataValidationError
+    from components.stages import ingest
 
     path = tmp_path / "my_reviews.csv"
     reviews.rename(columns={"text": "review"}).assign(stars=3).to_csv(path, index=False)

@@ -12,9 +12,9 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, Fl
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
-from components import ledger
-from components.batch import read_metadata
-from components.errors import DataValidationError
+from components.core.errors import DataValidationError
+from components.lifecycle import ledger
+from components.serving.batch import read_metadata
 from flows.batch_inference_flow import batch_inference_flow
 from flows.promotion_flow import promotion_flow
 from tests.helpers import write_params

@@ -10,8 +10,8 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from components import paths
-from components.io import read_json
+from components.core import paths
+from components.core.io import read_json
 from flows.training_flow import training_flow
 from tests.helpers import write_params
 

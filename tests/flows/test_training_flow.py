@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from components import paths
-from components.errors import DataValidationError
+from components.core import paths
+from components.core.errors import DataValidationError
 from flows.training_flow import training_flow
 from tests.helpers import write_params
 

@@ -13,7 +13,7 @@ import random
 import sys
 import time
 
-from components import ledger, promote, registry
+from components.lifecycle import ledger, promote, registry
 
 
 def main(model: str, n: int, start_at: float, tag: str, no_lock: bool) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from components import evaluate, features, ingest, paths, register, train, validate
-from components.config import load_params
+from components.config.params import load_params
+from components.core import paths
+from components.stages import evaluate, features, ingest, register, train, validate
 from tests.conftest import TINY
 from tests.helpers import write_params
 

@@ -9,7 +9,7 @@ import time
 import pytest
 from mlflow import MlflowClient
 
-from components import ledger
+from components.lifecycle import ledger
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow

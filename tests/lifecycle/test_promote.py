@@ -97,8 +97,8 @@ def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, di
     out = keel("predict", "digits-cnn", str(tmp_path / "in.csv"), str(tmp_path / "pred.parquet"),
                "--chunk-rows", "700")
     assert out.exit_code == 0, out.output
-    from components.batch import read_metadata
-    from components.io import sha256_file
+    from components.core.io import sha256_file
+    from components.serving.batch import read_metadata
 
     meta = read_metadata(tmp_path / "pred.parquet")
     assert meta["model"] == "digits-cnn" and meta["version"] == "3"  # the version holding @production

@@ -34,7 +34,7 @@ def call(url: str, body: bytes | None = None) -> tuple[int, dict]:
 
 @pytest.fixture(scope="module")
 def server(project):
-    from components import promote
+    from components.lifecycle import promote
 
     assert register_version(project).version == "1"
     assert promote.run("digits-cnn", "1").promoted

@@ -2,10 +2,11 @@
 
 import torch
 
-from components.config import AnomalyConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.train import Tensors, set_seeds, train_loop
-from components.transforms import TabularTransform
+from components.config.sections import TrainConfig
+from components.data.transforms.tabular import TabularTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.anomaly import AnomalyConfig
+from components.training.loop import Tensors, set_seeds, train_loop
 
 CFG = AnomalyConfig(hidden=[16], latent=2)
 

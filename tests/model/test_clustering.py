@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from components.config import ClusteringConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.train import Tensors, set_seeds, train_loop
-from components.transforms import ClusterTransform
+from components.config.sections import TrainConfig
+from components.data.transforms.image import ClusterTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.clustering import ClusteringConfig
+from components.training.loop import Tensors, set_seeds, train_loop
 
 CFG = ClusteringConfig(hidden=[32], embedding=4, n_clusters=3, n_init=2)
 

@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from components.config import CnnConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.models.cnn import ConvNet
-from components.train import Tensors, make_optimizer, set_seeds, train_step
-from components.transforms import ImageTransform
+from components.config.sections import TrainConfig
+from components.data.transforms.image import ImageTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.cnn import CnnConfig, ConvNet
+from components.training.loop import Tensors, make_optimizer, set_seeds, train_step
 
 
 @pytest.mark.parametrize("shape,cfg", [((1, 8, 8), CnnConfig()), ((1, 28, 28), CnnConfig(channels=[8, 16, 32])),
@@ -57,7 +57,7 @@ def test_forward_backward_on_cuda():
 
 def test_inference_runs_channels_last_with_the_values_of_the_default_layout(small_digits, tmp_path):
     """predict() scores images in channels-last (faster on CPU); probabilities match the plain NCHW forward."""
-    from components.inference import predict
+    from components.inference.predict import predict
 
     set_seeds(0)
     t = ImageTransform.fit(small_digits, {"image_shape": [8, 8]})

@@ -4,7 +4,9 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from components import distributed, features, ingest, paths, train, validate
+from components.core import paths
+from components.stages import features, ingest, train, validate
+from components.training import distributed, launcher
 from tests.helpers import params_with
 
 
@@ -19,11 +21,11 @@ def test_shards_cover_every_index_once_per_epoch():
 def test_torchrun_command_is_standalone_unless_rendezvous_is_set(monkeypatch, tmp_path):
     monkeypatch.delenv("PET_NNODES", raising=False)
     monkeypatch.delenv("PET_RDZV_ENDPOINT", raising=False)
-    cmd = distributed.torchrun_command(2, tmp_path / "job.pkl")
+    cmd = launcher.torchrun_command(2, tmp_path / "job.pkl")
     assert cmd[1:4] == ["-m", "torch.distributed.run", "--nproc-per-node=2"] and "--standalone" in cmd
     monkeypatch.setenv("PET_NNODES", "2")
     monkeypatch.setenv("PET_RDZV_ENDPOINT", "node0:29400")
-    assert "--standalone" not in distributed.torchrun_command(2, tmp_path / "job.pkl")  # torchrun reads PET_*
+    assert "--standalone" not in launcher.torchrun_command(2, tmp_path / "job.pkl")  # torchrun reads PET_*
 
 
 @pytest.mark.slow

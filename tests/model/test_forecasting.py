@@ -3,10 +3,11 @@ import pandas as pd
 import pytest
 import torch
 
-from components.config import ForecastConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.train import Tensors, set_seeds, train_loop
-from components.transforms import SeriesTransform
+from components.config.sections import TrainConfig
+from components.data.transforms.series import SeriesTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.forecasting import ForecastConfig
+from components.training.loop import Tensors, set_seeds, train_loop
 
 
 def _transform(L=12, h=6):

@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from components.config import CnnConfig, TrainConfig
-from components.loop import Tensors, set_seeds, train_loop, train_step
-from components.models.cnn import ConvNet
-from components.precision import make_amp
-from components.streaming import ParquetStream
-from components.transforms import TabularTransform
+from components.config.sections import TrainConfig
+from components.data.streaming import ParquetStream
+from components.data.transforms.tabular import TabularTransform
+from components.models.cnn import CnnConfig, ConvNet
+from components.training.loop import Tensors, set_seeds, train_loop, train_step
+from components.training.precision import make_amp
 
 pytestmark = pytest.mark.gpu
 CUDA = torch.device("cuda")
@@ -57,7 +57,7 @@ def test_stream_batches_arrive_on_cuda_from_pinned_workers(tmp_path):
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 GPUs for NCCL DDP")
 def test_nccl_ddp_two_gpus(tmp_path, mlflow_store):
-    from components import features, ingest, train, validate
+    from components.stages import features, ingest, train, validate
     from tests.helpers import params_with
 
     params = params_with({"validate.min_rows": 50, "train.epochs": 5, "train.patience": 5, "train.progress": False,

@@ -1,10 +1,11 @@
 import numpy as np
 import torch
 
-from components.config import LinearConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.train import Tensors, set_seeds, train_loop
-from components.transforms import TabularTransform
+from components.config.sections import TrainConfig
+from components.data.transforms.tabular import TabularTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.linear import LinearConfig
+from components.training.loop import Tensors, set_seeds, train_loop
 
 
 def _transform(f=3):

@@ -4,11 +4,11 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
-from components import features, ingest, train, validate
-from components.config import CnnConfig, TrainConfig
-from components.loop import Tensors, set_seeds, train_loop, train_step
-from components.models.cnn import ConvNet
-from components.precision import make_amp, precision_free
+from components.config.sections import TrainConfig
+from components.models.cnn import CnnConfig, ConvNet
+from components.stages import features, ingest, train, validate
+from components.training.loop import Tensors, set_seeds, train_loop, train_step
+from components.training.precision import make_amp, precision_free
 from tests.helpers import params_with
 
 
@@ -24,7 +24,7 @@ def test_amp_per_precision():
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])
 def test_low_precision_step_learns_and_keeps_fp32_weights(precision, small_digits):
     set_seeds(0)
-    from components.transforms import ImageTransform
+    from components.data.transforms.image import ImageTransform
 
     t = ImageTransform.fit(small_digits, {"image_shape": [8, 8]})
     batch = Tensors(torch.from_numpy(t.features(small_digits.head(32))),
@@ -58,7 +58,7 @@ def test_bf16_on_cpu_within_one_point_of_fp32_and_delta_is_logged(tmp_path, mlfl
     params = params_with({"validate.min_rows": 50, "features.val_size": 0.3, "train.epochs": 10,
                           "train.patience": 10, "train.batch_size": 64, "train.progress": False,
                           "train.cnn.channels": [8, 16], "train.cnn.hidden": 32, "train.cnn.dropout": 0.0,
-                          "train.precision": "bf16"})
+                          "train.precision": "bf16", "train.fp32_reference": True})
     ingest.run(params.ingest, tmp_path / "raw", params.kind)
     validate.run(params.validation, tmp_path / "raw", tmp_path / "validation")
     features.run(params.features, tmp_path / "raw", tmp_path / "validation", tmp_path / "features", params.task)
@@ -75,3 +75,7 @@ def test_bf16_on_cpu_within_one_point_of_fp32_and_delta_is_logged(tmp_path, mlfl
     assert by_precision["bf16"].data.tags["keel.fp32_reference_run"] == by_precision["fp32"].info.run_id
     assert by_precision["bf16"].data.tags["keel.reference_digest"] == by_precision["fp32"].data.tags[
         "keel.reference_digest"]
+    opt_out = train.run(params.model_copy(update={"train": params.train.model_copy(
+        update={"fp32_reference": False})}), tmp_path / "features", tmp_path / "model2")
+    assert len(client.search_runs([client.get_experiment_by_name("digits-cnn").experiment_id])) == 3  # no new fp32
+    assert not any(k.startswith("fp32_delta") for k in opt_out.metrics)

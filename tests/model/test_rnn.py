@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from components.config import RnnConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.models.rnn import RowRnn
-from components.train import Tensors, make_optimizer, set_seeds, train_step
-from components.transforms import ImageTransform
+from components.config.sections import TrainConfig
+from components.data.transforms.image import ImageTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.rnn import RnnConfig, RowRnn
+from components.training.loop import Tensors, make_optimizer, set_seeds, train_step
 
 
 @pytest.mark.parametrize("shape,cfg", [

@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from components.config import TextFeaturesConfig, TextGruConfig, TrainConfig
-from components.models import build_model, load_checkpoint, save_checkpoint
-from components.train import Tensors, set_seeds, train_loop
-from components.transforms import TextTransform
+from components.config.sections import TextFeaturesConfig, TrainConfig
+from components.data.transforms.text import TextTransform
+from components.inference.checkpoint import build_model, load_checkpoint, save_checkpoint
+from components.models.text_gru import TextGruConfig
+from components.training.loop import Tensors, set_seeds, train_loop
 
 CFG = TextGruConfig(embedding_dim=16, hidden=8, dropout=0.0)
 WORDS = ["good", "great", "fine", "bad", "dull", "awful", "film", "plot", "cast", "the"]

@@ -33,9 +33,21 @@ def use_store(repo: Path) -> MlflowClient:
     return client(repo)
 
 
+def set_arg(repo: Path, kv: str) -> str:
+    """`key=value` for `dvc exp run -S`, as `+key=value` when params.yaml lacks the key (DVC's way to add one)."""
+    import yaml
+
+    node = yaml.safe_load((repo / "params.yaml").read_text())
+    for part in kv.split("=", 1)[0].lstrip("+").split("."):
+        if not isinstance(node, dict) or part not in node:
+            return "+" + kv.lstrip("+")
+        node = node[part]
+    return kv
+
+
 def exp_run_family(repo: Path, family: str, *overrides: str) -> dict:
     """`dvc exp run -S model=<family> [-S k=v ...]` in `repo`; returns reports/metrics.json (fails loudly)."""
-    sets = [a for kv in (f"model={family}", *overrides) for a in ("-S", kv)]
+    sets = [a for kv in (f"model={family}", *overrides) for a in ("-S", set_arg(repo, kv))]
     done = dvc(repo, "exp", "run", *sets)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return json.loads((repo / "reports/metrics.json").read_text())

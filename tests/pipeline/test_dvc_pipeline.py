@@ -52,6 +52,19 @@ def test_registered_model_predicts_from_raw_pixels(repo, digits_frame):
     assert np.allclose(out.filter(like="p_").sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_editing_a_module_deep_in_train_marks_train_changed(repo):
+    """The training loop is nowhere named by the train stage, yet it is in its code deps (its import closure)."""
+    loop = repo / "components/training/loop.py"
+    loop.write_text(loop.read_text() + "\n# a comment\n")
+    changed = set(json.loads(dvc(repo, "status", "--json").stdout))
+    assert "train" in changed and not changed & {"params", "ingest", "validate", "features"}
+    dry = dvc(repo, "repro", "--dry").stdout
+    assert all(f"Running stage '{s}'" in dry for s in ("train", "evaluate", "register"))
+    assert "Running stage 'ingest'" not in dry
+    subprocess.run(["git", "checkout", "--", "components/training/loop.py"], cwd=repo, check=True)
+    assert json.loads(dvc(repo, "status", "--json").stdout) == {}
+
+
 def test_second_repro_does_nothing(repo):
     again = dvc(repo, "repro")
     assert again.returncode == 0

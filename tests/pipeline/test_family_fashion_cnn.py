@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import idx
-from components.io import read_json
+from components.core.io import read_json
+from components.data import idx
 from tests.helpers import make_repo_copy
 from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.sources import BUNDLED
+from components.data.sources import BUNDLED
 from tests.helpers import make_repo_copy
 from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 

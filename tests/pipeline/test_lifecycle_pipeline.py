@@ -13,7 +13,7 @@ from tests.helpers import make_repo_copy, venv_env
 from tests.pipeline.dvc_helpers import client, dvc, use_store
 
 pytestmark = pytest.mark.slow
-WEAK = ("train.epochs=1", "train.lr=0.00001", "register.cnn.min={accuracy: 0.05}")  # weak, still staged
+WEAK = ("train.epochs=1", "train.lr=0.00001", "+register.cnn.min={accuracy: 0.05}")  # weak, still staged
 
 
 def keel(repo: Path, *args: str) -> subprocess.CompletedProcess:

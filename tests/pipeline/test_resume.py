@@ -1,4 +1,4 @@
-"""Resume after a real SIGKILL: `python -m components.train` killed mid-training, run again, ends where an
+"""Resume after a real SIGKILL: `python -m components.stages train` killed mid-training, run again, ends where an
 uninterrupted run ends (same seed, same thread count: bit-identical; asserted to 1e-6)."""
 
 import os
@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from components import features, ingest, paths, validate
-from components.io import read_json
+from components.core import paths
+from components.core.io import read_json
+from components.stages import features, ingest, validate
 from tests.helpers import ROOT, params_with, write_params
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ OVERRIDES = {"validate.min_rows": 50, "train.epochs": 14, "train.patience": 14, 
 
 
 def _train_cmd(params: Path, feats: Path, out: Path, resume: Path) -> list[str]:
-    return [sys.executable, "-m", "components.train", "--params", str(params), "--features", str(feats),
+    return [sys.executable, "-m", "components.stages", "train", "--params", str(params), "--features", str(feats),
             "--out", str(out), "--resume-dir", str(resume)]
 
 

@@ -1,29 +1,33 @@
 import pytest
 from pydantic import ValidationError
 
-from components.config import FAMILIES, FAMILY_INFO, load_params, parse_params, read_params_file
-from components.errors import ParamsError
+from components.config.params import load_params, parse_params, read_params_file
+from components.core.errors import ParamsError
+from components.families.registry import families
 from tests.helpers import ROOT, params_with, write_params
 
 
 def test_repo_params_load_for_every_family():
-    for family in FAMILIES:
-        p = load_params(ROOT / "params.yaml", {"model": family})
-        assert (p.model, p.kind, p.task) == (family, *FAMILY_INFO[family][:2])
-        assert isinstance(p.arch, FAMILY_INFO[family].arch)
+    for name, family in families().items():
+        p = load_params(ROOT / "params.yaml", {"model": name})
+        assert (p.model, p.kind, p.task) == (name, family.kind, family.task)
+        assert isinstance(p.arch, family.config)
     default = load_params(ROOT / "params.yaml")
     assert default.model == "cnn" and default.ingest.source == "sklearn:digits"
     assert default.registration.min == {"accuracy": 0.97}
     assert default.registered_name("digits") == "digits-cnn"
 
 
-def test_family_blocks_override_shared_keys():
+def test_family_defaults_and_blocks_override_shared_keys():
     linear = params_with({"model": "linear"})
     assert linear.ingest.source == "sklearn:diabetes" and linear.ingest.label_column == "label"
     assert linear.train.lr == 0.01 and linear.train.seed == 42  # overridden / inherited
     assert linear.features.val_size == 0.0 and linear.validation.min_rows == 200
     assert params_with({"train.lr": 0.5}).train.lr == 0.5  # shared key
-    assert params_with({"model": "linear", "train.lr": 0.5}).train.lr == 0.01  # the block still wins
+    assert params_with({"model": "linear", "train.lr": 0.5}).train.lr == 0.01  # the family's default still wins
+    assert params_with({"model": "linear", "train.linear.lr": 0.5}).train.lr == 0.5  # a block beats the default
+    tuned = params_with({"model": "text_gru", "register.text_gru.min": {"accuracy": 0.7}})
+    assert tuned.registration.min == {"accuracy": 0.7}  # a block key replaces the default's value whole
 
 
 def test_unknown_keys_are_named_with_their_block(tmp_path):
@@ -52,11 +56,25 @@ def test_every_bad_value_is_named_at_once():
     assert "ingest.sorce: unknown key" in msg and "unknown family 'gbm'" in msg
 
 
-def test_required_family_keys_are_named():
-    raw = read_params_file(ROOT / "params.yaml")
-    del raw["validate"]["linear"]["columns"]
-    with pytest.raises(ParamsError, match="validate.linear.columns: Field required"):
-        parse_params(raw)
+def test_required_family_keys_are_named(monkeypatch):
+    from dataclasses import replace
+
+    from components.families import registry
+
+    linear = registry.families()["linear"]
+    bare = replace(linear, name="bare", defaults={k: v for k, v in linear.defaults.items() if k != "validate"})
+    monkeypatch.setattr(registry, "BUILTIN", (*registry.BUILTIN, bare))
+    registry.families.cache_clear()
+    try:
+        with pytest.raises(ParamsError, match="validate.bare.columns: Field required"):
+            parse_params(read_params_file(ROOT / "params.yaml"))
+        with pytest.raises(ParamsError, match=r"validate.bare.ranges.a.1: Field required \(family default\)"):
+            monkeypatch.setattr(registry, "BUILTIN", (*registry.BUILTIN[:-1], replace(
+                bare, defaults=linear.defaults | {"validate": {"columns": ["a"], "ranges": {"a": [1]}}})))
+            registry.families.cache_clear()
+            parse_params(read_params_file(ROOT / "params.yaml"))
+    finally:
+        registry.families.cache_clear()
 
 
 def test_cross_field_rules():

@@ -1,24 +1,28 @@
 import numpy as np
 import pytest
 
-from components import features, ingest, paths, validate
-from components.config import FeaturesConfig, ImageValidateConfig, IngestConfig
-from components.errors import DataValidationError, StageInputError
-from components.io import read_json, write_json
-from components.transforms import ImageTransform, load_transform
+from components.config.sections import FeaturesConfig, ImageValidateConfig, IngestConfig
+from components.core import paths
+from components.core.errors import DataValidationError, StageInputError
+from components.core.io import read_json, write_json
+from components.data import artifacts
+from components.data import split as splitting
+from components.data.transforms.image import ImageTransform
+from components.data.transforms.registry import load_transform
+from components.stages import features, ingest, validate
 
 
 def test_split_is_stratified_disjoint_and_seeded(digits_frame):
     cfg = FeaturesConfig()
-    parts = features.split(digits_frame, cfg)
+    parts = splitting.split(digits_frame, cfg)
     assert {k: len(v) for k, v in parts.items()} == {"train": 1257, "val": 270, "test": 270}
     keys = [set(map(tuple, p.to_numpy())) for p in parts.values()]
     assert sum(len(k) for k in keys) == len(set.union(*keys))  # no row in two splits (digits has no dupes)
     shares = parts["test"]["label"].value_counts(normalize=True)
     assert (shares - 0.1).abs().max() < 0.02
-    again = features.split(digits_frame, cfg)
+    again = splitting.split(digits_frame, cfg)
     assert all(parts[k].equals(again[k]) for k in parts)
-    other = features.split(digits_frame, FeaturesConfig(seed=7))
+    other = splitting.split(digits_frame, FeaturesConfig(seed=7))
     assert not parts["test"].equals(other["test"])
 
 
@@ -42,7 +46,7 @@ def test_transform_targets_and_errors(tiny_frame):
 
 def test_unstratifiable_split_is_explained(tiny_frame):
     with pytest.raises(StageInputError, match="cannot split"):
-        features.split(tiny_frame, FeaturesConfig())
+        splitting.split(tiny_frame, FeaturesConfig())
 
 
 def _validated(tmp_path, frame):
@@ -59,7 +63,7 @@ def test_run_writes_splits_transform_and_hashes(tmp_path, small_digits):
     info = read_json(tmp_path / "feat" / paths.SPLIT_FILE)
     assert info["sha256"] == result.sha256 and set(info["sha256"]) == {"train", "val", "test"}
     assert sum(result.sizes.values()) == len(small_digits)
-    assert features.load_fitted(tmp_path / "feat").classes == list(range(10))
+    assert artifacts.load_fitted(tmp_path / "feat").classes == list(range(10))
 
 
 def test_run_refuses_unvalidated_or_stale_data(tmp_path, small_digits):
@@ -77,7 +81,7 @@ def test_run_refuses_unvalidated_or_stale_data(tmp_path, small_digits):
 def test_random_split_without_validation_matches_sklearn(digits_frame):
     from sklearn.model_selection import train_test_split
 
-    parts = features.split(digits_frame, FeaturesConfig(val_size=0.0, test_size=0.2), stratify=False)
+    parts = splitting.split(digits_frame, FeaturesConfig(val_size=0.0, test_size=0.2), stratify=False)
     assert len(parts["val"]) == 0
     _, expected = train_test_split(np.arange(len(digits_frame)), test_size=0.2, random_state=42)
     assert parts["test"].equals(digits_frame.iloc[np.sort(expected)].reset_index(drop=True))

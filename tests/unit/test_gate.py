@@ -4,8 +4,16 @@ significant, mismatched split; rule resolution per task; the report."""
 import numpy as np
 import pytest
 
-from components.errors import ParamsError
-from components.gate import Rule, Scored, decide_promotion, gate_tags, mcnemar_p, render_markdown, resolve_rule
+from components.core.errors import ParamsError
+from components.lifecycle.gate import (
+    Rule,
+    Scored,
+    decide_promotion,
+    gate_tags,
+    mcnemar_p,
+    render_markdown,
+    resolve_rule,
+)
 from tests.helpers import params_with
 
 SPLIT = "a" * 64

@@ -6,10 +6,11 @@ import struct
 import numpy as np
 import pytest
 
-from components import idx, ingest
-from components.config import IngestConfig
-from components.errors import IngestError
-from components.io import read_json
+from components.config.sections import IngestConfig
+from components.core.errors import IngestError
+from components.core.io import read_json
+from components.data import idx
+from components.stages import ingest
 
 CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
 

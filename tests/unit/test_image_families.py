@@ -5,13 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components import features
-from components.config import FAMILY_INFO, CnnConfig, FeaturesConfig, RnnConfig
-from components.errors import ParamsError, StageInputError
-from components.models import build_model
-from components.models.cnn import ConvNet
-from components.models.rnn import RowRnn
-from components.transforms import ImageTransform
+from components.config.sections import FeaturesConfig
+from components.core.errors import ParamsError, StageInputError
+from components.data import split as splitting
+from components.data.transforms.image import ImageTransform
+from components.families.registry import get
+from components.inference.checkpoint import build_model
+from components.models.cnn import CnnConfig, ConvNet
+from components.models.rnn import RnnConfig, RowRnn
 from tests.helpers import params_with
 
 
@@ -19,7 +20,7 @@ def test_families_resolve_to_their_architecture_and_registered_name():
     rnn, fashion = params_with({"model": "rnn"}), params_with({"model": "fashion_cnn"})
     assert isinstance(rnn.arch, RnnConfig) and rnn.arch.cell == "gru" and rnn.kind == "image"
     assert rnn.registered_name("digits") == "digits-rnn"
-    assert isinstance(fashion.arch, CnnConfig) and FAMILY_INFO["fashion_cnn"].architecture == "cnn"
+    assert isinstance(fashion.arch, CnnConfig) and get("fashion_cnn").architecture == "cnn"
     assert fashion.registered_name("fashion-mnist") == "fashion-mnist-cnn"
     assert fashion.ingest.source.startswith("idx:") and fashion.validation.pixel_max == 255
     assert params_with({"model": "fashion_cnn", "register.model_name": "mine"}).registered_name("x") == "mine"
@@ -51,19 +52,19 @@ def _with_split(n_train=200, n_test=50):
 
 def test_predefined_split_is_honoured():
     df = _with_split()
-    parts = features.split(df, FeaturesConfig(val_size=0.1, test_size=0.3))
+    parts = splitting.split(df, FeaturesConfig(val_size=0.1, test_size=0.3))
     assert {k: len(v) for k, v in parts.items()} == {"train": 180, "val": 20, "test": 50}
     assert parts["test"]["row"].tolist() == list(range(200, 250))  # exactly the source's test rows
     assert set(parts["train"]["row"]) | set(parts["val"]["row"]) == set(range(200))
     assert all("split" not in p.columns for p in parts.values())
     assert parts["val"]["label"].value_counts().tolist() == [5, 5, 5, 5]  # stratified
-    again = features.split(df, FeaturesConfig(val_size=0.1))
+    again = splitting.split(df, FeaturesConfig(val_size=0.1))
     assert all(parts[k].equals(again[k]) for k in parts)
-    no_val = features.split(df, FeaturesConfig(val_size=0.0))
+    no_val = splitting.split(df, FeaturesConfig(val_size=0.0))
     assert len(no_val["train"]) == 200 and len(no_val["val"]) == 0
 
 
 @pytest.mark.parametrize("values,match", [(["train"] * 250, "0 test rows"), (["train"] * 249 + ["dev"], "dev")])
 def test_predefined_split_errors(values, match):
     with pytest.raises(StageInputError, match=match):
-        features.split(_with_split().assign(split=values), FeaturesConfig())
+        splitting.split(_with_split().assign(split=values), FeaturesConfig())

@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from components import ingest, paths
-from components.config import IngestConfig
-from components.errors import IngestError
-from components.io import read_json, sha256_file
+from components.config.sections import IngestConfig
+from components.core import paths
+from components.core.errors import IngestError
+from components.core.io import read_json, sha256_file
+from components.stages import ingest
 
 
 def test_sklearn_digits_layout():

@@ -1,7 +1,7 @@
 import pytest
 
-from components.errors import StageInputError
-from components.io import atomic_dir, atomic_path, read_json, require_files, sha256_paths, write_json
+from components.core.errors import StageInputError
+from components.core.io import atomic_dir, atomic_path, read_json, require_files, sha256_paths, write_json
 
 
 def test_atomic_path_keeps_old_file_on_error(tmp_path):

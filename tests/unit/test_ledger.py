@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from components import ledger
-from components.ledger import Entry, LedgerError
+from components.lifecycle import ledger
+from components.lifecycle.ledger import Entry, LedgerError
 
 
 def entry(action: str, frm: str | None, to: str) -> Entry:

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from components.config import RegisterConfig
-from components.errors import RegistryError
-from components.register import check_thresholds, dvc_lock_hashes
+from components.config.sections import RegisterConfig
+from components.core.errors import RegistryError
+from components.stages.register import check_thresholds, dvc_lock_hashes
 
 METRICS = {"accuracy": 0.98, "macro_f1": 0.97, "loss": 0.08, "per_class": {}}
 

@@ -3,7 +3,7 @@ import random
 import numpy as np
 import torch
 
-from components.resume import load_state, resume_key, rng_state, save_state, set_rng_state, state_path
+from components.training.resume import load_state, resume_key, rng_state, save_state, set_rng_state, state_path
 
 
 def _draw(gen):

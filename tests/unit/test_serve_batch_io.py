@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from components.batch import read_chunks
-from components.errors import StageInputError
-from components.serve import BadRequest, parse_payload
+from components.core.errors import StageInputError
+from components.serving.batch import read_chunks
+from components.serving.serve import BadRequest, parse_payload
 
 COLS = ["a", "b", "c"]
 
@@ -54,7 +54,7 @@ def test_inputs_are_read_in_bounded_chunks(tmp_path):
 
 
 def test_default_chunks_hold_about_64_mib_of_values(tmp_path):
-    from components.batch import CHUNK_BYTES, default_chunk_rows
+    from components.serving.batch import CHUNK_BYTES, default_chunk_rows
 
     pd.DataFrame({f"px_{i}": [0.0] for i in range(64)}).to_parquet(tmp_path / "digits.parquet", index=False)
     pd.DataFrame({f"px_{i}": [0] for i in range(784)}).to_csv(tmp_path / "fashion.csv", index=False)

@@ -6,10 +6,12 @@ import pandas as pd
 import pytest
 import torch
 
-from components import features, ingest, paths, streaming, train, validate
-from components.errors import DataValidationError
-from components.io import read_json
-from components.transforms import TabularTransform
+from components.core import paths
+from components.core.errors import DataValidationError
+from components.core.io import read_json
+from components.data import artifacts, streaming
+from components.data.transforms.tabular import TabularTransform
+from components.stages import features, ingest, train, validate
 from tests.helpers import params_with
 
 COLS = ["a", "b", "c", "d"]
@@ -51,7 +53,7 @@ def test_partitioned_source_streams_through_every_stage(tmp_path, source, mlflow
     res = features.run(params.features, tmp_path / "raw", tmp_path / "val", tmp_path / "feat", params.task)
     assert sum(res.sizes.values()) == 4500 and 0.6 < res.sizes["train"] / 4500 < 0.8
     fitted = TabularTransform.model_validate(read_json(tmp_path / "feat" / paths.TRANSFORM_FILE))
-    in_memory = TabularTransform.fit(features.load_split(tmp_path / "feat", "train"), {}, "regression")
+    in_memory = TabularTransform.fit(artifacts.load_split(tmp_path / "feat", "train"), {}, "regression")
     assert np.allclose(fitted.mean, in_memory.mean) and np.allclose(fitted.std, in_memory.std)
     assert fitted.target_mean == pytest.approx(in_memory.target_mean)
 

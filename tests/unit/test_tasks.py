@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.tasks import classification_metrics, ols_predict, regression_metrics
+from components.problems.baselines import ols_predict
+from components.problems.classification import classification_metrics
+from components.problems.regression import regression_metrics
 
 
 def test_metrics_by_hand():
@@ -23,8 +25,8 @@ def test_absent_class_scores_zero_not_error():
 
 
 def test_run_splits_headline_metrics_from_detail(tmp_path, small_digits, mlflow_store, monkeypatch):
-    from components import evaluate, features, ingest, train, validate
-    from components.io import read_json
+    from components.core.io import read_json
+    from components.stages import evaluate, features, ingest, train, validate
     from tests.helpers import params_with
 
     monkeypatch.chdir(tmp_path)
@@ -57,8 +59,9 @@ def test_ols_baseline_recovers_a_linear_law():
 
 
 def test_score_agrees_with_metrics_for_every_task():
-    from components.tasks import TASKS
-    from components.transforms import ImageTransform, TabularTransform
+    from components.data.transforms.image import ImageTransform
+    from components.data.transforms.tabular import TabularTransform
+    from components.problems.registry import TASKS
 
     rng = np.random.default_rng(0)
     img = pd.DataFrame({"px_0": rng.random(30), "label": np.arange(30) % 3})

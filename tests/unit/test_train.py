@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from components.config import TrainConfig
-from components.train import History, Tensors, batches, get_device, make_optimizer, set_seeds, train_loop
+from components.config.sections import TrainConfig
+from components.training.loop import History, Tensors, batches, get_device, make_optimizer, set_seeds, train_loop
 
 
 class Affine(nn.Module):
@@ -56,7 +56,7 @@ def test_early_stopping_restores_best_weights():
     model = Affine()
     seen: list[dict] = []
     hist = train_loop(model, train, val, cfg, torch.device("cpu"), False,
-                      on_epoch=lambda s, improved, opt: seen.append({"s": s, "state": {
+                      on_epoch=lambda s, improved: seen.append({"s": s, "state": {
                           k: v.clone() for k, v in model.state_dict().items()}}))
     assert isinstance(hist, History) and hist.stopped_early
     assert len(hist.epochs) == hist.best_epoch + cfg.patience

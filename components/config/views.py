@@ -1,0 +1,43 @@
+"""What each stage reads from the params: its view. The view is the unit of change detection: DVC re-runs
+a stage when its view (written by the `params` stage to data/params/<stage>.json) changes, and the flow's
+cache key holds the same view. Stage runners pass exactly these values (components/stages/pipeline.py),
+so a setting a stage reads is a setting it is re-run for, by construction.
+
+    python -m components.stages params --params params.yaml --out data/params
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from components.config.params import Params
+from components.core.io import write_json
+
+# Settings that change how a stage runs, not what it produces.
+NOT_RESULTS = {"train": {"progress", "resume"}}
+
+VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
+    "ingest": lambda p: {"cfg": p.ingest, "kind": p.kind},
+    "validate": lambda p: {"cfg": p.validation},
+    "features": lambda p: {"cfg": p.features, "task": p.task},
+    "train": lambda p: {"model": p.model, "train": p.train, "arch": p.arch,
+                        "model_name": p.registration.model_name},
+    "evaluate": lambda p: {"cfg": p.evaluate},
+    "register": lambda p: {"cfg": p.registration},
+}
+
+
+def view(stage: str, params: Params) -> dict[str, Any]:
+    """The stage's view as plain JSON values (settings that change no result left out)."""
+    skip = NOT_RESULTS.get(stage, set())
+    return {k: (v.model_dump(mode="json", exclude=skip if k == stage else None) if isinstance(v, BaseModel) else v)
+            for k, v in VIEWS[stage](params).items()}
+
+
+def write_views(params: Params, out_dir: Path) -> dict[str, Path]:
+    """One `<stage>.json` per stage in `out_dir` (what the `params` stage writes)."""
+    return {stage: write_json(Path(out_dir) / f"{stage}.json", view(stage, params)) for stage in VIEWS}

@@ -1,0 +1,131 @@
+"""Small file helpers: atomic writes, JSON, Parquet and content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from components.core.errors import StageInputError
+
+
+@contextmanager
+def atomic_path(dest: Path):
+    """Yield a temporary path beside `dest`; move it into place only if the block succeeds."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal permissions
+    try:
+        yield Path(tmp)
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@contextmanager
+def atomic_dir(dest: Path):
+    """Yield a fresh temporary folder beside `dest`; swap it in for `dest` only on success."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    os.chmod(tmp, 0o777 & ~_umask())
+    try:
+        yield tmp
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Write `obj` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
+    return Path(path)
+
+
+def read_json(path: Path) -> Any:
+    """Read JSON, naming the file when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise StageInputError(f"{path}: missing (run the stage that writes it first)")
+    return json.loads(path.read_text())
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> Path:
+    """Write a DataFrame to Parquet, atomically."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+    return Path(path)
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read Parquet, naming the file when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise StageInputError(f"{path}: missing (run the stage that writes it first)")
+    return pd.read_parquet(path)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_paths(paths: Iterable[Path]) -> str:
+    """One sha256 over files and folders (relative names and contents, in sorted order)."""
+    h = hashlib.sha256()
+    for root in sorted(Path(p) for p in paths):
+        files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+        for f in files:
+            if not f.exists():
+                continue
+            h.update(str(f.relative_to(root.parent)).encode())
+            h.update(sha256_file(f).encode())
+    return h.hexdigest()
+
+
+def sha256_json(obj: Any) -> str:
+    """sha256 of an object's canonical JSON form (sorted keys)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def require_files(folder: Path, names: Iterable[str], check: Callable[[Path], bool] = Path.is_file) -> None:
+    """Raise StageInputError naming every expected file missing from `folder`."""
+    missing = [n for n in names if not check(Path(folder) / n)]
+    if missing:
+        raise StageInputError(f"{folder}: missing {', '.join(missing)} (run the stage that writes it first)")

@@ -1,0 +1,30 @@
+"""Default artifact locations, relative to the project root. Every stage takes paths as arguments;
+these are only the defaults that dvc.yaml, flows and the CLI pass explicitly."""
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+PARAMS_DIR = Path("data/params")  # each stage's resolved view of the params (components/config/views.py)
+SOURCES_DIR = Path("data/sources")  # a team's own data files; DVC re-runs ingest when they change
+RAW_DIR = Path("data/raw")
+FEATURES_DIR = Path("data/features")
+MODEL_DIR = Path("models/train")
+REPORTS_DIR = Path("reports")
+VALIDATION_DIR = REPORTS_DIR / "validation"
+REGISTER_DIR = REPORTS_DIR / "register"
+RESUME_DIR = Path(".keel/resume")  # per-epoch training state; deliberately not a DVC out
+
+# File names inside stage folders (the contract between stages).
+RAW_FILE = "data.parquet"
+MANIFEST_FILE = "manifest.json"
+VALIDATION_FILE = "summary.json"
+SPLITS = ("train", "val", "test")
+TRANSFORM_FILE = "transform.json"
+SPLIT_FILE = "split.json"
+CHECKPOINT_FILE = "model.pt"
+LAST_CHECKPOINT_FILE = "last.pt"
+HISTORY_FILE = "history.json"
+RUN_FILE = "run.json"
+METRICS_FILE = "metrics.json"
+DETAILS_FILE = "details.json"
+PLOTS_DIR = "plots"

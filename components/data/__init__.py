@@ -1,0 +1,2 @@
+"""Data: sources, file formats, Great Expectations suites, fitted transforms, splits, partitioned data, and
+the readers of what one stage hands the next (artifacts.py)."""

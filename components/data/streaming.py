@@ -1,0 +1,227 @@
+"""Data larger than memory: a partitioned Parquet dataset directory as `ingest.source` (tabular data).
+
+Nothing here holds the whole dataset. pyarrow datasets stream record batches:
+  ingest     source dir (any layout, hive partitions too) -> data/raw/parts/part-NNNNN.parquet (PART_ROWS each)
+  validate   the GX suite on one part at a time; the per-part results are merged into one report
+  features   one pass: each row draws its split from a generator seeded by (features.seed, part), rows are
+             written to <split>/part-NNNNN.parquet, and the train rows update running statistics
+             (Chan's parallel mean/variance), which become the TabularTransform
+  train      `ParquetStream`: an IterableDataset over the split's parts, shuffled per epoch by file and
+             within file; on CUDA read by DataLoader workers into pinned memory, copied non-blocking
+Splits are random per row, not stratified (stratifying needs the label counts first: a second pass).
+Peak memory: about one part (PART_ROWS rows, in validate) or one source row group, plus the libraries.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from components.core import paths
+from components.core.columns import LABEL
+from components.core.errors import IngestError, StageInputError
+from components.core.io import atomic_dir, sha256_paths, write_json
+from components.data.sources import dataset_name
+from components.data.transforms.tabular import TabularTransform
+from components.data.validator import Failure, ValidationReport, Validator
+
+log = logging.getLogger(__name__)
+
+PARTS_DIR = "parts"
+PART_ROWS = 100_000  # rows per raw part: what validate holds in memory at once
+BATCH_ROWS = 65_536  # rows per record batch and per row group written
+
+
+def is_parquet_dataset(source: str | Path) -> bool:
+    """A directory holding Parquet files (a partitioned dataset) rather than an image folder."""
+    path = Path(source)
+    return path.is_dir() and next(path.rglob("*.parquet"), None) is not None
+
+
+def part_files(folder: Path) -> list[Path]:
+    """The Parquet parts of a folder, in order."""
+    return sorted(Path(folder).glob("*.parquet"))
+
+
+def ingest(source: Path, out_dir: Path, label_column: str, kind: str, part_rows: int | None = None) -> dict[str, Any]:
+    """Stream `source` into `<out_dir>/parts/` and write the manifest; returns the manifest."""
+    try:
+        ds = pads.dataset(source, format="parquet", partitioning="hive")
+    except (pa.ArrowInvalid, OSError) as e:
+        raise IngestError(f"{source}: not a readable Parquet dataset: {e}") from e
+    names = [LABEL if n == label_column else n for n in ds.schema.names]
+    part_rows = part_rows or PART_ROWS
+    with atomic_dir(out_dir) as tmp:
+        (tmp / PARTS_DIR).mkdir()
+        writer, in_part, rows, n_parts = None, 0, 0, 0
+        for batch in _source_batches(ds):
+            batch = batch.rename_columns(names)
+            while batch.num_rows:
+                if writer is None or in_part >= part_rows:
+                    if writer is not None:
+                        writer.close()
+                    writer = pq.ParquetWriter(tmp / PARTS_DIR / f"part-{n_parts:05d}.parquet", batch.schema)
+                    n_parts, in_part = n_parts + 1, 0
+                take = min(batch.num_rows, part_rows - in_part)
+                writer.write_batch(batch.slice(0, take))
+                batch = batch.slice(take)
+                in_part, rows = in_part + take, rows + take
+        if writer is None:
+            raise IngestError(f"{source}: the Parquet dataset has no rows")
+        writer.close()
+        manifest = {"source": str(source), "dataset": dataset_name(str(source)), "kind": kind, "rows": rows,
+                    "columns": names, "dtypes": {n: str(t) for n, t in zip(names, ds.schema.types, strict=True)},
+                    "image_shape": None, "layout": "partitioned",
+                    "parts": [f.name for f in part_files(tmp / PARTS_DIR)],
+                    "source_sha256": sha256_paths([Path(source)]), "sha256": sha256_paths([tmp / PARTS_DIR])}
+        write_json(tmp / paths.MANIFEST_FILE, manifest)
+    log.info("ingest: %d rows from %s -> %d parts in %s", rows, source, n_parts, out_dir)
+    return manifest
+
+
+def _source_batches(ds: pads.FileSystemDataset):
+    """Record batches file by file (one row group decoded at a time; the dataset scanner reads ahead and held
+    several hundred MB more), with hive partition keys (`key=value/` folders) added as constant columns."""
+    for frag in ds.get_fragments():
+        keys = pads.get_partition_keys(frag.partition_expression)
+        for batch in pq.ParquetFile(frag.path, filesystem=ds.filesystem).iter_batches(batch_size=BATCH_ROWS):
+            if keys:
+                cols = {n: batch.column(n) for n in batch.schema.names}
+                cols |= {k: pa.array([v] * batch.num_rows).cast(ds.schema.field(k).type) for k, v in keys.items()}
+                batch = pa.RecordBatch.from_pydict({n: cols[n] for n in ds.schema.names})
+            yield batch
+
+
+def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
+    """The GX suite on each part; one merged ValidationReport (failures prefixed with their part)."""
+    check, reports = Validator(cfg, manifest, name="part"), {}  # one GX context and suite for every part
+    for f in part_files(Path(raw_dir) / PARTS_DIR):
+        reports[f.name] = check(pq.read_table(f).to_pandas())
+    failures = [fl.model_copy(update={"expectation": f"{part}: {fl.expectation}"})
+                for part, r in reports.items() for fl in r.failures]
+    # Row-count bounds apply to the whole dataset, not to each part.
+    failures = [f for f in failures if "expect_table_row_count" not in f.expectation]
+    total = sum(r.rows for r in reports.values())
+    if total < cfg.min_rows or (cfg.max_rows is not None and total > cfg.max_rows):
+        failures.append(Failure(expectation="expect_table_row_count_to_be_between", examples=[total]))
+    evaluated = sum(r.evaluated for r in reports.values())
+    return ValidationReport(success=not failures, evaluated=evaluated, successful=evaluated - len(failures),
+                            failures=failures, rows=total), {p: r.success for p, r in reports.items()}
+
+
+class _Moments:
+    """Running count/mean/M2 per column, merged chunk by chunk (Chan et al.), in float64."""
+
+    def __init__(self, width: int):
+        self.n, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
+
+    def update(self, x: np.ndarray) -> None:
+        if len(x) == 0:
+            return
+        n_b, mean_b = len(x), x.mean(axis=0)
+        m2_b = ((x - mean_b) ** 2).sum(axis=0)
+        n = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean = self.mean + delta * n_b / n
+        self.m2 = self.m2 + m2_b + delta ** 2 * self.n * n_b / n
+        self.n = n
+
+    @property
+    def std(self) -> np.ndarray:
+        std = np.sqrt(self.m2 / max(self.n, 1))
+        std[std == 0] = 1.0
+        return std
+
+
+def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: str) -> tuple[dict, dict]:
+    """Split every part into train/val/test parts and fit the transform out of core; returns (sizes, sha256)."""
+    columns = [c for c in manifest["columns"] if c != LABEL]
+    x_stats, y_stats, classes = _Moments(len(columns)), _Moments(1), set()
+    sizes = dict.fromkeys(paths.SPLITS, 0)
+    with atomic_dir(out_dir) as tmp:
+        for name in paths.SPLITS:
+            (tmp / name).mkdir()
+        for i, f in enumerate(part_files(Path(raw_dir) / PARTS_DIR)):
+            source = pq.ParquetFile(f)
+            writers = {name: pq.ParquetWriter(tmp / name / f.name, source.schema_arrow) for name in paths.SPLITS}
+            rng = np.random.default_rng([cfg.seed, i])  # the split of a row depends on (seed, part, position)
+            for batch in source.iter_batches(batch_size=BATCH_ROWS):  # a row group at a time, at most
+                u = rng.random(batch.num_rows)
+                which = np.where(u < cfg.test_size, 2, np.where(u < cfg.test_size + cfg.val_size, 1, 0))
+                for k, name in enumerate(paths.SPLITS):
+                    part = batch.filter(pa.array(which == k))
+                    writers[name].write_batch(part)
+                    sizes[name] += part.num_rows
+                train = batch.filter(pa.array(which == 0))
+                x_stats.update(np.column_stack([train.column(c).to_numpy().astype(np.float64) for c in columns]))
+                y = train.column(LABEL).to_numpy()
+                if task == "regression":
+                    y_stats.update(y.astype(np.float64)[:, None])
+                else:
+                    classes.update(np.unique(y).tolist())
+            for w in writers.values():
+                w.close()
+        if sizes["train"] == 0:
+            raise StageInputError(f"{raw_dir}: no rows drawn into the train split")
+        extra = ({"target_mean": float(y_stats.mean[0]), "target_std": float(y_stats.std[0])}
+                 if task == "regression" else {"classes": sorted(classes)})
+        transform = TabularTransform(columns=columns, mean=x_stats.mean.tolist(), std=x_stats.std.tolist(), **extra)
+        write_json(tmp / paths.TRANSFORM_FILE, transform.model_dump(mode="json"))
+        hashes = {name: sha256_paths([tmp / name]) for name in paths.SPLITS}
+        write_json(tmp / paths.SPLIT_FILE, {"seed": cfg.seed, "dataset": manifest["dataset"], "layout": "partitioned",
+                                            "raw_sha256": manifest["sha256"], "sizes": sizes, "sha256": hashes})
+    return sizes, hashes
+
+
+class ParquetStream(IterableDataset):
+    """Batches of model-ready tensors read from a split's Parquet parts, never the whole split at once."""
+
+    def __init__(self, folder: Path, transform, batch_size: int = 1024, seed: int | None = None,
+                 rank: int = 0, world_size: int = 1):
+        self.folder, self.transform, self.batch_size = Path(folder), transform, batch_size
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.files = part_files(self.folder)
+        self.rows = sum(pq.ParquetFile(f).metadata.num_rows for f in self.files)
+        self.device = torch.device("cpu")
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def to(self, device: torch.device) -> ParquetStream:
+        """Batches will be moved to `device` (non-blocking from pinned memory on CUDA)."""
+        self.device = torch.device(device)
+        return self
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed) if self.seed is not None else None
+        files = [self.files[i] for i in rng.permutation(len(self.files))] if rng is not None else self.files
+        files = files[self.rank::self.world_size]  # DDP: each rank its own parts
+        info = get_worker_info()
+        if info is not None:  # DataLoader workers: each its own parts
+            files = files[info.id::info.num_workers]
+        for f in files:
+            df = pq.read_table(f).to_pandas()
+            if rng is not None:
+                df = df.iloc[np.random.default_rng([self.seed, int(f.stem.split("-")[-1])]).permutation(len(df))]
+            x, y = self.transform.features(df), self.transform.targets(df)
+            for i in range(0, len(df), self.batch_size):
+                yield torch.from_numpy(x[i:i + self.batch_size]), torch.from_numpy(y[i:i + self.batch_size])
+
+    def iter_batches(self, batch_size: int, generator: torch.Generator | None = None, rank: int = 0,
+                     world_size: int = 1, workers: int = 2):
+        """One epoch of (x, y) batches on `self.device`; shuffled with a seed drawn from `generator`."""
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator)) if generator is not None else None
+        epoch = ParquetStream.__new__(ParquetStream)
+        epoch.__dict__.update(self.__dict__, batch_size=batch_size, seed=seed, rank=rank, world_size=world_size)
+        cuda = self.device.type == "cuda"
+        loader = DataLoader(epoch, batch_size=None, num_workers=workers if cuda else 0, pin_memory=cuda)
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=cuda), y.to(self.device, non_blocking=cuda)

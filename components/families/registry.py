@@ -1,0 +1,46 @@
+"""Every family Keel can run: the built-in ones and those installed packages declare in the entry-point
+group `keel.families` (an entry point names a `Family` object: `mlp = "keel_wine.family:FAMILY"`)."""
+
+from __future__ import annotations
+
+import functools
+from importlib.metadata import entry_points
+
+from components.core.errors import ParamsError
+from components.families.builtin import BUILTIN
+from components.families.family import Family
+
+GROUP = "keel.families"
+
+
+@functools.cache
+def families() -> dict[str, Family]:
+    """name -> Family: the built-in families, then the plugins (a plugin may not reuse a name)."""
+    found = {f.name: f for f in BUILTIN}
+    for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        try:
+            family = ep.load()
+        except Exception as e:  # noqa: BLE001 - a broken plugin is named, whatever it raised
+            raise ParamsError(f"entry point {GROUP}:{ep.name} ({ep.value}) cannot be loaded: "
+                              f"{type(e).__name__}: {e}") from e
+        if not isinstance(family, Family):
+            raise ParamsError(f"entry point {GROUP}:{ep.name} ({ep.value}) is a {type(family).__name__}, "
+                              "not a components.families.family.Family")
+        if family.name in found:
+            raise ParamsError(f"entry point {GROUP}:{ep.name} ({ep.value}) declares family {family.name!r}, "
+                              "which already exists")
+        found[family.name] = family
+    return found
+
+
+def get(name: str) -> Family:
+    """One family by name; an unknown name lists the known ones."""
+    known = families()
+    if name not in known:
+        raise ParamsError(f"model: unknown family {name!r} (known: {', '.join(known)})")
+    return known[name]
+
+
+def names() -> tuple[str, ...]:
+    """Every family's name, built-in first."""
+    return tuple(families())

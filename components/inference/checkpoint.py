@@ -1,0 +1,69 @@
+"""Checkpoints are self-describing: `load_checkpoint(path)` rebuilds the model from the saved config,
+the fitted transform and the state_dict, with no code-side defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from components.core.io import atomic_path
+from components.core.strict import Strict
+from components.data.transforms.registry import Transform, load_transform
+from components.families.registry import get
+
+CHECKPOINT_FORMAT = 1
+
+
+def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...]) -> nn.Module:
+    """Instantiate the family's module for the transform's inputs and outputs."""
+    return get(family).build(cfg, input_shape, transform.n_outputs, **transform.model_kwargs())
+
+
+@dataclass
+class Checkpoint:
+    """A rebuilt model with everything needed to use it on raw rows."""
+
+    model: nn.Module
+    family: str
+    config: Strict
+    transform: Transform
+    input_shape: tuple[int, ...]
+    meta: dict[str, Any]
+
+
+def save_checkpoint(path: Path, model: nn.Module, family: str, cfg: Strict, transform: Transform,
+                    input_shape: tuple[int, ...], meta: dict[str, Any] | None = None,
+                    state: dict[str, Any] | None = None) -> Path:
+    """Write state_dict + config + transform (+ training `state`, e.g. optimizer) atomically."""
+    blob = {
+        "format": CHECKPOINT_FORMAT,
+        "family": family,
+        "config": cfg.model_dump(mode="json"),
+        "transform": transform.model_dump(mode="json"),
+        "input_shape": list(input_shape),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta or {},
+        "state": state or {},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Rebuild the model saved by `save_checkpoint`, in eval mode."""
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    family = blob["family"]
+    cfg = get(family).config.model_validate(blob["config"])
+    transform = load_transform(blob["transform"])
+    input_shape = tuple(blob["input_shape"])
+    model = build_model(family, cfg, transform, input_shape)
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    return Checkpoint(model=model, family=family, config=cfg, transform=transform, input_shape=input_shape,
+                      meta=blob["meta"])

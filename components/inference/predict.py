@@ -1,0 +1,42 @@
+"""Inference on RAW rows with a rebuilt checkpoint: the one path used by evaluate, the registered
+pyfunc and batch scoring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from components.families.registry import get
+from components.inference.checkpoint import Checkpoint
+from components.problems.base import Task
+from components.problems.registry import TASKS
+
+
+def task_of(ckpt: Checkpoint) -> Task:
+    """The task of the checkpoint's family."""
+    return TASKS[get(ckpt.family).task]
+
+
+@torch.inference_mode()
+def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
+            device: torch.device | None = None, serving: bool = False) -> np.ndarray:
+    """Raw rows -> predictions (class probabilities for classifiers, values in target units for regression).
+
+    `serving`: the input is what a caller sends; a transform whose samples differ then (a series: one window
+    at the end of the history instead of every window with a known future) says so by `serving_features`.
+    """
+    device = device or torch.device("cpu")
+    model = ckpt.model.to(device).eval()
+    serve = getattr(ckpt.transform, "serving_features", None) if serving else None
+    x = torch.from_numpy(serve(df) if serve is not None else ckpt.transform.features(df))
+    if x.dim() == 4:  # images: channels-last is 1.5-2.7x faster for conv + max-pool on CPU, same values (~1e-7)
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    outs = [model(x[i:i + batch_size].to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
+    raw = torch.cat(outs).numpy() if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
+    return task_of(ckpt).postprocess(ckpt.transform, raw)
+
+
+def to_frame(ckpt: Checkpoint, predictions: np.ndarray) -> pd.DataFrame:
+    """Predictions -> the pyfunc's output frame (`prediction`, plus `p_<class>` for classifiers)."""
+    return task_of(ckpt).frame(ckpt.transform, predictions)

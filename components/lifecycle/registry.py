@@ -1,0 +1,171 @@
+"""The MLflow model-registry adapter: log the pyfunc, register versions with tags, move aliases.
+
+Stages (`Staging`/`Production`) are deprecated in MLflow; Keel uses aliases (`staging`, `production`).
+Every call uses an explicit client on the tracking URI (components.lifecycle.tracking); nothing here sets
+MLflow's process-wide URI. `log_pyfunc` and `register_version` run inside the run that tracking started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from components.core.errors import RegistryError
+from components.inference.checkpoint import load_checkpoint
+from components.lifecycle.pyfunc import ENTRY_FILE, pip_requirements, signature_for
+from components.lifecycle.tracking import tracking_uri
+
+
+class VersionRef(BaseModel):
+    """A registered model version."""
+
+    name: str
+    version: str
+    model_uri: str
+    run_id: str | None
+    aliases: list[str] = []
+    tags: dict[str, str] = {}
+
+
+def _client():
+    from mlflow import MlflowClient
+
+    uri = tracking_uri()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _download(uri: str) -> Path:
+    """An artifact (or a whole model) by URI into a fresh temporary folder, through the explicit store."""
+    import tempfile
+
+    import mlflow.artifacts
+
+    store = tracking_uri()
+    dst = tempfile.mkdtemp(prefix="keel-artifact-")
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst, tracking_uri=store,
+                                                    registry_uri=store))
+
+
+def log_pyfunc(checkpoint: Path, example: pd.DataFrame) -> str:
+    """Log the raw-input pyfunc for `checkpoint` under the active run; returns its model URI."""
+    import mlflow.pyfunc
+
+    ckpt = load_checkpoint(checkpoint)
+    info = mlflow.pyfunc.log_model(
+        name="model", python_model=str(ENTRY_FILE), artifacts={"checkpoint": str(checkpoint)},
+        signature=signature_for(ckpt, example), input_example=example,
+        pip_requirements=pip_requirements(),  # inference of requirements costs ~12 s; we know them
+    )
+    return info.model_uri
+
+
+def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> VersionRef:
+    """Create a new version of `name` from `model_uri`, with its tags set in the same call."""
+    import mlflow
+
+    mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    return get_version(name, mv.version)
+
+
+def get_version(name: str, version: str | int) -> VersionRef:
+    """Look up one version."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = _client().get_model_version(name, str(version))
+    except MlflowException as e:
+        raise RegistryError(f"model {name!r} version {version}: not found in the registry") from e
+    return _ref(mv)
+
+
+def version_by_alias(name: str, alias: str) -> VersionRef | None:
+    """The version holding `alias`, or None when no version does."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _ref(_client().get_model_version_by_alias(name, alias))
+    except MlflowException:
+        return None
+
+
+def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
+    """The version holding `alias`, or a RegistryError that says so and what to do."""
+    ref = version_by_alias(name, alias)
+    if ref is None:
+        raise RegistryError(f"model {name!r}: no version holds @{alias} ({hint or f'run `keel promote {name}`'})")
+    return ref
+
+
+def set_alias(name: str, alias: str, version: str | int) -> None:
+    """Point `alias` at `version` (MLflow moves it off any other version)."""
+    _client().set_registered_model_alias(name, alias, str(version))
+
+
+def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> None:
+    """Add or overwrite tags on a version."""
+    client = _client()
+    for k, v in tags.items():
+        client.set_model_version_tag(name, str(version), k, str(v))
+
+
+def _ref(mv) -> VersionRef:
+    return VersionRef(name=mv.name, version=str(mv.version), model_uri=f"models:/{mv.name}/{mv.version}",
+                      run_id=mv.run_id, aliases=list(mv.aliases or []), tags=dict(mv.tags or {}))
+
+
+def delete_alias(name: str, alias: str) -> None:
+    """Remove `alias` from whichever version holds it."""
+    _client().delete_registered_model_alias(name, alias)
+
+
+def load_keel_checkpoint(name: str, version: str | int):
+    """The Keel checkpoint inside a registered version, loaded through the registry (models:/name/version)."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = mlflow.pyfunc.load_model(str(_download(f"models:/{name}/{version}")))
+    except MlflowException as e:
+        raise RegistryError(f"model {name!r} version {version}: cannot be loaded: {e}") from e
+    inner = model.unwrap_python_model()
+    if not hasattr(inner, "ckpt"):
+        raise RegistryError(f"model {name!r} version {version}: not a Keel pyfunc (no checkpoint inside)")
+    return inner.ckpt
+
+
+def load_pyfunc(model_uri: str):
+    """Load a pyfunc by URI (e.g. models:/digits-cnn@production) and resolve the version behind it."""
+    import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.pyfunc.load_model(str(_download(model_uri)))
+    except MlflowException as e:
+        raise RegistryError(f"{model_uri}: cannot be loaded: {e}") from e
+
+
+def log_version_artifacts(name: str, version: str | int, files: list[Path], artifact_path: str) -> str:
+    """Attach files to the version's logged model (MLflow 3), else to its run; returns where they went."""
+    client = _client()
+    mv = client.get_model_version(name, str(version))
+    model_id = getattr(mv, "model_id", None)
+    if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
+        model_id = mv.source.removeprefix("models:/").split("/")[0]
+    for f in files:
+        if model_id:
+            client.log_model_artifact(model_id, str(f), artifact_path)
+        else:
+            client.log_artifact(mv.run_id, str(f), artifact_path)
+    base = client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
+    return f"{base.rstrip('/')}/{artifact_path}"
+
+
+def read_artifact_text(uri: str) -> str | None:
+    """The text of one artifact by URI, or None when it is absent."""
+    try:
+        return _download(uri).read_text()
+    except Exception:  # noqa: BLE001 - a missing or unreachable artifact only leaves a gap in lineage output
+        return None

@@ -1,0 +1,221 @@
+"""The MLflow tracking helper: where runs go, and starting or resuming a stage's run.
+
+Default store: `sqlite:///mlflow.db` in the working directory (the project root under `dvc repro`),
+artifacts in `mlartifacts/` beside it. `MLFLOW_TRACKING_URI` overrides both (a server decides its own
+artifact store). Nothing here runs on import.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from components.core import paths
+from components.core.errors import StageInputError
+from components.core.io import read_json, write_json
+
+DEFAULT_DB = "mlflow.db"
+DEFAULT_ARTIFACTS = "mlartifacts"
+
+
+class RunRef(BaseModel):
+    """Pointer from a model folder to its MLflow run (written by train, read by later stages)."""
+
+    run_id: str
+    experiment_id: str
+    tracking_uri: str
+    model_name: str
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI`, or the embedded sqlite store in the working directory."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / DEFAULT_DB}"
+
+
+def artifact_root(uri: str) -> str | None:
+    """For a sqlite store, the `mlartifacts/` folder beside the database file; else None (server decides)."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri.removeprefix("sqlite:///")).resolve().parent / DEFAULT_ARTIFACTS).as_uri()
+    return None
+
+
+def configure() -> str:
+    """Point MLflow at the tracking store; quiet its import-time chatter. Returns the URI."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str) -> str:
+    """Id of the experiment `name`, created (with the local artifact root) if missing."""
+    import mlflow
+
+    uri = configure()
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    try:
+        return mlflow.create_experiment(name, artifact_location=artifact_root(uri))
+    except mlflow.exceptions.MlflowException:  # created concurrently by another process
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
+@contextmanager
+def start_run(model_name: str, run_name: str | None = None, run_id: str | None = None) -> Iterator[RunRef]:
+    """Start a new run in experiment `model_name`, or resume `run_id`."""
+    import mlflow
+
+    exp_id = ensure_experiment(model_name)
+    with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name) as run:
+        yield RunRef(run_id=run.info.run_id, experiment_id=run.info.experiment_id, tracking_uri=tracking_uri(),
+                     model_name=model_name)
+
+
+@contextmanager
+def resume_run(model_dir: Path) -> Iterator[RunRef]:
+    """Resume the run that trained the model in `model_dir` (as recorded in its run.json)."""
+    ref = read_run_ref(model_dir)
+    if ref.tracking_uri != tracking_uri():
+        raise_mismatch(model_dir, ref)
+    with start_run(ref.model_name, run_id=ref.run_id) as live:
+        yield live
+
+
+def raise_mismatch(model_dir: Path, ref: RunRef) -> None:
+    """The model was trained against another tracking store: refuse rather than log to the wrong one."""
+    raise StageInputError(f"{model_dir}/{paths.RUN_FILE}: trained with MLFLOW_TRACKING_URI={ref.tracking_uri}, "
+                          f"but this process uses {tracking_uri()}; set the same store or re-run train")
+
+
+def write_run_ref(model_dir: Path, ref: RunRef) -> None:
+    """Record the run in `<model_dir>/run.json`."""
+    write_json(Path(model_dir) / paths.RUN_FILE, ref.model_dump())
+
+
+def read_run_ref(model_dir: Path) -> RunRef:
+    """Read `<model_dir>/run.json`."""
+    return RunRef.model_validate(read_json(Path(model_dir) / paths.RUN_FILE))
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log a nested mapping as flattened `a.b.c` params (MLflow values are strings of <= 6000 chars)."""
+    import mlflow
+
+    mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
+    """Log numeric metrics (non-numbers are skipped)."""
+    import mlflow
+
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+
+
+class MetricBuffer:
+    """Per-step metrics collected in memory and sent in batches (one call per second at most), so a
+    thousand short epochs do not cost a thousand round trips to the tracking store."""
+
+    def __init__(self, run_id: str, every_s: float = 1.0):
+        import time
+
+        self.run_id, self.every_s, self._clock = run_id, every_s, time.monotonic
+        self._pending: list = []
+        self._last = self._clock()
+
+    def add(self, metrics: Mapping[str, Any], step: int) -> None:
+        """Queue numeric metrics for `step`; flush if the last flush is older than `every_s`."""
+        import time
+
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self._pending += [Metric(k, float(v), ts, step) for k, v in metrics.items() if isinstance(v, (int, float))]
+        if self._clock() - self._last >= self.every_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send everything queued (MLflow takes at most 1000 metrics per batch)."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        for i in range(0, len(self._pending), 1000):
+            client.log_batch(self.run_id, metrics=self._pending[i:i + 1000])
+        self._pending, self._last = [], self._clock()
+
+
+def find_run(experiment: str, tags: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The latest finished run of `experiment` carrying all `tags`: {"run_id", "metrics"}; None if none."""
+    import mlflow
+
+    configure()
+    if mlflow.get_experiment_by_name(experiment) is None:
+        return None
+    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'FINISHED'"])
+    runs = mlflow.search_runs(experiment_names=[experiment], filter_string=where, order_by=["start_time DESC"],
+                              max_results=1, output_format="list")
+    return {"run_id": runs[0].info.run_id, "metrics": dict(runs[0].data.metrics)} if runs else None
+
+
+def log_missing_steps(run_id: str, per_step: Mapping[int, Mapping[str, Any]]) -> None:
+    """Log per-step metrics the run does not have yet (a killed process may not have sent its last ones)."""
+    from mlflow import MlflowClient
+
+    client, buf = MlflowClient(), MetricBuffer(run_id, every_s=float("inf"))
+    keys = {k for m in per_step.values() for k in m}
+    have = {k: {m.step for m in client.get_metric_history(run_id, k)} for k in keys}
+    for step, metrics in sorted(per_step.items()):
+        buf.add({k: v for k, v in metrics.items() if step not in have[k]}, step=step)
+    buf.flush()
+
+
+def log_artifacts(files: list[Path], artifact_path: str | None = None) -> None:
+    """Upload local files to the active run."""
+    import mlflow
+
+    for f in files:
+        mlflow.log_artifact(str(f), artifact_path=artifact_path)
+
+
+def set_tags(tags: Mapping[str, Any]) -> None:
+    """Set string tags on the active run."""
+    import mlflow
+
+    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, f"{key}."))
+        else:
+            out[key] = v
+    return out
+
+
+def git_commit(cwd: Path | None = None) -> tuple[str, bool]:
+    """(HEAD commit, dirty?) of tracked sources; pipeline outputs (dvc.lock, reports/) don't count.
+    ("unknown", True) outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)dvc.lock",
+                  ":(exclude)reports"]
+        dirty = subprocess.run(status, cwd=cwd, capture_output=True, text=True, check=True).stdout
+        return head, bool(dirty.strip())
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return "unknown", True

@@ -1,0 +1,31 @@
+"""The Task record: what differs between tasks, as functions of the fitted transform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True, kw_only=True)
+class Task:
+    """Task behaviour; every function is pure except `plots`, which writes files.
+
+    score(transform, test, predictions) -> headline metrics; cheap, so the promotion gate can bootstrap it.
+    metrics(transform, test, predictions, train) -> (headline for metrics.json, details such as per-class
+    figures and baselines fitted on `train`).
+    """
+
+    name: str
+    split: str  # how features draws the splits: "stratified" | "random" (families may add e.g. "chronological")
+    postprocess: Callable[[Any, np.ndarray], np.ndarray]  # (transform, raw outputs) -> predictions
+    frame: Callable[[Any, np.ndarray], pd.DataFrame]  # (transform, predictions) -> pyfunc output
+    output_schema: Callable[[Any], list[tuple[str, str]]]  # transform -> [(mlflow type, column)]
+    score: Callable[[Any, pd.DataFrame, np.ndarray], dict[str, float]]
+    metrics: Callable[[Any, pd.DataFrame, np.ndarray, pd.DataFrame], tuple[dict[str, float], dict[str, Any]]]
+    plots: Callable[[Any, pd.DataFrame, np.ndarray, Path], list[Path]]
+    val_metric: str | None = None  # a metric the training loop reports on the validation split

@@ -1,0 +1,1 @@
+"""Scoring with a registered version: batch files (`keel predict`) and online (`keel serve`)."""

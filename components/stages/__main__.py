@@ -1,0 +1,44 @@
+"""`python -m components.stages <stage> --params params.yaml [--<path> PATH ...]`: run one pipeline stage, as
+dvc.yaml does. Also `params` (write each stage's params view) and `dvc-yaml` (print the generated dvc.yaml)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch on the first argument; only what the command needs is imported."""
+    names = "params, dvc-yaml, ingest, validate, features, train, evaluate, register"
+    if not argv or argv[0] in ("-h", "--help"):
+        print(f"usage: python -m components.stages {{{names}}} [--params params.yaml] [options]")
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "params":
+        import argparse
+
+        from components.config.params import load_params
+        from components.config.views import write_views
+        from components.core import paths
+        from components.stages.spec import run_cli
+
+        p = argparse.ArgumentParser(prog="python -m components.stages params")
+        p.add_argument("--params", type=Path, default=paths.PARAMS)
+        p.add_argument("--out", type=Path, default=paths.PARAMS_DIR)
+        a = p.parse_args(rest)
+        return run_cli(lambda: print(*write_views(load_params(a.params), a.out).values(), sep="\n"))
+    if command == "dvc-yaml":  # a developer's command: imports the whole pipeline
+        sys.stdout.write(importlib.import_module("components.stages.dvcyaml").render())
+        return 0
+    from components.stages.spec import ORDER
+
+    if command not in ORDER:
+        print(f"unknown stage {command!r} (one of: {names})", file=sys.stderr)
+        return 2
+    # Imported by name, so this command runs (and DVC watches) that stage's code and no other's.
+    return importlib.import_module(f"components.stages.{command}").STAGE.main(rest)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

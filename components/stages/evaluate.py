@@ -1,0 +1,68 @@
+"""Evaluate: score the trained model on the held-out test split (raw rows through the model's own transform).
+
+Writes `reports/metrics.json` (the task's headline metrics at top level, e.g. `accuracy` or `r2`),
+`reports/details.json` (per-class figures, baselines on the same split) and plots under `reports/plots/`
+(the task's plots plus loss curves, PNG + CSV), and logs all of it to the training run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from components.config.sections import EvaluateConfig
+from components.core import paths
+from components.core.io import read_json, require_files, write_json
+from components.data.artifacts import load_split
+from components.inference.checkpoint import load_checkpoint
+from components.inference.predict import predict, task_of
+from components.lifecycle import tracking
+from components.problems import plots
+from components.stages.spec import Io, Stage
+
+log = logging.getLogger(__name__)
+
+
+class EvalResult(BaseModel):
+    """Headline test metrics and where the reports went."""
+
+    metrics: dict[str, float]
+    metrics_file: Path
+    plots: list[Path]
+
+
+def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
+        reports_dir: Path = paths.REPORTS_DIR) -> EvalResult:
+    """Score the test split; write metrics.json, details.json and plots; log them to the model's MLflow run."""
+    model_dir, reports_dir = Path(model_dir), Path(reports_dir)
+    require_files(model_dir, [paths.CHECKPOINT_FILE, paths.HISTORY_FILE, paths.RUN_FILE])
+    ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
+    task = task_of(ckpt)
+    test, train = load_split(features_dir, "test"), load_split(features_dir, "train")
+    predictions = predict(ckpt, test, cfg.batch_size)
+    # Headline numbers are DVC metrics; detail (per class, baselines) goes beside them.
+    metrics, details = task.metrics(ckpt.transform, test, predictions, train)
+    history = read_json(model_dir / paths.HISTORY_FILE)
+    plot_dir = reports_dir / paths.PLOTS_DIR
+    written = task.plots(ckpt.transform, test, predictions, plot_dir) + [
+        plots.loss_curves_png(plot_dir / "loss.png", history["epochs"], history["best_epoch"]),
+        plots.write_csv(plot_dir / "loss.csv", ["epoch", "train_loss", "val_loss"],
+                        ((e["epoch"], e["train_loss"], e["val_loss"]) for e in history["epochs"])),
+    ]
+    metrics_file = write_json(reports_dir / paths.METRICS_FILE, metrics)
+    details_file = write_json(reports_dir / paths.DETAILS_FILE, details)
+    headline = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+    with tracking.resume_run(model_dir):
+        tracking.log_metrics({f"test_{k}": v for k, v in headline.items()})
+        tracking.log_artifacts([metrics_file, details_file], "evaluation")
+        tracking.log_artifacts(written, "evaluation/plots")
+    log.info("evaluate: %s", ", ".join(f"{k}={v:.4f}" for k, v in headline.items()))
+    return EvalResult(metrics=headline, metrics_file=metrics_file, plots=written)
+
+
+STAGE = Stage("evaluate", run, (Io("model_dir", paths.MODEL_DIR, "in"), Io("features_dir", paths.FEATURES_DIR, "in"),
+                                Io("reports_dir", paths.REPORTS_DIR, "out", files=(
+                                    paths.METRICS_FILE, paths.DETAILS_FILE, paths.PLOTS_DIR),
+                                   metrics=(paths.METRICS_FILE,), cache=False)), tracked=True)

@@ -1,0 +1,129 @@
+"""Register: log the raw-input pyfunc, register a new version with its lineage tags, and set the `staging`
+alias only when the absolute thresholds in `register.min` / `register.max` pass.
+
+Lineage tags on the version: git commit, data and params hashes (Keel's own sha256 and, under
+`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from components.config.sections import RegisterConfig
+from components.core import paths
+from components.core.errors import RegistryError
+from components.core.io import read_json, require_files, sha256_json, write_json
+from components.data.artifacts import load_split
+from components.lifecycle import registry, tracking
+from components.stages.spec import Io, Stage
+
+log = logging.getLogger(__name__)
+
+
+class RegisterResult(BaseModel):
+    """The registered version and whether it reached the alias."""
+
+    model_name: str
+    version: str
+    model_uri: str
+    alias: str | None
+    staged: bool
+    reasons: list[str]
+    tags: dict[str, str]
+
+
+def check_thresholds(metrics: dict[str, Any], cfg: RegisterConfig, source: str = "metrics") -> list[str]:
+    """Reasons the metrics miss the absolute gate (empty list: it passes). Unknown metrics are errors."""
+    wanted = list(cfg.min) + list(cfg.max)
+    missing = [m for m in wanted if not isinstance(metrics.get(m), (int, float))]
+    if missing:
+        have = ", ".join(k for k, v in metrics.items() if isinstance(v, (int, float)))
+        raise RegistryError(f"{source}: no metric {', '.join(missing)} for register.min/max (have: {have})")
+    reasons = [f"{m} {metrics[m]:.4f} < minimum {bound}" for m, bound in cfg.min.items() if metrics[m] < bound]
+    reasons += [f"{m} {metrics[m]:.4f} > maximum {bound}" for m, bound in cfg.max.items() if metrics[m] > bound]
+    return reasons
+
+
+def dvc_lock_hashes(lock: dict[str, Any], raw_dir: Path) -> dict[str, str]:
+    """From a parsed dvc.lock: md5 of the raw-data output and md5 of the params recorded for each stage."""
+    stages = lock.get("stages", {})
+    out: dict[str, str] = {}
+    for stage in stages.values():
+        for o in stage.get("outs", []):
+            if Path(o.get("path", "")) == Path(raw_dir) and "md5" in o:
+                out["dvc_data_md5"] = o["md5"]
+    recorded = {name: s.get("params", {}) for name, s in sorted(stages.items()) if s.get("params")}
+    if recorded:
+        out["dvc_params_sha256"] = sha256_json(recorded)
+    return out
+
+
+def lineage_tags(model_dir: Path, features_dir: Path, raw_dir: Path, validation_dir: Path,
+                 dvc_lock: Path | None) -> dict[str, str]:
+    """Everything needed to say where a version came from."""
+    meta_run = tracking.read_run_ref(model_dir)
+    manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
+    split = read_json(Path(features_dir) / paths.SPLIT_FILE)
+    gx = read_json(Path(validation_dir) / paths.VALIDATION_FILE)
+    commit, dirty = tracking.git_commit()
+    from components.inference.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(Path(model_dir) / paths.CHECKPOINT_FILE)
+    tags = {
+        "git_commit": commit, "git_dirty": str(dirty).lower(),
+        "data_source": manifest["source"], "data_sha256": manifest["sha256"],
+        "params_sha256": ckpt.meta.get("params_sha256", ""),
+        "split_sha256": split["sha256"]["test"], "split_sizes": ",".join(f"{k}={v}" for k, v in split["sizes"].items()),
+        "gx_success": str(gx["success"]).lower(), "gx_checks": f"{gx['successful']}/{gx['evaluated']}",
+        "run_id": meta_run.run_id, "family": ckpt.family, "dataset": split["dataset"],
+    }
+    if dvc_lock is not None and Path(dvc_lock).is_file():
+        tags |= dvc_lock_hashes(yaml.safe_load(Path(dvc_lock).read_text()) or {}, Path(raw_dir))
+    return tags
+
+
+def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
+        raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
+        reports_dir: Path = paths.REPORTS_DIR, out_dir: Path = paths.REGISTER_DIR,
+        dvc_lock: Path | None = None) -> RegisterResult:
+    """Register the trained model; alias it `cfg.alias` only if the absolute thresholds pass."""
+    model_dir = Path(model_dir)
+    require_files(model_dir, [paths.CHECKPOINT_FILE, paths.RUN_FILE])
+    metrics_file = Path(reports_dir) / paths.METRICS_FILE
+    metrics = read_json(metrics_file)
+    reasons = check_thresholds(metrics, cfg, str(metrics_file))  # fails before anything is registered
+    tags = lineage_tags(model_dir, features_dir, raw_dir, validation_dir, dvc_lock)
+    tags |= {f"metric.{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}
+    name = tracking.read_run_ref(model_dir).model_name
+    from components.inference.checkpoint import load_checkpoint
+
+    transform = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform
+    # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
+    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
+    with tracking.resume_run(model_dir):
+        uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
+    version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})
+    if not reasons:
+        registry.set_alias(name, cfg.alias, version.version)
+        log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)
+    else:
+        log.warning("register: %s version %s NOT aliased @%s: %s", name, version.version, cfg.alias,
+                    "; ".join(reasons))
+    result = RegisterResult(model_name=name, version=version.version, model_uri=version.model_uri,
+                            alias=None if reasons else cfg.alias, staged=not reasons, reasons=reasons,
+                            tags=version.tags)
+    write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
+    return result
+
+
+STAGE = Stage("register", run, (
+    Io("model_dir", paths.MODEL_DIR, "in"), Io("features_dir", paths.FEATURES_DIR, "state"),
+    Io("raw_dir", paths.RAW_DIR, "state"), Io("validation_dir", paths.VALIDATION_DIR, "state"),
+    Io("reports_dir", paths.REPORTS_DIR, "in", files=(paths.METRICS_FILE,)),
+    Io("out_dir", paths.REGISTER_DIR, "out", marker="registration.json", cache=False),
+    Io("dvc_lock", Path("dvc.lock"), "state", in_flow=False)), tracked=True, retries=True)

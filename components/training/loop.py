@@ -1,0 +1,223 @@
+"""The one shared training loop for every family: `train_loop(model, train, val, cfg, device) -> History`.
+
+It knows nothing about families: a module's `forward(x, y)` returns `(output, loss)`. Data is preloaded
+as tensors and batched by index (a DataLoader's per-sample collation costs more than a small model's
+step). Early stopping watches the validation loss and the best weights are restored at the end.
+Precision (autocast, GradScaler), torch.compile, DDP sharding and resumable state are handled here once.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+from tqdm.auto import tqdm
+
+from components.config.sections import TrainConfig
+from components.training import distributed
+from components.training.precision import Amp, backward_step, make_amp, maybe_compile
+from components.training.resume import rng_state, set_rng_state
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Tensors:
+    """Model-ready inputs and targets, on one device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def to(self, device: torch.device) -> Tensors:
+        return Tensors(self.x.to(device), self.y.to(device))
+
+
+class EpochStats(BaseModel):
+    """One epoch's figures."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float
+    val_accuracy: float | None = None
+    seconds: float  # training phase only (forward, backward, step)
+    samples_per_s: float
+    lr: float
+
+
+class History(BaseModel):
+    """Per-epoch figures plus where early stopping settled."""
+
+    epochs: list[EpochStats] = []
+    best_epoch: int = 0
+    best_val_loss: float = float("inf")
+    best_val_accuracy: float | None = None
+    stopped_early: bool = False
+    resumed_from_epoch: int | None = None  # set when training continued from a saved state
+
+
+def set_seeds(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def get_device(preference: str = "auto") -> torch.device:
+    """`cuda` when asked for or available (with `auto`), else `cpu`."""
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but torch.cuda.is_available() is False")
+    return torch.device("cuda" if preference != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """sgd | momentum (SGD + momentum) | rmsprop | adam, from params."""
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=cfg.lr, momentum=0.0, alpha=0.99, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def batches(data: Tensors, batch_size: int, generator: torch.Generator | None = None,
+            order: torch.Tensor | None = None) -> Iterator[Tensors]:
+    """Mini-batches by index: in `order` when given (a DDP shard), shuffled with `generator`, else in turn."""
+    n = len(data) if order is None else len(order)
+    if order is None and generator is not None:
+        order = torch.randperm(n, generator=generator)
+    order = order.to(data.x.device) if order is not None else None
+    for i in range(0, n, batch_size):
+        if order is None:
+            yield Tensors(data.x[i:i + batch_size], data.y[i:i + batch_size])
+        else:
+            idx = order[i:i + batch_size]
+            yield Tensors(data.x[idx], data.y[idx])
+
+
+def epoch_batches(data, batch_size: int, generator: torch.Generator | None = None,
+                  dist: distributed.Dist | None = None, epoch: int = 0, seed: int = 0) -> Iterator[Tensors]:
+    """One pass over preloaded `Tensors` (a DistributedSampler shard under DDP) or a streamed split
+    (components.streaming.ParquetStream: whole parts per rank)."""
+    dist = dist or distributed.Dist()
+    if isinstance(data, Tensors):
+        order = distributed.shard_order(len(data), dist, seed, epoch) if dist.enabled else None
+        yield from batches(data, batch_size, generator, order)
+        return
+    for x, y in data.iter_batches(batch_size, generator, dist.rank, dist.world_size):
+        yield Tensors(x, y)
+
+
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: Tensors,
+               amp: Amp | None = None) -> torch.Tensor:
+    """One forward/backward/step (under `amp`'s autocast and GradScaler); returns the detached batch loss."""
+    opt.zero_grad(set_to_none=True)
+    with amp.autocast() if amp is not None else nullcontext():
+        _, loss = model(batch.x, batch.y)
+    backward_step(loss, opt, amp)
+    return loss.detach().float()
+
+
+@torch.no_grad()
+def eval_step(model: torch.nn.Module, batch: Tensors, amp: Amp | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward only; returns (outputs, batch loss)."""
+    with amp.autocast() if amp is not None else nullcontext():
+        out, loss = model(batch.x, batch.y)
+    return out, loss.float()
+
+
+def evaluate_loss(model: torch.nn.Module, data: Tensors, batch_size: int,
+                  classification: bool, amp: Amp | None = None) -> tuple[float, float | None]:
+    """Mean loss over `data` and, for classifiers, accuracy."""
+    model.eval()
+    total, correct = torch.zeros(()), 0
+    for b in epoch_batches(data, batch_size):
+        out, loss = eval_step(model, b, amp)
+        total += loss.cpu() * len(b)
+        if classification:
+            correct += int((out.argmax(1) == b.y).sum())
+    model.train()
+    return float(total) / len(data), (correct / len(data) if classification else None)
+
+
+def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainConfig, device: torch.device,
+               classification: bool = True,
+               on_epoch: Callable[[EpochStats, bool], None] | None = None, *,
+               resume: dict[str, Any] | None = None, on_state: Callable[[dict[str, Any]], None] | None = None,
+               dist: distributed.Dist | None = None) -> History:
+    """Train with early stopping on validation loss; restores the best weights before returning.
+
+    `cfg.precision` and `cfg.compile` apply here. `on_state` gets the full training state after every
+    epoch; passing it back as `resume` continues from there. `dist`: this process's DDP rank (every rank
+    evaluates the whole validation split, so early stopping agrees across ranks).
+    """
+    dist = dist or distributed.Dist()
+    model.to(device).train()
+    train, val = train.to(device), val.to(device)
+    opt = make_optimizer(model.parameters(), cfg)
+    amp = make_amp(cfg.precision, device)
+    ddp = distributed.wrap(model, dist, device)
+    fwd = maybe_compile(ddp, cfg.compile)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    history, best_state, stale = History(), None, 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        amp.load_state_dict(resume["scaler"])
+        set_rng_state(resume["rng"], gen)
+        history, best_state, stale = History.model_validate(resume["history"]), resume["best_state"], resume["stale"]
+        history.resumed_from_epoch = len(history.epochs) + 1
+    per_rank = -(-cfg.batch_size // dist.world_size)  # train.batch_size is the global batch: same steps per epoch
+    bar = tqdm(range(len(history.epochs) + 1, cfg.epochs + 1), desc="train", unit="epoch", leave=False,
+               disable=None if cfg.progress and dist.is_main else True)  # None: shown on a terminal only
+    for epoch in bar:
+        if history.stopped_early:  # resumed from the state of the epoch that stopped it
+            break
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        seen = 0
+        with ddp.join() if dist.enabled else nullcontext():  # streamed shards may differ in length
+            for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
+                loss_sum += train_step(fwd, opt, b, amp) * len(b)
+                seen += len(b)
+        totals = distributed.all_sum(torch.stack([loss_sum, torch.tensor(float(seen), device=device)]), dist)
+        train_loss = float(totals[0] / totals[1])  # one device sync per epoch
+        seconds = time.perf_counter() - t0
+        distributed.sync_buffers(model, dist)  # every rank scores the same model: early stopping agrees
+        val_loss, val_acc = evaluate_loss(model, val, max(cfg.batch_size, 256), classification, amp)
+        improved = val_loss < history.best_val_loss - cfg.min_delta
+        if improved:
+            history.best_val_loss, history.best_epoch, stale = val_loss, epoch, 0
+            history.best_val_accuracy = val_acc
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        stats = EpochStats(epoch=epoch, train_loss=train_loss, val_loss=val_loss, val_accuracy=val_acc,
+                           seconds=seconds, samples_per_s=float(totals[1]) / seconds, lr=opt.param_groups[0]["lr"])
+        history.epochs.append(stats)
+        bar.set_postfix(train_loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}")
+        if on_epoch is not None:
+            on_epoch(stats, improved)
+        if stale >= cfg.patience:
+            history.stopped_early = True
+            log.info("early stop at epoch %d; best epoch %d (val_loss %.4f)", epoch, history.best_epoch,
+                     history.best_val_loss)
+        if on_state is not None:
+            on_state({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "scaler": amp.state_dict(), "rng": rng_state(gen), "stale": stale, "best_state": best_state,
+                      "best_val_loss": history.best_val_loss, "history": history.model_dump()})
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return history

@@ -1,0 +1,64 @@
+"""Prefect tasks built from the stage declarations (components/stages/pipeline.py), with content-addressed
+caching.
+
+A stage's cache key hashes its code (the import closure of its module, the same files dvc.yaml lists), its
+params view (components/config/views.py, the same values the `params` stage writes for DVC), the content of
+its input files, and the MLflow store for stages that write to it. A re-run with nothing changed is served
+from the cache; if a stage's outputs were deleted, the call refreshes the cache entry instead.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from components.config import views
+from components.config.params import Params
+from components.core import codedeps
+from components.core.io import sha256_json, sha256_paths
+from components.lifecycle.tracking import tracking_uri
+from components.stages.spec import Stage
+from flows.retries import io_retries
+
+RUNNER = "components.stages.spec"
+
+
+def stage_paths(stage: Stage) -> dict[str, Path | None]:
+    """The stage's path arguments as the flow passes them (its declared defaults)."""
+    return {i.arg: (i.default if i.in_flow else None) for i in stage.io}
+
+
+def cache_key(stage: Stage, params: Params, paths: dict[str, Path | None], root: Path | None = None) -> str:
+    """Code + params view + input content (+ store): equal keys, equal results. `root`: the folder holding
+    `components/` (default: where it was imported from)."""
+    inputs = [t for i in stage.paths("in") for t in i.targets(paths[i.arg])]
+    return sha256_json({
+        "code": sha256_paths(codedeps.closure(stage.module, root) + codedeps.closure(RUNNER, root)),
+        "view": views.view(stage.name, params),
+        "fingerprint": stage.fingerprint(params) if stage.fingerprint else None,
+        "inputs": sha256_paths(inputs),
+        "store": tracking_uri() if stage.tracked else None,
+    })
+
+
+@functools.cache
+def stage_task(stage: Stage):
+    """The Prefect task for one stage: `fn(params, paths)` runs `stage.run` with the stage's arguments."""
+
+    def run_stage(params: Params, paths: dict[str, Path | None]):
+        return stage.run(**stage.arguments(params), **paths, **stage.flow_kwargs)
+
+    options: dict[str, Any] = io_retries() if stage.retries else {}
+    return task(run_stage, name=stage.name, task_run_name=stage.name, persist_result=True,
+                cache_key_fn=lambda _ctx, p: cache_key(stage, p["params"], p["paths"]), **options)
+
+
+def run(stage: Stage, params: Params):
+    """Run (or fetch from the cache) one stage; data stages go through the flow's task runner."""
+    paths = stage_paths(stage)
+    present = all(i.done(paths[i.arg]).exists() for i in stage.paths("out"))
+    chosen = stage_task(stage) if present else stage_task(stage).with_options(refresh_cache=True)
+    return chosen.submit(params, paths).result() if stage.data else chosen(params, paths)
