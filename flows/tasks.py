@@ -51,6 +51,8 @@ def stage_task(stage: Stage):
     def run_stage(params: Params, paths: dict[str, Path | None]):
         return stage.run(**stage.arguments(params), **paths, **stage.flow_kwargs)
 
+    run_stage.__name__ = run_stage.__qualname__ = f"{stage.name}_task"  # what task runners (Dask) show
+
     options: dict[str, Any] = io_retries() if stage.retries else {}
     return task(run_stage, name=stage.name, task_run_name=stage.name, persist_result=True,
                 cache_key_fn=lambda _ctx, p: cache_key(stage, p["params"], p["paths"]), **options)

@@ -29,7 +29,7 @@ def _kill_worker_after(resume_dir, epoch: int, killed: list, timeout: float = 60
                 continue
             if saved >= epoch:
                 for child in psutil.Process().children(recursive=True):
-                    if "components.distributed" in " ".join(child.cmdline()) and "torch.distributed.run" not in \
+                    if "components.training.launcher" in " ".join(child.cmdline()) and "torch.distributed.run" not in \
                             " ".join(child.cmdline()):
                         os.kill(child.pid, signal.SIGKILL)
                         killed.append(saved)
