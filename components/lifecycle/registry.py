@@ -37,6 +37,21 @@ def _client():
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def _resolve(uri: str) -> str:
+    """`models:/name/version` or `models:/name@alias` -> the version's storage URI, through the explicit
+    client (MLflow's own models:/ resolution reads the process-wide registry URI, which Keel never sets)."""
+    if not uri.startswith("models:/") or uri.startswith("models:/m-"):
+        return uri
+    ref = uri.removeprefix("models:/")
+    name, sep, alias = ref.partition("@")
+    client = _client()
+    if sep:
+        version = client.get_model_version_by_alias(name, alias).version
+    else:
+        name, _, version = ref.rpartition("/")
+    return client.get_model_version_download_uri(name, str(version))
+
+
 def _download(uri: str) -> Path:
     """An artifact (or a whole model) by URI into a fresh temporary folder, through the explicit store."""
     import tempfile
@@ -45,8 +60,8 @@ def _download(uri: str) -> Path:
 
     store = tracking_uri()
     dst = tempfile.mkdtemp(prefix="keel-artifact-")
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=dst, tracking_uri=store,
-                                                    registry_uri=store))
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=_resolve(uri), dst_path=dst,
+                                                    tracking_uri=store, registry_uri=store))
 
 
 def log_pyfunc(checkpoint: Path, example: pd.DataFrame) -> str:

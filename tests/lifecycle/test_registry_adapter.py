@@ -1,0 +1,46 @@
+"""The registry adapter resolves `models:/` URIs through its own client on Keel's store, never through
+MLflow's process-wide registry URI (which Keel does not set): with no MLFLOW_TRACKING_URI, the embedded
+store in the working directory is the one read."""
+
+import mlflow
+import mlflow.pyfunc
+import pytest
+from mlflow import MlflowClient
+
+from components.core.errors import RegistryError
+from components.lifecycle import registry
+from components.lifecycle.tracking import tracking_uri
+
+
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input):
+        return model_input
+
+
+def _point_mlflows_globals_at(uri: str, monkeypatch) -> None:
+    """Set MLflow's process-wide tracking and registry URIs for this test only (no env var, undone after)."""
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", uri)
+    monkeypatch.setattr(registry_utils, "_registry_uri", uri)
+
+
+def test_models_uris_resolve_on_keels_store_without_the_global_uri(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    store = tracking_uri()  # the embedded sqlite store in the working directory
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    exp = client.create_experiment("e", artifact_location=(tmp_path / "art").as_uri())
+    run = client.create_run(exp)
+    _point_mlflows_globals_at(store, monkeypatch)
+    with mlflow.start_run(run_id=run.info.run_id):
+        mlflow.pyfunc.log_model(name="model", python_model=Echo(), registered_model_name="echo", pip_requirements=[])
+    client.set_registered_model_alias("echo", "staging", "1")
+    _point_mlflows_globals_at(f"sqlite:///{tmp_path / 'elsewhere.db'}", monkeypatch)  # a store with no "echo"
+
+    for uri in ("models:/echo/1", "models:/echo@staging"):
+        assert registry.load_pyfunc(uri).metadata.run_id == run.info.run_id
+    with pytest.raises(RegistryError, match="models:/echo/2"):
+        registry.load_pyfunc("models:/echo/2")
