@@ -23,25 +23,25 @@ def test_contracts_are_kept():
     assert "0 broken" in done.stdout
 
 
-def test_a_reversed_import_breaks_the_layers(tmp_path):
+def _lint_with_extra_import(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess:
+    """lint-imports on a copy of components/ and flows/ where `module` (a path) gains one import line."""
     for folder in ("components", "flows"):
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    io = tmp_path / "components/core/io.py"
-    io.write_text(io.read_text() + "\nfrom components.stages import train  # noqa: E402,F401  a reversed import\n")
-    done = _lint(tmp_path)
+    target = tmp_path / module
+    target.write_text(target.read_text() + f"\n{line}  # noqa: E402,F401\n")
+    return _lint(tmp_path)
+
+
+def test_a_reversed_import_breaks_the_layers(tmp_path):
+    done = _lint_with_extra_import(tmp_path, "components/core/io.py", "from components.stages import train")
     assert done.returncode != 0
     assert "One-way layers" in done.stdout and "BROKEN" in done.stdout
     assert "components.core.io -> components.stages.train" in done.stdout
 
 
 def test_a_stage_importing_a_stage_breaks_independence(tmp_path):
-    for folder in ("components", "flows"):
-        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    stage = tmp_path / "components/stages/evaluate.py"
-    stage.write_text(stage.read_text() + "\nfrom components.stages import features  # noqa: E402,F401\n")
-    done = _lint(tmp_path)
+    done = _lint_with_extra_import(tmp_path, "components/stages/evaluate.py", "from components.stages import features")
     assert done.returncode != 0 and "No stage imports another stage" in done.stdout
 
 
