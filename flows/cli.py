@@ -114,11 +114,11 @@ def rollback(model: Annotated[str, typer.Argument(help="registered model name")]
 def history(model: Annotated[str, typer.Argument(help="registered model name")],
             as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
     """Print every alias move of a model, oldest first (the promotion ledger)."""
-    from components.lifecycle import ledger
-    from components.lifecycle.promote import ledger_engine
+    from components.lifecycle import ledger, moves
 
     try:
-        entries = ledger.history(ledger_engine(), model)
+        moves.reconcile(model)  # a move a killed process left half-done is recorded before it is listed
+        entries = ledger.history(moves.ledger_engine(), model)
     except KeelError as e:
         fail(e)
     if as_json:
@@ -142,9 +142,11 @@ def predict(model: Annotated[str, typer.Argument(help="registered model name")],
                 "--chunk-rows", min=1, help="rows per chunk [default: ~64 MiB of input values]")] = None,
             params: ParamsOpt = Path("params.yaml")) -> None:
     """Validate (GX) and score a file with the model's @production version, chunk by chunk."""
+    from components.lifecycle import moves
     from components.serving import batch
 
     try:
+        moves.reconcile(model, alias, required=False)
         result = batch.run(model, input_path, output_path, params, alias, chunk_rows)
     except KeelError as e:
         fail(e)
@@ -157,9 +159,11 @@ def serve(model: Annotated[str, typer.Argument(help="registered model name")],
           port: Annotated[int, typer.Option("--port")] = 5001,
           alias: Annotated[str, typer.Option("--alias")] = "production") -> None:
     """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version)."""
+    from components.lifecycle import moves
     from components.serving import serve as s
 
     try:
+        moves.reconcile(model, alias, required=False)
         s.run(model, host, port, alias)
     except KeelError as e:
         fail(e)

@@ -1,4 +1,5 @@
-"""Prefect retry options shared by the flows: retry what may pass (I/O, a busy store), never a Keel error."""
+"""Prefect retry options shared by the flows: retry what may pass (I/O, a busy or unreachable store), never a
+Keel error about the input or a refusal."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from components.core.errors import KeelError
 
 
 def transient(task, task_run, state) -> bool:
-    """Retry only errors that may pass; Keel errors are about the input (or a refusal) and final."""
+    """Retry only errors that may pass: Keel errors are final (about the input, or a refusal) unless they are
+    marked transient (an unreachable tracking store)."""
     try:
         state.result()
-    except KeelError:
-        return False
+    except KeelError as e:
+        return e.transient
     except Exception:
         return True
     return False

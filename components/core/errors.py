@@ -4,6 +4,8 @@
 class KeelError(Exception):
     """Base class: a stage CLI prints the message and exits with status 1."""
 
+    transient = False  # True: the cause may pass on its own (an outage), so a flow retries the step
+
 
 class ParamsError(KeelError):
     """params.yaml is missing, malformed, or has an unknown or mistyped key."""
@@ -27,3 +29,13 @@ class StageInputError(KeelError):
 
 class RegistryError(KeelError):
     """The model registry refused an operation or is in an unexpected state."""
+
+
+class TrackingUnavailableError(RegistryError):
+    """The tracking server or registry database did not answer (not the same as "not found")."""
+
+    transient = True
+
+
+class StorageFullError(KeelError):
+    """A write failed for lack of space (disk full, quota, file-size limit); the previous file is intact."""

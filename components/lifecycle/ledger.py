@@ -2,16 +2,13 @@
 the registry's own database, so it survives restarts and is backed up with the registry.
 
 Storage: SQLAlchemy on the MLflow tracking URI's database (sqlite now, PostgreSQL/MySQL later; the
-tables `keel_ledger` and `keel_alias_locks` are created on first use). A tracking *server* URI
-(http://...) does not expose its database: set `KEEL_LEDGER_DB_URL` to that database's URL.
+tables `keel_ledger`, `keel_alias_intents` and `keel_alias_locks` are created on first use). A tracking
+*server* URI (http://...) does not expose its database: set `KEEL_LEDGER_DB_URL` to that database's URL.
 
-Concurrency: an alias move happens inside `alias_lock(model, alias)`, a mutex held as a row in
-`keel_alias_locks` (primary key model+alias): acquiring it is an INSERT that only one process can commit;
-the others get an IntegrityError and wait. Inside it the mover re-reads the alias, checks it still points
-at the version the gate compared against (compare-and-set), moves it, and appends the ledger row, then
-deletes the lock row. Each of those is a short transaction of its own, so MLflow's own writes to the
-same sqlite file are never blocked by a transaction we hold. A lock row left by a killed process
-expires after `ttl_s`.
+Crash safety: a move first writes an intent (`begin`: state "pending", what it is about to do), then moves
+the alias, then appends the ledger row and marks the intent "done" in one transaction (`complete`). A
+process killed in between leaves a pending intent, which the next Keel command reconciles
+(components/lifecycle/moves.py). The mutex that serialises movers is components/lifecycle/locks.py.
 """
 
 from __future__ import annotations
@@ -19,20 +16,17 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, delete, insert, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, create_engine, insert, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from components.core.errors import KeelError
+from components.lifecycle.outages import redact
 
 LEDGER_URL_ENV = "KEEL_LEDGER_DB_URL"
 
@@ -50,6 +44,18 @@ LEDGER = Table(
     Column("reason", Text),
     Column("gate_report", Text),  # the gate decision as JSON
 )
+INTENTS = Table(
+    "keel_alias_intents", _meta,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", String(32), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("alias", String(256), nullable=False),
+    Column("holder", String(256), nullable=False),  # the lock holder that wrote it (user@host:pid:nonce)
+    Column("state", String(16), nullable=False, index=True),  # pending | done | abandoned
+    Column("entry", Text, nullable=False),  # the ledger row it is about to append, as JSON
+    Column("ledger_id", Integer),
+    Column("note", Text),
+)
 LOCKS = Table(
     "keel_alias_locks", _meta,
     Column("model", String(256), primary_key=True),
@@ -61,6 +67,10 @@ LOCKS = Table(
 
 class LedgerError(KeelError):
     """The ledger cannot be reached, is locked too long, or disagrees with the registry."""
+
+
+class IntentSettled(LedgerError):
+    """The intent was already settled by another process (this one lost its lock)."""
 
 
 class Entry(BaseModel):
@@ -78,13 +88,28 @@ class Entry(BaseModel):
     gate_report: dict[str, Any] | None = None
 
 
+class Intent(BaseModel):
+    """A move under way: written before the alias moves, "done" once its ledger row is in."""
+
+    id: int
+    ts: str
+    holder: str
+    state: str
+    entry: Entry
+    ledger_id: int | None = None
+    note: str | None = None
+
+
+NOT_MOVES = {"abandon"}  # ledger rows that record a move that never happened (skipped by `holders`)
+
+
 def database_url(tracking_uri: str) -> str:
     """The SQLAlchemy URL of the registry database behind `tracking_uri` (or KEEL_LEDGER_DB_URL)."""
     if os.environ.get(LEDGER_URL_ENV):
         return os.environ[LEDGER_URL_ENV]
     if tracking_uri.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "mssql"):
         return tracking_uri
-    raise LedgerError(f"MLFLOW_TRACKING_URI={tracking_uri} is not a database; set {LEDGER_URL_ENV} to the "
+    raise LedgerError(f"MLFLOW_TRACKING_URI={redact(tracking_uri)} is not a database; set {LEDGER_URL_ENV} to the "
                       "registry's database URL (e.g. postgresql://user@host/mlflow)")
 
 
@@ -109,43 +134,55 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-@contextmanager
-def alias_lock(engine: Engine, model: str, alias: str, timeout_s: float = 120.0,
-               ttl_s: float = 300.0) -> Iterator[str]:
-    """Hold the (model, alias) mutex row; yields the holder id. Waits up to `timeout_s` for another holder."""
-    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    while True:
-        try:
-            with engine.begin() as conn:
-                conn.execute(delete(LOCKS).where(LOCKS.c.model == model, LOCKS.c.alias == alias,
-                                                 LOCKS.c.expires_at < time.time()))  # a crashed holder's row
-                conn.execute(insert(LOCKS).values(model=model, alias=alias, holder=holder,
-                                                  expires_at=time.time() + ttl_s))
-            break
-        except (IntegrityError, OperationalError) as e:  # held by someone else (or the database file is busy)
-            if time.monotonic() > deadline:
-                with engine.connect() as conn:
-                    row = conn.execute(select(LOCKS).where(LOCKS.c.model == model, LOCKS.c.alias == alias)).first()
-                raise LedgerError(f"{model}@{alias}: another move holds the lock ({row.holder if row else e}); "
-                                  f"gave up after {timeout_s:.0f} s") from None
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
-    try:
-        yield holder
-    finally:
-        with engine.begin() as conn:
-            conn.execute(delete(LOCKS).where(LOCKS.c.model == model, LOCKS.c.alias == alias,
-                                             LOCKS.c.holder == holder))
+def _row(entry: Entry) -> dict[str, Any]:
+    values = entry.model_dump(exclude={"id"})
+    values["gate_report"] = json.dumps(entry.gate_report) if entry.gate_report is not None else None
+    return values
 
 
 def append(engine: Engine, entry: Entry) -> int:
     """Append one move; returns its id."""
-    values = entry.model_dump(exclude={"id"})
-    values["gate_report"] = json.dumps(entry.gate_report) if entry.gate_report is not None else None
     with engine.begin() as conn:
-        return int(conn.execute(insert(LEDGER).values(**values)).inserted_primary_key[0])
+        return int(conn.execute(insert(LEDGER).values(**_row(entry))).inserted_primary_key[0])
+
+
+def begin(engine: Engine, entry: Entry, holder: str) -> int:
+    """Record the intent to make `entry`'s move (before the alias moves); returns the intent's id."""
+    with engine.begin() as conn:
+        return int(conn.execute(insert(INTENTS).values(
+            ts=now_iso(), model=entry.model, alias=entry.alias, holder=holder, state="pending",
+            entry=entry.model_dump_json())).inserted_primary_key[0])
+
+
+def complete(engine: Engine, intent_id: int, entry: Entry, state: str = "done", note: str | None = None) -> int:
+    """Append `entry` and close the pending intent, in one transaction; returns the ledger id. Refuses (and
+    appends nothing) when the intent is no longer pending: another process reconciled it."""
+    with engine.begin() as conn:
+        ledger_id = int(conn.execute(insert(LEDGER).values(**_row(entry))).inserted_primary_key[0])
+        closed = conn.execute(update(INTENTS).where(INTENTS.c.id == intent_id, INTENTS.c.state == "pending")
+                              .values(state=state, ledger_id=ledger_id, note=note)).rowcount
+        if closed != 1:  # raising inside the block rolls the append back
+            raise IntentSettled(f"{entry.model}@{entry.alias}: intent {intent_id} was already reconciled by another "
+                                "process (this one lost its lock); nothing appended")
+    return ledger_id
+
+
+def drop(engine: Engine, intent_id: int, note: str) -> None:
+    """Close a pending intent whose move never happened and left nothing to record (a refused alias move)."""
+    with engine.begin() as conn:
+        conn.execute(update(INTENTS).where(INTENTS.c.id == intent_id, INTENTS.c.state == "pending")
+                     .values(state="abandoned", note=note))
+
+
+def pending(engine: Engine, model: str, alias: str | None = None) -> list[Intent]:
+    """The intents of `model` (optionally of one alias) still pending, oldest first."""
+    query = select(INTENTS).where(INTENTS.c.state == "pending", INTENTS.c.model == model).order_by(INTENTS.c.id)
+    if alias is not None:
+        query = query.where(INTENTS.c.alias == alias)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [Intent(**{k: v for k, v in r.items() if k not in ("model", "alias", "entry")},
+                   entry=Entry.model_validate_json(r["entry"])) for r in rows]
 
 
 def history(engine: Engine, model: str, alias: str | None = None) -> list[Entry]:
@@ -162,6 +199,8 @@ def holders(entries: list[Entry]) -> list[str]:
     """The stack of versions that held the alias: promotions push, rollbacks pop. Last = current."""
     stack: list[str] = []
     for e in entries:
+        if e.action in NOT_MOVES:
+            continue
         if e.action == "rollback":
             if stack:
                 stack.pop()

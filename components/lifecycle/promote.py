@@ -3,16 +3,14 @@ every alias move in the ledger, roll back to the previous production version.
 
     prepare(...)  -> Gate      score candidate and champion on the frozen test split, decide, write the
                                report (JSON + Markdown) to reports/promote/ and onto the candidate version
-    commit(gate)  -> Entry     move the alias under the ledger lock (compare-and-set), append the ledger row
+    commit(gate)  -> Entry     move the alias, crash-safe, under the ledger lock (components/lifecycle/moves.py)
     run(...)                   prepare + commit, as `keel promote` does
     rollback(...)              production back to the version before, as `keel rollback` does
 """
 
 from __future__ import annotations
 
-import getpass
 import logging
-import os
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -23,7 +21,8 @@ from components.core.errors import KeelError, StageInputError
 from components.core.io import atomic_path, sha256_file, write_json
 from components.data.artifacts import load_split
 from components.inference.predict import predict, task_of
-from components.lifecycle import gate, ledger, registry, tracking
+from components.lifecycle import gate, ledger, moves, registry
+from components.lifecycle.moves import ledger_engine, move
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +31,6 @@ PROMOTE_DIR = paths.REPORTS_DIR / "promote"
 
 class PromotionRefused(KeelError):
     """The gate (or the operator) said no; nothing was moved."""
-
-
-class ConcurrentMoveError(KeelError):
-    """The alias moved between the gate and the commit; nothing was moved."""
 
 
 class Gate(BaseModel):
@@ -63,16 +58,6 @@ class PromoteResult(BaseModel):
     ledger_id: int | None = None
 
 
-def current_user() -> str:
-    """Who is moving the alias: KEEL_USER, else the OS user."""
-    return os.environ.get("KEEL_USER") or getpass.getuser()
-
-
-def ledger_engine():
-    """The ledger's engine on the registry database."""
-    return ledger.engine_for(ledger.database_url(tracking.configure()))
-
-
 def score(ref: registry.VersionRef, test, rule: gate.Rule) -> gate.Scored:
     """Re-score a registered version on the test rows (raw, through its own transform)."""
     ckpt = registry.load_keel_checkpoint(ref.name, ref.version)
@@ -97,6 +82,7 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
         raise PromotionRefused("--force needs --reason \"...\": an override must say why (it goes to the ledger)")
     base = load_params(params_path)
     cfg = base.promote
+    moves.reconcile(name)  # a move a killed process left half-done is settled before the gate reads the aliases
     cand = (registry.get_version(name, version) if version
             else registry.require_alias(name, cfg.source_alias, "pass --version N"))
     params = load_params(params_path, {"model": cand.tags["family"]}) if cand.tags.get("family") else base
@@ -166,33 +152,6 @@ def record_review(g: Gate, approved: bool | None, reviewer: str | None, comment:
                                "gate.review_comment": (comment or "")[:4000]})
 
 
-def move(name: str, alias: str, to_version: str, expected_from: str | None, action: str, reason: str | None,
-         report: dict | None, user: str | None = None) -> ledger.Entry:
-    """Move `alias` to `to_version` if it still points at `expected_from`; append the ledger row. Atomic
-    for every Keel process sharing the registry database (see components/ledger.py)."""
-    engine = ledger_engine()
-    with ledger.alias_lock(engine, name, alias):
-        current = registry.version_by_alias(name, alias)
-        now = current.version if current else None
-        if now != expected_from:
-            raise ConcurrentMoveError(f"{name}@{alias} moved from v{expected_from} to v{now} while this move was "
-                                      "being decided; nothing changed, re-run it")
-        registry.set_alias(name, alias, to_version)
-        entry = ledger.Entry(ts=ledger.now_iso(), user=user or current_user(), model=name, alias=alias,
-                             action=action, from_version=expected_from, to_version=to_version, reason=reason,
-                             gate_report=report)
-        try:
-            entry.id = ledger.append(engine, entry)
-        except Exception:
-            # the ledger must never disagree with the alias: undo the move
-            if expected_from is None:
-                registry.delete_alias(name, alias)
-            else:
-                registry.set_alias(name, alias, expected_from)
-            raise
-    return entry
-
-
 def commit(g: Gate, user: str | None = None) -> ledger.Entry:
     """Move the alias for a gate that passed (or was forced)."""
     d = g.decision
@@ -216,6 +175,7 @@ def run(name: str, version: str | None = None, params_path: Path = paths.PARAMS,
 
 def rollback(name: str, alias: str = "production", reason: str | None = None, user: str | None = None) -> PromoteResult:
     """Move `alias` back to the version that held it before the current one (per the ledger)."""
+    moves.reconcile(name, alias)
     current = registry.version_by_alias(name, alias)
     now = current.version if current else None
     target = ledger.rollback_target(ledger.history(ledger_engine(), name, alias), now, name, alias)

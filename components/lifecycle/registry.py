@@ -3,6 +3,9 @@
 Stages (`Staging`/`Production`) are deprecated in MLflow; Keel uses aliases (`staging`, `production`).
 Every call uses an explicit client on the tracking URI (components.lifecycle.tracking); nothing here sets
 MLflow's process-wide URI. `log_pyfunc` and `register_version` run inside the run that tracking started.
+Every call tells "not found" (an answer: None, or a RegistryError saying what is missing) from "the store did
+not answer" (TrackingUnavailableError naming the URI, components/lifecycle/outages.py): an unreachable
+registry is never mistaken for a model without versions or aliases.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from components.core.errors import RegistryError
+from components.core.errors import RegistryError, TrackingUnavailableError
 from components.inference.checkpoint import load_checkpoint
+from components.lifecycle import outages
 from components.lifecycle.pyfunc import ENTRY_FILE, pip_requirements, signature_for
 from components.lifecycle.tracking import tracking_uri
 
@@ -33,8 +37,14 @@ class VersionRef(BaseModel):
 def _client():
     from mlflow import MlflowClient
 
+    outages.fail_fast()
     uri = tracking_uri()
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _guard(doing: str):
+    """MLflow calls for `doing`: an unreachable store raises TrackingUnavailableError naming it."""
+    return outages.guard(tracking_uri(), doing)
 
 
 def _resolve(uri: str) -> str:
@@ -60,8 +70,9 @@ def _download(uri: str) -> Path:
 
     store = tracking_uri()
     dst = tempfile.mkdtemp(prefix="keel-artifact-")
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=_resolve(uri), dst_path=dst,
-                                                    tracking_uri=store, registry_uri=store))
+    with _guard(f"downloading {uri}"):
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=_resolve(uri), dst_path=dst,
+                                                        tracking_uri=store, registry_uri=store))
 
 
 def log_pyfunc(checkpoint: Path, example: pd.DataFrame) -> str:
@@ -81,7 +92,8 @@ def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> Version
     """Create a new version of `name` from `model_uri`, with its tags set in the same call."""
     import mlflow
 
-    mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
+    with _guard(f"registering a version of {name!r}"):
+        mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
     return get_version(name, mv.version)
 
 
@@ -90,20 +102,26 @@ def get_version(name: str, version: str | int) -> VersionRef:
     from mlflow.exceptions import MlflowException
 
     try:
-        mv = _client().get_model_version(name, str(version))
+        with _guard(f"reading {name!r} version {version}"):
+            mv = _client().get_model_version(name, str(version))
     except MlflowException as e:
-        raise RegistryError(f"model {name!r} version {version}: not found in the registry") from e
+        if outages.not_found(e):
+            raise RegistryError(f"model {name!r} version {version}: not found in the registry") from e
+        raise RegistryError(f"model {name!r} version {version}: the registry refused the lookup: {e}") from e
     return _ref(mv)
 
 
 def version_by_alias(name: str, alias: str) -> VersionRef | None:
-    """The version holding `alias`, or None when no version does."""
+    """The version holding `alias`, or None when no version does (an unreachable registry raises)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        return _ref(_client().get_model_version_by_alias(name, alias))
-    except MlflowException:
-        return None
+        with _guard(f"looking up {name}@{alias}"):
+            return _ref(_client().get_model_version_by_alias(name, alias))
+    except MlflowException as e:
+        if outages.not_found(e):
+            return None
+        raise RegistryError(f"model {name!r} @{alias}: the registry refused the lookup: {e}") from e
 
 
 def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
@@ -116,14 +134,16 @@ def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
 
 def set_alias(name: str, alias: str, version: str | int) -> None:
     """Point `alias` at `version` (MLflow moves it off any other version)."""
-    _client().set_registered_model_alias(name, alias, str(version))
+    with _guard(f"setting {name}@{alias} to v{version}"):
+        _client().set_registered_model_alias(name, alias, str(version))
 
 
 def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> None:
     """Add or overwrite tags on a version."""
     client = _client()
-    for k, v in tags.items():
-        client.set_model_version_tag(name, str(version), k, str(v))
+    with _guard(f"tagging {name!r} version {version}"):
+        for k, v in tags.items():
+            client.set_model_version_tag(name, str(version), k, str(v))
 
 
 def _ref(mv) -> VersionRef:
@@ -133,7 +153,8 @@ def _ref(mv) -> VersionRef:
 
 def delete_alias(name: str, alias: str) -> None:
     """Remove `alias` from whichever version holds it."""
-    _client().delete_registered_model_alias(name, alias)
+    with _guard(f"removing {name}@{alias}"):
+        _client().delete_registered_model_alias(name, alias)
 
 
 def load_keel_checkpoint(name: str, version: str | int):
@@ -165,22 +186,25 @@ def load_pyfunc(model_uri: str):
 def log_version_artifacts(name: str, version: str | int, files: list[Path], artifact_path: str) -> str:
     """Attach files to the version's logged model (MLflow 3), else to its run; returns where they went."""
     client = _client()
-    mv = client.get_model_version(name, str(version))
-    model_id = getattr(mv, "model_id", None)
-    if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
-        model_id = mv.source.removeprefix("models:/").split("/")[0]
-    for f in files:
-        if model_id:
-            client.log_model_artifact(model_id, str(f), artifact_path)
-        else:
-            client.log_artifact(mv.run_id, str(f), artifact_path)
-    base = client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
+    with _guard(f"attaching {artifact_path} to {name!r} version {version}"):
+        mv = client.get_model_version(name, str(version))
+        model_id = getattr(mv, "model_id", None)
+        if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
+            model_id = mv.source.removeprefix("models:/").split("/")[0]
+        for f in files:
+            if model_id:
+                client.log_model_artifact(model_id, str(f), artifact_path)
+            else:
+                client.log_artifact(mv.run_id, str(f), artifact_path)
+        base = client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
     return f"{base.rstrip('/')}/{artifact_path}"
 
 
 def read_artifact_text(uri: str) -> str | None:
-    """The text of one artifact by URI, or None when it is absent."""
+    """The text of one artifact by URI, or None when it is absent (an unreachable store raises)."""
     try:
         return _download(uri).read_text()
-    except Exception:  # noqa: BLE001 - a missing or unreachable artifact only leaves a gap in lineage output
+    except TrackingUnavailableError:
+        raise
+    except Exception:  # noqa: BLE001 - a missing artifact only leaves a gap in lineage output
         return None

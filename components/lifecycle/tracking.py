@@ -2,11 +2,13 @@
 
 Default store: `sqlite:///mlflow.db` in the working directory (the project root under `dvc repro`),
 artifacts in `mlartifacts/` beside it. `MLFLOW_TRACKING_URI` overrides both (a server decides its own
-artifact store). Nothing here runs on import.
+artifact store). Nothing here runs on import. Every call to the store goes through `outages.guard`: a store
+that does not answer is a TrackingUnavailableError naming it (without credentials), within seconds.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -17,9 +19,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from components.core import paths
-from components.core.errors import StageInputError
+from components.core.errors import StageInputError, TrackingUnavailableError
 from components.core.io import read_json, write_json
+from components.lifecycle import outages
 
+log = logging.getLogger(__name__)
 DEFAULT_DB = "mlflow.db"
 DEFAULT_ARTIFACTS = "mlartifacts"
 
@@ -52,6 +56,7 @@ def configure() -> str:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    outages.fail_fast()
     uri = tracking_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -63,13 +68,16 @@ def ensure_experiment(name: str) -> str:
     import mlflow
 
     uri = configure()
-    exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    try:
-        return mlflow.create_experiment(name, artifact_location=artifact_root(uri))
-    except mlflow.exceptions.MlflowException:  # created concurrently by another process
-        return mlflow.get_experiment_by_name(name).experiment_id
+    with outages.guard(uri, f"experiment {name!r}"):
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        try:
+            return mlflow.create_experiment(name, artifact_location=artifact_root(uri))
+        except mlflow.exceptions.MlflowException as e:  # created concurrently by another process
+            if outages.unreachable(e):
+                raise
+            return mlflow.get_experiment_by_name(name).experiment_id
 
 
 @contextmanager
@@ -78,16 +86,28 @@ def start_run(model_name: str, run_name: str | None = None, run_id: str | None =
     import mlflow
 
     exp_id = ensure_experiment(model_name)
-    with mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name) as run:
-        yield RunRef(run_id=run.info.run_id, experiment_id=run.info.experiment_id, tracking_uri=tracking_uri(),
-                     model_name=model_name)
+    with outages.guard(tracking_uri(), f"run {run_id} of {model_name!r}" if run_id else f"a run of {model_name!r}"):
+        run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name)
+    finished = False
+    try:  # only the start and the end are the store's: the body's own errors pass unchanged
+        yield RunRef(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
+                     tracking_uri=outages.redact(tracking_uri()), model_name=model_name)
+        finished = True
+    finally:
+        try:
+            with outages.guard(tracking_uri(), f"ending run {run.info.run_id}"):
+                mlflow.end_run("FINISHED" if finished else "FAILED")
+        except TrackingUnavailableError:
+            if finished:
+                raise
+            log.warning("run %s could not be marked FAILED (the store did not answer)", run.info.run_id)
 
 
 @contextmanager
 def resume_run(model_dir: Path) -> Iterator[RunRef]:
     """Resume the run that trained the model in `model_dir` (as recorded in its run.json)."""
     ref = read_run_ref(model_dir)
-    if ref.tracking_uri != tracking_uri():
+    if ref.tracking_uri != outages.redact(tracking_uri()):
         raise_mismatch(model_dir, ref)
     with start_run(ref.model_name, run_id=ref.run_id) as live:
         yield live
@@ -96,7 +116,8 @@ def resume_run(model_dir: Path) -> Iterator[RunRef]:
 def raise_mismatch(model_dir: Path, ref: RunRef) -> None:
     """The model was trained against another tracking store: refuse rather than log to the wrong one."""
     raise StageInputError(f"{model_dir}/{paths.RUN_FILE}: trained with MLFLOW_TRACKING_URI={ref.tracking_uri}, "
-                          f"but this process uses {tracking_uri()}; set the same store or re-run train")
+                          f"but this process uses {outages.redact(tracking_uri())}; set the same store or re-run "
+                          "train")
 
 
 def write_run_ref(model_dir: Path, ref: RunRef) -> None:
@@ -113,14 +134,16 @@ def log_params(params: Mapping[str, Any]) -> None:
     """Log a nested mapping as flattened `a.b.c` params (MLflow values are strings of <= 6000 chars)."""
     import mlflow
 
-    mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
+    with outages.guard(tracking_uri(), "logging params"):
+        mlflow.log_params({k: str(v)[:6000] for k, v in flatten(params).items()})
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     """Log numeric metrics (non-numbers are skipped)."""
     import mlflow
 
-    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
+    with outages.guard(tracking_uri(), "logging metrics"):
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}, step=step)
 
 
 class MetricBuffer:
@@ -150,8 +173,9 @@ class MetricBuffer:
         from mlflow import MlflowClient
 
         client = MlflowClient()
-        for i in range(0, len(self._pending), 1000):
-            client.log_batch(self.run_id, metrics=self._pending[i:i + 1000])
+        with outages.guard(tracking_uri(), f"logging metrics of run {self.run_id}"):
+            for i in range(0, len(self._pending), 1000):
+                client.log_batch(self.run_id, metrics=self._pending[i:i + 1000])
         self._pending, self._last = [], self._clock()
 
 
@@ -159,12 +183,12 @@ def find_run(experiment: str, tags: Mapping[str, Any]) -> dict[str, Any] | None:
     """The latest finished run of `experiment` carrying all `tags`: {"run_id", "metrics"}; None if none."""
     import mlflow
 
-    configure()
-    if mlflow.get_experiment_by_name(experiment) is None:
-        return None
-    where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'FINISHED'"])
-    runs = mlflow.search_runs(experiment_names=[experiment], filter_string=where, order_by=["start_time DESC"],
-                              max_results=1, output_format="list")
+    with outages.guard(configure(), f"searching runs of {experiment!r}"):
+        if mlflow.get_experiment_by_name(experiment) is None:
+            return None
+        where = " and ".join([f"tags.`{k}` = '{v}'" for k, v in tags.items()] + ["attributes.status = 'FINISHED'"])
+        runs = mlflow.search_runs(experiment_names=[experiment], filter_string=where, order_by=["start_time DESC"],
+                                  max_results=1, output_format="list")
     return {"run_id": runs[0].info.run_id, "metrics": dict(runs[0].data.metrics)} if runs else None
 
 
@@ -174,7 +198,8 @@ def log_missing_steps(run_id: str, per_step: Mapping[int, Mapping[str, Any]]) ->
 
     client, buf = MlflowClient(), MetricBuffer(run_id, every_s=float("inf"))
     keys = {k for m in per_step.values() for k in m}
-    have = {k: {m.step for m in client.get_metric_history(run_id, k)} for k in keys}
+    with outages.guard(tracking_uri(), f"reading metrics of run {run_id}"):
+        have = {k: {m.step for m in client.get_metric_history(run_id, k)} for k in keys}
     for step, metrics in sorted(per_step.items()):
         buf.add({k: v for k, v in metrics.items() if step not in have[k]}, step=step)
     buf.flush()
@@ -184,15 +209,17 @@ def log_artifacts(files: list[Path], artifact_path: str | None = None) -> None:
     """Upload local files to the active run."""
     import mlflow
 
-    for f in files:
-        mlflow.log_artifact(str(f), artifact_path=artifact_path)
+    with outages.guard(tracking_uri(), f"uploading {', '.join(Path(f).name for f in files)}"):
+        for f in files:
+            mlflow.log_artifact(str(f), artifact_path=artifact_path)
 
 
 def set_tags(tags: Mapping[str, Any]) -> None:
     """Set string tags on the active run."""
     import mlflow
 
-    mlflow.set_tags({k: str(v) for k, v in tags.items()})
+    with outages.guard(tracking_uri(), "setting run tags"):
+        mlflow.set_tags({k: str(v) for k, v in tags.items()})
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -12,16 +12,17 @@ import json
 import random
 import sys
 import time
+from types import SimpleNamespace
 
-from components.lifecycle import ledger, promote, registry
+from components.lifecycle import locks, moves, registry
 
 
 def main(model: str, n: int, start_at: float, tag: str, no_lock: bool) -> None:
     if no_lock:
-        ledger.alias_lock = lambda *a, **k: contextlib.nullcontext("none")
+        locks.alias_lock = lambda *a, **k: contextlib.nullcontext(SimpleNamespace(holder="none", check=lambda: None))
     versions = ["1", "2", "3", "4"]
     registry.version_by_alias(model, "production")  # warm up connections before the start line
-    promote.ledger_engine()
+    moves.ledger_engine()
     time.sleep(max(0.0, start_at - time.time()))
     rng = random.Random(tag)
     moved, conflicts = [], 0
@@ -30,9 +31,9 @@ def main(model: str, n: int, start_at: float, tag: str, no_lock: bool) -> None:
         now = current.version if current else None
         target = rng.choice([v for v in versions if v != now])
         try:
-            entry = promote.move(model, "production", target, now, "force", f"stress {tag}", None, user=tag)
+            entry = moves.move(model, "production", target, now, "force", f"stress {tag}", None, user=tag)
             moved.append(entry.id)
-        except promote.ConcurrentMoveError:
+        except moves.ConcurrentMoveError:
             conflicts += 1
     print(json.dumps({"moved": moved, "conflicts": conflicts}))
 
