@@ -22,7 +22,9 @@ NOT_RESULTS = {"train": {"progress", "resume"}}
 
 VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "ingest": lambda p: {"cfg": p.ingest, "kind": p.kind},
-    "validate": lambda p: {"cfg": p.validation},
+    # the task and the split shares decide whether the classes can be split (checked before anything trains)
+    "validate": lambda p: {"cfg": p.validation, "task": p.task, "val_size": p.features.val_size,
+                           "test_size": p.features.test_size},
     "features": lambda p: {"cfg": p.features, "task": p.task},
     "train": lambda p: {"model": p.model, "train": p.train, "arch": p.arch,
                         "model_name": p.registration.model_name},

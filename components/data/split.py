@@ -1,6 +1,9 @@
-"""Seeded train/val/test splits: stratified for classes, or honouring a predefined `split` column."""
+"""Seeded train/val/test splits: stratified for classes, or honouring a predefined `split` column; and the
+check (run by validate, before anything trains) that the classes can be split that way."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -57,3 +60,33 @@ def predefined_split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = Tru
     data = df.drop(columns=SPLIT)
     return {name: data.iloc[np.sort(i)].reset_index(drop=True)
             for name, i in zip(paths.SPLITS, (i_tr, i_va, i_te), strict=True)}
+
+
+def min_rows_per_class(cfg: FeaturesConfig) -> int:
+    """Rows every class needs for a stratified split: 2 in the holdout (val + test) when it is split again,
+    i.e. ceil(2 / (val_size + test_size)) (7 for 0.15 + 0.15); else 2 (scikit-learn's own minimum)."""
+    return max(2, math.ceil(2 / (cfg.val_size + cfg.test_size))) if cfg.val_size > 0 else 2
+
+
+def class_problems(df: pd.DataFrame, cfg: FeaturesConfig, stratified: bool = True) -> list[tuple[str, str]]:
+    """Why the `label` column cannot make a classification split: fewer than two classes, or (`stratified`)
+    a class with too few rows for `cfg`'s val/test shares. [(check, problem)]; empty when the split can be drawn."""
+    if LABEL not in df.columns:
+        return []  # the suite names the missing column
+    counts = df[LABEL].value_counts(dropna=True)
+    if len(counts) < 2:
+        return [("class_count", f"column {LABEL!r} holds {len(counts)} class(es) {sorted(counts.index.tolist())}; "
+                                "a classification task needs at least two")]
+    if not stratified:
+        return []
+    need = min_rows_per_class(cfg)
+    few = counts[counts < need]
+    if SPLIT not in df.columns and len(few):
+        return [("class_rows", f"the stratified split (val_size {cfg.val_size}, test_size {cfg.test_size}) needs at "
+                               f"least {need} rows of every class in column {LABEL!r}; too few: {few.to_dict()}")]
+    try:  # the split itself, on the labels alone: what features will do
+        split(df[[c for c in (LABEL, SPLIT) if c in df.columns]], cfg, stratify=True)
+    except (StageInputError, ValueError) as e:
+        return [("class_rows", f"the stratified split (val_size {cfg.val_size}, test_size {cfg.test_size}) cannot be "
+                               f"drawn: {e}")]
+    return []

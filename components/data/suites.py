@@ -5,10 +5,14 @@ Wide images (more than PER_COLUMN_MAX pixel columns, e.g. 28x28 = 784) would nee
 per-column expectations (minutes in GX); their pixels are checked on a column profile instead
 (`PROFILES[kind]`: one row per pixel column with its numeric flag, null count, min and max), and a failure
 names the offending pixel columns.
+
+Every numeric column must be finite: a column without a configured range still gets a range check with the
+largest float as bounds, which ±inf fails (NaN counts as a null), marked `FINITE` so the failure says so.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +32,17 @@ NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
                  "float16", "float32", "float64", "Int64", "Float64"]
 
 Suite = tuple[list[Any], list[tuple[str, str]]]  # (expectations, [(check, problem)])
+BIG = sys.float_info.max  # the bound of a range check that only asks for finite values
+FINITE = {"keel": "values must be finite (no inf or -inf)"}  # meta of such a check; named in its failure
+
+
+def _finite(column: str, low: float | None = None, high: float | None = None) -> Any:
+    """A range check on `column`: the configured bounds, the largest float where none is set (so ±inf fails)."""
+    import great_expectations.expectations as gxe
+
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=-BIG if low is None else low,
+                                            max_value=BIG if high is None else high,
+                                            meta=FINITE if low is None or high is None else None)
 
 
 def _rows(cfg: ValidateConfig, require_label: bool) -> list[Any]:
@@ -46,19 +61,16 @@ def _label(require_label: bool, labels: list | None = None, value_range: tuple |
         exps.append(gxe.ExpectColumnValuesToBeInSet(column=LABEL, value_set=list(labels)))
     else:
         exps.append(gxe.ExpectColumnValuesToBeInTypeList(column=LABEL, type_list=NUMERIC_TYPES))
-    if value_range is not None:
-        exps.append(gxe.ExpectColumnValuesToBeBetween(column=LABEL, min_value=value_range[0], max_value=value_range[1]))
+    if value_range is not None or labels is None:  # a numeric label: in its range, or at least finite
+        exps.append(_finite(LABEL, *(value_range or (None, None))))
     return exps
 
 
 def _numeric(column: str, low: float | None, high: float | None) -> list[Any]:
     import great_expectations.expectations as gxe
 
-    exps = [gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=NUMERIC_TYPES),
-            gxe.ExpectColumnValuesToNotBeNull(column=column)]
-    if low is not None or high is not None:
-        exps.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high))
-    return exps
+    return [gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=NUMERIC_TYPES),
+            gxe.ExpectColumnValuesToNotBeNull(column=column), _finite(column, low, high)]
 
 
 def image_suite(cfg: ImageValidateConfig, columns: list[str], manifest: dict[str, Any], require_label: bool) -> Suite:
@@ -159,6 +171,7 @@ def series_suite(cfg: SeriesValidateConfig, columns: list[str], manifest: dict[s
         gxe.ExpectColumnToExist(column=VALUE),
         gxe.ExpectColumnValuesToBeInTypeList(column=VALUE, type_list=NUMERIC_TYPES),
         gxe.ExpectColumnValuesToNotBeNull(column=VALUE, mostly=cfg.min_observed),
+        _finite(VALUE),
         gxe.ExpectColumnValuesToBeBetween(column=GAP, max_value=max_days),
     ]
     problems = []

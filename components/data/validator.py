@@ -25,16 +25,19 @@ class Failure(BaseModel):
     unexpected_count: int | None = None
     examples: list[Any] = []
     error: str | None = None
+    hint: str | None = None  # what the check asks for, when its name does not say it
 
     def describe(self) -> str:
         """`expect_x(column): N unexpected, e.g. [...]` in one line."""
         where = f"({self.column})" if self.column else ""
+        hint = f" ({self.hint})" if self.hint else ""
         if self.error:
             return f"{self.expectation}{where}: {self.error}"
         if self.unexpected_count is not None:
-            return f"{self.expectation}{where}: {self.unexpected_count} unexpected value(s), e.g. {self.examples[:5]}"
+            return (f"{self.expectation}{where}: {self.unexpected_count} unexpected value(s), e.g. "
+                    f"{self.examples[:5]}{hint}")
         observed = f" (observed {self.examples[0]!r})" if self.examples else ""
-        return f"{self.expectation}{where}: failed{observed}"
+        return f"{self.expectation}{where}: failed{observed}{hint}"
 
 
 class ValidationReport(BaseModel):
@@ -152,7 +155,8 @@ def _failure(r) -> Failure:
         examples = [res["observed_value"]]
     return Failure(expectation=cfg.type, column=cfg.kwargs.get("column"),
                    unexpected_count=res.get("unexpected_count"), examples=_plain(examples or []),
-                   error=f"could not be evaluated: {str(exc).splitlines()[0][:300]}" if exc else None)
+                   error=f"could not be evaluated: {str(exc).splitlines()[0][:300]}" if exc else None,
+                   hint=(cfg.meta or {}).get("keel"))
 
 
 def _exception_message(info: dict[str, Any]) -> str | None:
@@ -168,6 +172,8 @@ def _plain(values: list[Any]) -> list[Any]:
     for v in values:
         if isinstance(v, float) and v != v:  # NaN is not JSON
             out.append(None)
+        elif isinstance(v, float) and v in (float("inf"), float("-inf")):  # nor is Infinity
+            out.append(str(v))
         elif hasattr(v, "item"):
             out.append(v.item())
         else:

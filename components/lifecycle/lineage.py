@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from components.lifecycle import ledger, registry, tracking
 
 SOURCE_TAGS = ("git_commit", "git_dirty", "data_source", "data_sha256", "dvc_data_md5", "params_sha256",
-               "dvc_params_sha256", "split_sha256", "split_sizes", "gx_success", "gx_checks", "run_id", "family",
-               "dataset", "gate.absolute")
+               "dvc_params_sha256", "split_sha256", "split_uri", "split_sizes", "gx_success", "gx_checks", "run_id",
+               "family", "dataset", "gate.absolute")
 
 
 class Lineage(BaseModel):

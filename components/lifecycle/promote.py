@@ -111,21 +111,34 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
 def decide(cand: registry.VersionRef, champ: registry.VersionRef | None, rule: gate.Rule,
            features_dir: Path) -> gate.Decision:
     """Score both on the candidate's frozen test split (checked by content hash) and decide."""
-    split_file = features_dir / "test.parquet"
-    if not split_file.is_file():
-        raise StageInputError(f"{split_file}: missing; the gate needs the frozen test split (run `dvc repro`)")
-    digest = sha256_file(split_file)
-    if digest != cand.tags.get("split_sha256"):
-        raise StageInputError(f"{split_file}: sha256 {digest[:12]} is not the test split of {cand.name} "
-                              f"v{cand.version} ({cand.tags.get('split_sha256', '?')[:12]}); re-create the split "
-                              "it was evaluated on (same params and data)")
-    test = load_split(features_dir, "test")
+    test = load_split(frozen_split(cand, Path(features_dir)), "test")
     candidate = score(cand, test, rule)
     champion = None
     if champ is not None:
         # scored on the candidate's rows; decide_promotion refuses if it was evaluated on another split
         champion = score(champ, test, rule)
     return gate.decide_promotion(candidate, champion, rule)
+
+
+def frozen_split(cand: registry.VersionRef, features_dir: Path) -> Path:
+    """The folder holding the candidate's test split: `features_dir` when its test.parquet is that split (by
+    sha256), else the copy registered with the version (`split_uri`), fetched and checked the same way."""
+    want, local = cand.tags.get("split_sha256", ""), features_dir / "test.parquet"
+    if local.is_file() and sha256_file(local) == want:
+        return features_dir
+    if cand.tags.get("split_uri"):
+        fetched = registry.download_artifact(cand.tags["split_uri"])
+        if sha256_file(fetched) != want:
+            raise StageInputError(f"{cand.tags['split_uri']}: the test split registered with {cand.name} "
+                                  f"v{cand.version} does not match its split_sha256 tag ({want[:12]}): corrupt copy")
+        log.info("promote: using the test split registered with %s v%s (%s)", cand.name, cand.version,
+                 "no local copy" if not local.is_file() else f"{local} is another split")
+        return fetched.parent
+    if not local.is_file():
+        raise StageInputError(f"{local}: missing; the gate needs the frozen test split (run `dvc repro`)")
+    raise StageInputError(f"{local}: sha256 {sha256_file(local)[:12]} is not the test split of {cand.name} "
+                          f"v{cand.version} ({want[:12] or '?'}); re-create the split it was evaluated on (same "
+                          "params and data)")
 
 
 def write_report(name: str, alias: str, decision: gate.Decision, out_dir: Path) -> Gate:

@@ -97,6 +97,25 @@ def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> Version
     return get_version(name, mv.version)
 
 
+REGISTRATION_KEY = "keel.registration_key"
+
+
+def find_registered(name: str, run_id: str, key: str) -> VersionRef | None:
+    """The version of `name` that a registration with `key` (run + params + checkpoint) already created, so a
+    retried or re-run register reuses it instead of adding another; None when there is none."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with _guard(f"looking for {name!r} versions of run {run_id}"):
+            found = _client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    except MlflowException as e:
+        if outages.not_found(e):
+            return None
+        raise RegistryError(f"model {name!r}: the registry refused the search for run {run_id}: {e}") from e
+    mine = sorted((mv for mv in found if (mv.tags or {}).get(REGISTRATION_KEY) == key), key=lambda mv: int(mv.version))
+    return _ref(mine[0]) if mine else None
+
+
 def get_version(name: str, version: str | int) -> VersionRef:
     """Look up one version."""
     from mlflow.exceptions import MlflowException
@@ -198,6 +217,11 @@ def log_version_artifacts(name: str, version: str | int, files: list[Path], arti
                 client.log_artifact(mv.run_id, str(f), artifact_path)
         base = client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
     return f"{base.rstrip('/')}/{artifact_path}"
+
+
+def download_artifact(uri: str) -> Path:
+    """An artifact by URI (runs:/..., models:/...) in a fresh temporary folder."""
+    return _download(uri)
 
 
 def read_artifact_text(uri: str) -> str | None:

@@ -214,6 +214,23 @@ def log_artifacts(files: list[Path], artifact_path: str | None = None) -> None:
             mlflow.log_artifact(str(f), artifact_path=artifact_path)
 
 
+def log_split(path: Path, name: str, sha256: str, context: str = "test") -> str:
+    """Attach a frozen split to the active run: the file as an artifact (`split/<file>`) and an MLflow dataset
+    input (`context`, digest = its sha256 prefix); returns the artifact's runs:/ URI."""
+    import mlflow
+    import mlflow.data
+    import pandas as pd
+
+    path = Path(path)
+    with outages.guard(tracking_uri(), f"uploading the {context} split {path.name}"):
+        mlflow.log_artifact(str(path), artifact_path="split")
+        dataset = mlflow.data.from_pandas(pd.read_parquet(path), source=path.resolve().as_uri(), name=name,
+                                          digest=sha256[:32])
+        mlflow.log_input(dataset, context=context)
+        run_id = mlflow.active_run().info.run_id
+    return f"runs:/{run_id}/split/{path.name}"
+
+
 def set_tags(tags: Mapping[str, Any]) -> None:
     """Set string tags on the active run."""
     import mlflow

@@ -2,7 +2,14 @@
 alias only when the absolute thresholds in `register.min` / `register.max` pass.
 
 Lineage tags on the version: git commit, data and params hashes (Keel's own sha256 and, under
-`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id.
+`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id. The frozen test
+split travels with the version (an artifact of its run and an MLflow dataset input, `split_uri` tag), so
+the gate can fetch it from any machine that reaches the registry.
+
+Idempotent: the version carries a registration key (run id, register params, checkpoint and split hashes);
+a retry or re-run with the same key finds that version and reuses it instead of adding another, then sets
+the alias and writes registration.json, so a failure after the version was created (setting the alias,
+the store going away) never leaves a second, unaliased version behind.
 """
 
 from __future__ import annotations
@@ -17,9 +24,9 @@ from pydantic import BaseModel
 from components.config.sections import RegisterConfig
 from components.core import paths
 from components.core.errors import RegistryError
-from components.core.io import read_json, require_files, sha256_json, write_json
+from components.core.io import read_json, require_files, sha256_file, sha256_json, write_json
 from components.data.artifacts import load_split
-from components.lifecycle import registry, tracking
+from components.lifecycle import moves, registry, tracking
 from components.stages.spec import Io, Stage
 
 log = logging.getLogger(__name__)
@@ -87,11 +94,18 @@ def lineage_tags(model_dir: Path, features_dir: Path, raw_dir: Path, validation_
     return tags
 
 
+def registration_key(run_id: str, cfg: RegisterConfig, checkpoint: Path, split_sha256: str) -> str:
+    """What makes two registrations the same: the run, the register params, the checkpoint and the test split."""
+    return sha256_json({"run_id": run_id, "register": cfg.model_dump(mode="json"),
+                        "checkpoint": sha256_file(checkpoint), "split_sha256": split_sha256})
+
+
 def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
         raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
         reports_dir: Path = paths.REPORTS_DIR, out_dir: Path = paths.REGISTER_DIR,
         dvc_lock: Path | None = None) -> RegisterResult:
-    """Register the trained model; alias it `cfg.alias` only if the absolute thresholds pass."""
+    """Register the trained model once (a retry reuses the version); alias it `cfg.alias` only if the absolute
+    thresholds pass."""
     model_dir = Path(model_dir)
     require_files(model_dir, [paths.CHECKPOINT_FILE, paths.RUN_FILE])
     metrics_file = Path(reports_dir) / paths.METRICS_FILE
@@ -99,15 +113,18 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     reasons = check_thresholds(metrics, cfg, str(metrics_file))  # fails before anything is registered
     tags = lineage_tags(model_dir, features_dir, raw_dir, validation_dir, dvc_lock)
     tags |= {f"metric.{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}
-    name = tracking.read_run_ref(model_dir).model_name
-    from components.inference.checkpoint import load_checkpoint
-
-    transform = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform
-    # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
-    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
-    with tracking.resume_run(model_dir):
-        uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
-    version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})
+    run_ref = tracking.read_run_ref(model_dir)
+    name = run_ref.model_name
+    moves.reconcile(name, required=False)  # settle an alias move a killed process left half-done
+    key = registration_key(run_ref.run_id, cfg, model_dir / paths.CHECKPOINT_FILE, tags["split_sha256"])
+    version = registry.find_registered(name, run_ref.run_id, key)
+    if version is not None:
+        log.info("register: %s version %s was registered from run %s with the same params and checkpoint: "
+                 "reused, not registered again", name, version.version, run_ref.run_id)
+    else:
+        uri, split_uri = log_model(model_dir, features_dir, tags["split_sha256"], name)
+        tags |= {"gate.absolute": "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
+        version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
     if not reasons:
         registry.set_alias(name, cfg.alias, version.version)
         log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)
@@ -119,6 +136,21 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                             tags=version.tags)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
+
+
+def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str) -> tuple[str, str | None]:
+    """Log the pyfunc and the frozen test split into the training run: (model URI, split URI or None)."""
+    from components.inference.checkpoint import load_checkpoint
+
+    transform = load_checkpoint(Path(model_dir) / paths.CHECKPOINT_FILE).transform
+    # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
+    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
+    test_file = Path(features_dir) / "test.parquet"
+    with tracking.resume_run(model_dir):
+        uri = registry.log_pyfunc(Path(model_dir) / paths.CHECKPOINT_FILE, example)
+        # a partitioned split (a folder of parts) stays local
+        split_uri = tracking.log_split(test_file, f"{name}-test", split_sha256) if test_file.is_file() else None
+    return uri, split_uri
 
 
 STAGE = Stage("register", run, (

@@ -1,9 +1,11 @@
 """Validate: the raw data must pass a Great Expectations suite before anything downstream runs.
 
-The suite is built from `validate` params and the ingest manifest: columns, dtypes, nulls, pixel range,
-label set and row count (components/data/suites.py). It runs through a GX Checkpoint that also renders
-Data Docs (HTML) under `reports/validation/data_docs/`. Any failure raises DataValidationError naming each
-failed expectation with its column and unexpected count.
+The suite is built from `validate` params and the ingest manifest: columns, dtypes, nulls, finite values,
+pixel range, label set and row count (components/data/suites.py). It runs through a GX Checkpoint that also
+renders Data Docs (HTML) under `reports/validation/data_docs/`. For a task with a stratified split
+(classification, clustering, anomaly), the labels must hold at least two classes, each with enough rows for
+the `features` val/test shares (components/data/split.py: class_problems). Any failure raises
+DataValidationError naming each failed check with its column and unexpected count.
 """
 
 from __future__ import annotations
@@ -11,19 +13,24 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from components.config.sections import ValidateConfig
+from components.config.sections import FeaturesConfig, ValidateConfig
 from components.core import paths
+from components.core.columns import LABEL
 from components.core.errors import DataValidationError
 from components.core.io import atomic_dir, read_json, read_parquet, require_files, write_json
-from components.data.streaming import validate_parts
-from components.data.validator import ValidationReport, validate
+from components.data.split import class_problems
+from components.data.streaming import PARTS_DIR, part_files, validate_parts
+from components.data.validator import Failure, ValidationReport, validate
+from components.problems.registry import TASKS
 from components.stages.spec import Io, Stage
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = paths.VALIDATION_DIR) -> ValidationReport:
-    """Validate `<raw_dir>/data.parquet`; write the summary and Data Docs to `out_dir`; raise on failure."""
+def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = paths.VALIDATION_DIR,
+        task: str | None = None, val_size: float = 0.15, test_size: float = 0.15) -> ValidationReport:
+    """Validate `<raw_dir>/data.parquet`; write the summary and Data Docs to `out_dir`; raise on failure.
+    `task` (its split policy) and the val/test shares decide the class checks; None: none."""
     require_files(raw_dir, [paths.MANIFEST_FILE])
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     partitioned = manifest.get("layout") == "partitioned"
@@ -33,9 +40,15 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
         if partitioned:  # one part at a time; Data Docs per part would be as many sites: none
             report, per_part = validate_parts(cfg, raw_dir, manifest)
             write_json(tmp / "partitions.json", per_part)
+            labels = _labels(Path(raw_dir) / PARTS_DIR)
         else:
-            report = validate(read_parquet(Path(raw_dir) / paths.RAW_FILE), cfg, manifest,
-                              docs_dir=tmp / "data_docs")
+            labels = read_parquet(Path(raw_dir) / paths.RAW_FILE)
+            report = validate(labels, cfg, manifest, docs_dir=tmp / "data_docs")
+        if task is not None and TASKS[task].split == "stratified":  # (streamed parts: split per row, not by sklearn)
+            problems = class_problems(labels, FeaturesConfig(val_size=val_size, test_size=test_size), not partitioned)
+            extra = [Failure(expectation=check, column=LABEL, error=problem) for check, problem in problems]
+            report = report.model_copy(update={"failures": report.failures + extra,
+                                               "success": report.success and not extra})
         report = report.model_copy(update={
             "data_sha256": manifest["sha256"],
             "data_docs": str(Path(out_dir) / "data_docs" / "index.html") if report.data_docs else None})
@@ -45,6 +58,16 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
                                   [f.describe() for f in report.failures])
     log.info("validate: %d/%d checks passed; data docs: %s", report.successful, report.evaluated, report.data_docs)
     return report
+
+
+def _labels(parts: Path):
+    """The label column of every part (the only column the class checks need)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frames = [pq.read_table(f, columns=[LABEL]).to_pandas() for f in part_files(parts)
+              if LABEL in pq.read_schema(f).names]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 STAGE = Stage("validate", run, (Io("raw_dir", paths.RAW_DIR, "in"),

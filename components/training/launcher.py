@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from components.core.errors import KeelError, StageInputError
+from components.core.errors import KeelError, StageInputError, TrackingUnavailableError
 
 
 class TrainingInterrupted(RuntimeError):
@@ -47,14 +47,14 @@ def launch(nproc: int, target: str, **job: Any) -> Any:
         outcome = pickle.loads(result_file.read_bytes()) if result_file.is_file() else None
     if proc.returncode == 0 and outcome is not None and not _is_error(outcome):
         return outcome
-    if _is_error(outcome):
-        raise StageInputError(outcome["error"])
+    if _is_error(outcome):  # an outage stays one (the flow retries it); any other Keel error is final
+        raise (TrackingUnavailableError if outcome.get("transient") else StageInputError)(outcome["error"])
     raise TrainingInterrupted(f"training processes exited with status {proc.returncode} "
                               "(killed or crashed); running train again resumes from the last epoch")
 
 
 def _is_error(outcome: Any) -> bool:
-    return isinstance(outcome, dict) and set(outcome) == {"error"}
+    return isinstance(outcome, dict) and set(outcome) == {"error", "transient"}
 
 
 def resolve(target: str):
@@ -77,7 +77,7 @@ def worker_main(argv: list[str] | None = None) -> int:
         outcome = resolve(spec["target"])(**spec["job"])
         code = 0
     except KeelError as e:
-        outcome, code = {"error": f"{type(e).__name__}: {e}"}, 1
+        outcome, code = {"error": f"{type(e).__name__}: {e}", "transient": e.transient}, 1
     if rank == 0:
         Path(spec["result_file"]).write_bytes(pickle.dumps(outcome))
     return code

@@ -1,6 +1,9 @@
 """The GX suite on real digits: the good set passes; each kind of broken data fails naming its check."""
 
+import re
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from components.config.sections import ImageValidateConfig, IngestConfig
@@ -139,3 +142,38 @@ def test_tabular_suite_passes_real_diabetes_and_names_each_break():
             ("expect_column_values_to_be_between", "label"), ("expect_table_columns_to_match_set", None)} <= failed
     failed = {(f.expectation, f.column) for f in validator.validate(good.drop(columns="s3"), cfg, manifest).failures}
     assert ("expect_column_to_exist", "s3") in failed
+
+
+def test_infinite_values_fail_every_numeric_column_naming_it():
+    from tests.helpers import params_with
+
+    cfg = params_with({"model": "linear"}).validation
+    broken = _diabetes()
+    assert not {"s1", "s2"} & set(cfg.ranges)  # no configured range: only finiteness can catch these
+    broken.loc[3, "s2"], broken.loc[4, "s1"], broken.loc[5, "label"] = np.inf, -np.inf, np.inf
+    report = validator.validate(broken, cfg, {"kind": "tabular"})
+    failed = {f.column: f.describe() for f in report.failures}
+    assert set(failed) == {"s2", "s1", "label"}
+    assert "e.g. ['inf']" in failed["s2"] and "must be finite" in failed["s2"] and "['-inf']" in failed["s1"]
+
+
+def test_one_class_fails_validate_naming_the_label_column(tmp_path, small_digits):
+    small_digits.assign(label=3).to_parquet(tmp_path / "one.parquet", index=False)
+    ingest.run(IngestConfig(source=str(tmp_path / "one.parquet")), tmp_path / "raw")
+    with pytest.raises(DataValidationError, match=re.escape("class_count(label): column 'label' holds 1 class(es) "
+                                                            "[3]; a classification task needs at least two")):
+        validate.run(CFG, tmp_path / "raw", tmp_path / "val", task="classification")
+    assert not read_json(tmp_path / "val" / paths.VALIDATION_FILE)["success"]
+
+
+def test_classes_too_small_for_the_stratified_split_are_named():
+    from components.config.sections import FeaturesConfig
+    from components.data.split import class_problems
+
+    cfg = FeaturesConfig(val_size=0.15, test_size=0.15)
+    few = pd.DataFrame({"label": [0] * 395 + [1] * 5})
+    [(check, problem)] = class_problems(few, cfg)
+    assert check == "class_rows" and "needs at least 7 rows of every class in column 'label'" in problem
+    assert "{1: 5}" in problem
+    assert class_problems(pd.DataFrame({"label": [0] * 393 + [1] * 7}), cfg) == []
+    assert class_problems(few, FeaturesConfig(val_size=0.0, test_size=0.3)) == []  # one split: 2 rows suffice

@@ -11,6 +11,11 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from components.config.params import load_params
+from components.core import paths
+from components.core.errors import TrackingUnavailableError
+from components.lifecycle import registry
+from components.stages import register
 from flows.cli import app
 from tests.lifecycle.pipeline import register_version
 from tests.pipeline.dvc_helpers import use_store
@@ -83,12 +88,43 @@ def test_promote_refuse_override_rollback_history(project, digits_frame):
     assert table.index("v1 -> v3") < table.index("v3 -> v2") < table.index("v2 -> v3")
 
 
-def test_gate_refuses_a_test_split_that_is_not_the_candidates(project, tmp_path):
-    features = tmp_path / "features"
-    features.mkdir()
-    pd.read_parquet(project / "data/features/test.parquet").head(50).to_parquet(features / "test.parquet")
-    out = keel("promote", "digits-cnn", "--version", "1", "--features", str(features))
+def test_register_again_reuses_the_version_it_created(project, monkeypatch):
+    client = store(project)
+    count = len(client.search_model_versions("name='digits-cnn'"))
+    client.delete_registered_model_alias("digits-cnn", "staging")
+    p = load_params(project / "params.yaml")
+    again = (p.registration, paths.MODEL_DIR, paths.FEATURES_DIR, paths.RAW_DIR, paths.VALIDATION_DIR,
+             paths.REPORTS_DIR, paths.REGISTER_DIR)
+
+    def unreachable(*args, **kwargs):  # the version exists; the alias step meets an outage
+        raise TrackingUnavailableError("cannot reach the MLflow tracking server")
+
+    monkeypatch.setattr(registry, "set_alias", unreachable)
+    with pytest.raises(TrackingUnavailableError):
+        register.run(*again)
+    monkeypatch.undo()
+    result = register.run(*again)  # the retry: same run, params and checkpoint
+    assert result.version == "3" and result.staged and len(client.search_model_versions("name='digits-cnn'")) == count
+    assert str(client.get_model_version_by_alias("digits-cnn", "staging").version) == "3"
+    assert json.loads((project / paths.REGISTER_DIR / "registration.json").read_text())["version"] == "3"
+
+
+def test_gate_scores_the_split_registered_with_the_version(project, tmp_path):
+    client = store(project)
+    tags = client.get_model_version("digits-cnn", "1").tags
+    assert tags["split_uri"].startswith("runs:/") and tags["keel.registration_key"]
+    elsewhere = tmp_path / "elsewhere"  # another machine: its features folder holds some other split
+    elsewhere.mkdir()
+    full = pd.read_parquet(project / "data/features/test.parquet")
+    full.head(50).to_parquet(elsewhere / "test.parquet")
+    keel("promote", "digits-cnn", "--version", "1", "--features", str(elsewhere))  # v1 vs v3: its verdict is moot
+    report = json.loads((project / "reports/promote/digits-cnn-v1.json").read_text())
+    assert report["split_sha256"] == tags["split_sha256"] and report["n_rows"] == len(full)
+
+    client.delete_model_version_tag("digits-cnn", "1", "split_uri")  # as a version registered before splits travelled
+    out = keel("promote", "digits-cnn", "--version", "1", "--features", str(elsewhere))
     assert out.exit_code == 1 and "is not the test split of digits-cnn v1" in out.output
+    client.set_model_version_tag("digits-cnn", "1", "split_uri", tags["split_uri"])
 
 
 def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, digits_frame, tmp_path):
