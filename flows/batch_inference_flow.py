@@ -14,6 +14,7 @@ from prefect import flow, task
 from components.core import paths
 from components.lifecycle import moves
 from components.serving import batch
+from flows.logs import send_component_logs
 from flows.retries import io_retries
 
 
@@ -27,6 +28,7 @@ def score_task(model: str, input_path: Path, output_path: Path, params_path: Pat
 def batch_inference_flow(model: str, input_path: str, output_path: str, params_path: str = str(paths.PARAMS),
                          alias: str = "production", chunk_rows: int | None = None) -> batch.BatchResult:
     """Validate and score one input file; write predictions with model/version/input-hash metadata."""
+    send_component_logs()
     moves.reconcile(model, alias, required=False)
     return score_task(model, Path(input_path), Path(output_path), Path(params_path), alias, chunk_rows)
 

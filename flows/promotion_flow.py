@@ -1,5 +1,7 @@
 """promotion_flow: the same gate as `keel promote`; when params require approval, the flow pauses for a
-human decision in the Prefect UI before moving the alias. Run locally:
+human decision in the Prefect UI before moving the alias. The gate report is a markdown artifact of the run
+(key `gate-<model>`) and the description of the approval form, so the reviewer reads what they approve.
+Run locally:
 
     python -m flows.promotion_flow digits-cnn [--version N]
 """
@@ -7,14 +9,18 @@ human decision in the Prefect UI before moving the alias. Run locally:
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
 from prefect import flow, get_run_logger, pause_flow_run, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.exceptions import FlowPauseTimeout
 from prefect.input import RunInput
 from pydantic import BaseModel
 
 from components.core import paths
 from components.lifecycle import promote
+from flows.logs import send_component_logs
 from flows.retries import io_retries
 
 
@@ -53,14 +59,23 @@ def commit_task(g: promote.Gate, user: str | None):
     return promote.commit(g, user)
 
 
+def report_key(model: str) -> str:
+    """The artifact key of `model`'s gate reports (Prefect keys: lowercase letters, digits, dashes)."""
+    return "gate-" + re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")
+
+
 @flow(name="promotion", log_prints=True)
 def promotion_flow(model: str, version: str | None = None, params_path: str = str(paths.PARAMS),
                    features_dir: str = str(paths.FEATURES_DIR), approval_timeout_s: int | None = None,
                    approval_poll_s: int = 5) -> PromotionSummary:
     """Gate a version against @production; pause for approval if params say so; move the alias."""
+    send_component_logs()
     logger = get_run_logger()
     g = gate_task(model, version, params_path, features_dir)
     d = g.decision
+    report = Path(g.report_md).read_text()
+    create_markdown_artifact(markdown=report, key=report_key(model),
+                             description=f"gate report: {model} v{d.candidate_version} vs @{g.alias}")
 
     def end(outcome: str, reasons: list[str], entry=None) -> PromotionSummary:
         logger.info("%s v%s: %s (%s)", model, d.candidate_version, outcome, "; ".join(reasons))
@@ -75,7 +90,8 @@ def promotion_flow(model: str, version: str | None = None, params_path: str = st
         timeout = approval_timeout_s or g.approval_timeout_s
         logger.info("gate passed; waiting up to %d s for a reviewer (resume the run in the UI)", timeout)
         try:
-            answer = pause_flow_run(wait_for_input=Approval, timeout=timeout, poll_interval=approval_poll_s)
+            form = Approval.with_initial_data(description=report)  # the report above the form's fields
+            answer = pause_flow_run(wait_for_input=form, timeout=timeout, poll_interval=approval_poll_s)
         except FlowPauseTimeout:
             review_task(g, None, None, None)
             return end("timed out", d.reasons + [f"no approval within {timeout} s"])

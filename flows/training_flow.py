@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from components.config.params import load_params
 from components.stages.pipeline import STAGES
 from flows import tasks
+from flows.logs import send_component_logs
 
 
 class TrainSummary(BaseModel):
@@ -39,6 +40,7 @@ class TrainSummary(BaseModel):
 def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | None = None,
                   model: str | None = None) -> TrainSummary:
     """Run the whole pipeline on the params file (with optional dotted-key overrides and model family)."""
+    send_component_logs()
     params = load_params(params_path, {**(overrides or {}), **({"model": model} if model else {})})
     done = {stage.name: tasks.run(stage, params) for stage in STAGES}
     reg = done["register"]

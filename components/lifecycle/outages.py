@@ -16,6 +16,7 @@ MLFLOW_HTTP_REQUEST_TIMEOUT (10 s per request).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +29,9 @@ FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOF
 _UNREACHABLE_TEXT = ("Max retries exceeded", "Connection refused", "Failed to establish a new connection",
                      "Connection aborted", "Connection reset", "Read timed out", "timeout exception",
                      "could not connect to server", "connection to server", "unable to open database file")
+
+
+_CREDENTIALS = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 
 
 def fail_fast() -> None:
@@ -45,6 +49,11 @@ def redact(uri: str) -> str:
     if "@" not in parts.netloc:
         return uri
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def scrub(text: str) -> str:
+    """`text` with the credentials of every URL in it removed (MLflow's errors quote the URL they called)."""
+    return _CREDENTIALS.sub(r"\1", text)
 
 
 def _chain(e: BaseException) -> Iterator[BaseException]:
@@ -81,7 +90,7 @@ def unreachable(e: BaseException) -> bool:
 
 def unavailable(uri: str, e: BaseException, doing: str = "") -> TrackingUnavailableError:
     """The error for an unreachable store at `uri`: which one, why, and what to do."""
-    first = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+    first = scrub(str(e).strip().splitlines()[0][:300]) if str(e).strip() else type(e).__name__
     where = redact(uri)
     what = "tracking server" if where.startswith(("http://", "https://")) else "tracking store"
     settings = ", ".join(f"{k}={os.environ.get(k, v)}" for k, v in FAIL_FAST.items())

@@ -93,7 +93,7 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
     try:
         decision = decide(cand, champ, rule, Path(features_dir))
     except KeelError as e:
-        if not force:
+        if not force or e.transient:  # an override decides without a gate, never without a reachable store
             raise
         decision = gate.Decision(promote=False, verdict="refuse", metric=rule.metric, confidence=rule.confidence,
                                  higher_is_better=rule.higher_is_better, threshold=rule.min_absolute,

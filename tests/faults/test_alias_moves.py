@@ -14,6 +14,7 @@ from mlflow import MlflowClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from components.core.errors import RegistryError, TrackingUnavailableError
 from components.lifecycle import ledger, moves, registry
 from flows.cli import app
 from tests.helpers import ROOT
@@ -127,3 +128,10 @@ def test_a_failed_ledger_append_is_undone_and_a_failed_undo_is_reported(store, m
     assert state("undo", mlflow_store)[0::2] == ("2", 1)  # moved, one pending intent, no row yet
     assert [e.to_version for e in moves.reconcile("undo")] == ["2"]
     assert state("undo", mlflow_store) == ("2", [("promote", None, "1"), ("promote", "1", "2")], 0, 0)
+
+
+def test_a_missing_alias_or_version_is_not_found_not_an_outage(store):
+    assert registry.version_by_alias("undo", "staging") is None  # the store answered: no version holds it
+    with pytest.raises(RegistryError, match="version 7: not found in the registry") as e:
+        registry.get_version("undo", "7")
+    assert not isinstance(e.value, TrackingUnavailableError)

@@ -8,15 +8,23 @@ import time
 import pytest
 from mlflow import MlflowClient
 from prefect import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
+from prefect.input.run_input import keyset_from_paused_state
 
 from components.core.errors import DataValidationError
 from components.lifecycle import ledger
 from components.serving.batch import read_metadata
 from flows.batch_inference_flow import batch_inference_flow
-from flows.promotion_flow import promotion_flow
+from flows.promotion_flow import promotion_flow, report_key
 from tests.helpers import write_params
 from tests.lifecycle.pipeline import register_version
 
@@ -48,10 +56,21 @@ def run_and_answer(answer: dict | None, **flow_args):
             paused = client.read_flow_runs(flow_run_filter=FlowRunFilter(
                 state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
     assert len(paused) == 1, "the flow never paused for approval"
+    reviewer_sees(paused[0])
     if answer is not None:
         resume_flow_run(paused[0].id, run_input=answer)
     worker.join(timeout=300)
     return out["summary"]
+
+
+def reviewer_sees(run) -> None:
+    """The paused run shows the gate report: as its markdown artifact and as the approval form's description."""
+    with get_client(sync_client=True) as client:
+        form = client.read_flow_run_input(run.id, keyset_from_paused_state(run.state)["description"])
+        [artifact] = client.read_artifacts(artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]), key=ArtifactFilterKey(any_=[report_key("digits-cnn")])))
+    assert "# Promotion gate: digits-cnn v1" in form and "**Verdict:" in form
+    assert artifact.type == "markdown" and artifact.data.startswith("# Promotion gate: digits-cnn v1")
 
 
 def production(project):

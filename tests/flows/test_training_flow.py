@@ -62,3 +62,20 @@ def test_bad_data_fails_the_flow_and_registers_nothing(project, mlflow_store, di
     assert "expect_column_values_to_not_be_null(px_12): 2 unexpected" in str(e.value)
     assert _versions(mlflow_store) == [] and _runs(mlflow_store) == []
     assert not (project / paths.FEATURES_DIR).exists()
+    logged = run_logs("training")  # the stages' own log lines reach the run's logs in the Prefect API
+    assert any(m.startswith("ingest: ") and "bad.parquet" in m for m in logged), logged[:20]
+
+
+def run_logs(flow_name: str) -> list[str]:
+    """The log messages of the latest run of `flow_name`, as the Prefect UI shows them."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # send what is queued
+    with get_client(sync_client=True) as client:
+        [run] = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
+                                      sort=FlowRunSort.START_TIME_DESC, limit=1)
+        return [log.message for log in client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(
+            any_=[run.id])), limit=200)]
