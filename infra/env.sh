@@ -4,7 +4,10 @@
 # Variables already set in the environment win over the file.
 _keel_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _keel_file="${KEEL_ENV_FILE:-$_keel_root/infra/.env}"
-[ -f "$_keel_file" ] || _keel_file="$_keel_root/infra/.env.example"
+if [ ! -f "$_keel_file" ]; then
+  echo "infra/env.sh: $_keel_file not found; using infra/.env.example (its change-me secrets: make up refuses them)" >&2
+  _keel_file="$_keel_root/infra/.env.example"
+fi
 while IFS='=' read -r _k _v; do
   case "$_k" in ''|\#*) continue ;; esac
   [ -n "${!_k+x}" ] || export "$_k=$_v"

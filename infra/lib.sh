@@ -1,6 +1,20 @@
 # Functions for up.sh / down.sh (sourced after env.sh). Each service runs in its own session (setsid) so that
 # stopping it stops its children; pid files live in $KEEL_INFRA_HOME/run, logs in $KEEL_INFRA_HOME/logs.
 
+# Refuse the committed example secrets (any value still holding "change-me") and an empty database password.
+refuse_example_secrets() {
+  local k bad=()
+  for k in KEEL_PG_PASSWORD MLFLOW_TRACKING_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY KEEL_PREFECT_AUTH; do
+    case "${!k:-}" in *change-me*) bad+=("$k") ;; esac
+  done
+  [ -n "${KEEL_PG_PASSWORD:-}" ] || bad+=("KEEL_PG_PASSWORD (empty)")
+  if [ ${#bad[@]} -gt 0 ]; then
+    echo "refusing to start the team stack with example secrets: ${bad[*]}. Set your own in infra/.env" \
+         "(cp infra/.env.example infra/.env, then change every change-me) or in the environment." >&2
+    exit 1
+  fi
+}
+
 pg_bindir() {
   if [ -n "${KEEL_PG_BINDIR:-}" ]; then echo "$KEEL_PG_BINDIR"; return; fi
   local d; d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -72,24 +86,26 @@ stop_service() {
 }
 
 start_mlflow() {
-  local args=(--backend-store-uri "$(pg_url postgresql+psycopg2 "$KEEL_PG_MLFLOW_DB")"
+  # no password in the URI: the server's database password arrives as PGPASSWORD (libpq), never on a command line
+  local db="postgresql+psycopg2://$KEEL_PG_USER@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_MLFLOW_DB"
+  local args=(--backend-store-uri "$db"
               --artifacts-destination "$KEEL_INFRA_HOME/artifacts" --serve-artifacts
               --host "$KEEL_HOST" --port "$KEEL_MLFLOW_PORT" --workers 1)
   if [ "$KEEL_MLFLOW_AUTH" = true ]; then
-    "$KEEL_ROOT/infra/auth_ini.sh" "$(pg_url postgresql+psycopg2 "$KEEL_PG_MLFLOW_DB")" "$MLFLOW_TRACKING_USERNAME" \
-      > "$KEEL_INFRA_HOME/run/basic_auth.ini"
+    "$KEEL_ROOT/infra/auth_ini.sh" "$db" "$MLFLOW_TRACKING_USERNAME" > "$KEEL_INFRA_HOME/run/basic_auth.ini"
     chmod 600 "$KEEL_INFRA_HOME/run/basic_auth.ini"
     args+=(--app-name basic-auth)
   fi
-  start_service mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
-    MLFLOW_AUTH_CONFIG_PATH="$KEEL_INFRA_HOME/run/basic_auth.ini" \
-    MLFLOW_AUTH_ADMIN_PASSWORD="${MLFLOW_TRACKING_PASSWORD:-}" mlflow server "${args[@]}"
+  PGPASSWORD="$KEEL_PG_PASSWORD" MLFLOW_AUTH_ADMIN_PASSWORD="${MLFLOW_TRACKING_PASSWORD:-}" \
+    start_service mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
+    MLFLOW_AUTH_CONFIG_PATH="$KEEL_INFRA_HOME/run/basic_auth.ini" mlflow server "${args[@]}"
 }
 
 start_prefect() {
-  start_service prefect env PREFECT_HOME="$KEEL_INFRA_HOME/prefect" \
-    PREFECT_SERVER_DATABASE_CONNECTION_URL="$(pg_url postgresql+asyncpg "$KEEL_PG_PREFECT_DB")" \
-    PREFECT_SERVER_API_AUTH_STRING="${KEEL_PREFECT_AUTH:-}" PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT=false \
+  # secrets reach the server through its environment (set for this call), not through `env`'s arguments
+  PREFECT_SERVER_DATABASE_CONNECTION_URL="$(pg_url postgresql+asyncpg "$KEEL_PG_PREFECT_DB")" \
+  PREFECT_SERVER_API_AUTH_STRING="${KEEL_PREFECT_AUTH:-}" \
+    start_service prefect env PREFECT_HOME="$KEEL_INFRA_HOME/prefect" PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT=false \
     prefect server start --host "$KEEL_HOST" --port "$KEEL_PREFECT_PORT"
 }
 

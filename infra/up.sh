@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Start PostgreSQL (two databases), the MLflow tracking server and the Prefect server on $KEEL_HOST,
 # wait until each is healthy, create the work pools and print the URLs. Idempotent: a running service is kept.
-# Stop everything with infra/down.sh (`make down`). Settings: infra/.env.example.
+# Stop everything with infra/down.sh (`make down`). Settings: infra/.env.example; refuses its example secrets.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 source "$KEEL_ROOT/infra/lib.sh"
+refuse_example_secrets
 
 mkdir -p "$KEEL_INFRA_HOME"/{logs,run,artifacts}
 chmod 755 "$KEEL_INFRA_HOME"
