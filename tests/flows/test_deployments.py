@@ -45,16 +45,20 @@ def test_each_run_gets_the_deployed_commit_and_data_in_a_folder_of_its_own(tmp_p
     (repo / "code.py").write_text("deployed = False\n")  # committed after deploying: runs must not see it
     sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "later")
 
-    monkeypatch.setenv("KEEL_DVC_REMOTE", str(remote))  # set on the workers
     folders = []
-    for run in ("run-1", "run-2"):  # the process worker starts each flow run in a fresh folder
+    for run, shared_remote in (("run-1", str(remote)), ("run-2", None)):  # each run starts in a fresh folder
+        if shared_remote:  # set on the worker
+            monkeypatch.setenv("KEEL_DVC_REMOTE", shared_remote)
+        else:
+            monkeypatch.delenv("KEEL_DVC_REMOTE", raising=False)
         (tmp_path / run).mkdir()
         monkeypatch.chdir(tmp_path / run)
         out = asyncio.run(run_steps(pull, print_function=lambda *_: None))
         folder = (tmp_path / run / out["clone"]["directory"]).resolve()
         assert sh(folder, "git", "rev-parse", "HEAD") == deployed
         assert (folder / "code.py").read_text() == "deployed = True\n"
-        assert (folder / "data.csv").read_text() == "x\n1\n"  # from the shared DVC remote, not the checkout
+        # the data comes from the shared DVC remote (not from the checkout), when the worker names one
+        assert (folder / "data.csv").read_text() == "x\n1\n" if shared_remote else not (folder / "data.csv").exists()
         folders.append(folder)
     assert folders[0] != folders[1] and not folders[0].is_relative_to(repo)
 
