@@ -2,7 +2,8 @@
 alias only when the absolute thresholds in `register.min` / `register.max` pass.
 
 Lineage tags on the version: git commit, data and params hashes (Keel's own sha256 and, under
-`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id.
+`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id. The test split
+itself is attached to the version (`reference/test.parquet`): drift monitoring's reference.
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     with tracking.resume_run(model_dir):
         uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
     version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})
+    test_file = Path(features_dir) / "test.parquet"
+    if test_file.is_file():  # the version's drift reference (`keel monitor`), whatever the workspace holds later
+        folder = Path(paths.REFERENCE_ARTIFACT).parent.as_posix()
+        registry.log_version_artifacts(name, version.version, [test_file], folder)
     if not reasons:
         registry.set_alias(name, cfg.alias, version.version)
         log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)
