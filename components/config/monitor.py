@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from components.core.strict import PositiveInt, Strict
+from components.core.strict import PositiveInt, Strict, check_duration
 
 Share = Annotated[float, Field(gt=0.0, lt=1.0)]
 
@@ -82,12 +82,5 @@ class MonitorConfig(Strict):
     @model_validator(mode="after")
     def _window(self):
         if self.window not in ("new", "all"):
-            import pandas as pd
-
-            try:
-                ok = pd.Timedelta(self.window) > pd.Timedelta(0)
-            except ValueError as e:
-                raise ValueError(f"window {self.window!r}: new, all or a duration such as 24h or 7D") from e
-            if not ok:
-                raise ValueError(f"window {self.window!r} must be positive")
+            check_duration(self.window, "window", "new, all or a duration such as 24h or 7D")
         return self

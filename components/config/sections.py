@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from components.config.monitor import MonitorConfig
-from components.core.strict import Fraction, PositiveInt, Strict
+from components.core.strict import Fraction, PositiveInt, Strict, check_duration
 
 # ---- ingest ----------------------------------------------------------------------------------
 
@@ -75,14 +75,7 @@ class SeriesValidateConfig(ValidateConfig):
 
     @model_validator(mode="after")
     def _gap(self):
-        import pandas as pd
-
-        try:
-            ok = pd.Timedelta(self.max_gap) > pd.Timedelta(0)
-        except ValueError as e:
-            raise ValueError(f"max_gap {self.max_gap!r} is not a pandas Timedelta (e.g. '140D', '20W')") from e
-        if not ok:
-            raise ValueError(f"max_gap {self.max_gap!r} must be positive")
+        check_duration(self.max_gap, "max_gap", "a pandas Timedelta (e.g. '140D', '20W')")
         return self
 
 

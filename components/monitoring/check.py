@@ -9,7 +9,6 @@ import json
 import logging
 import os
 import shutil
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,18 +20,18 @@ from pydantic import BaseModel
 from components.config.monitor import MonitorConfig
 from components.config.params import load_params
 from components.core import paths
-from components.core.io import atomic_dir
+from components.core.io import atomic_dir, write_json
 from components.families.registry import get
 from components.inference.scorelog import store
 from components.inference.scorelog.rows import FEATURE, RowSummarizer
 from components.inference.scorelog.writer import recover
 from components.lifecycle import registry
-from components.monitoring.drift import DriftMonitor, DriftResult
+from components.monitoring.drift import DriftMonitor
 from components.monitoring.reference import describe, reference_rows
 from components.monitoring.report import write_report
+from components.monitoring.rule import DriftResult
 
 log = logging.getLogger(__name__)
-SETTLE_NS = 2 * 10**9  # parts written in the last 2 s are left to the next check (one may be mid-rename)
 METRIC_OF_TASK = {"classification": "accuracy", "text_classification": "accuracy", "regression": "mae"}
 
 
@@ -82,13 +81,26 @@ def history(out_dir: Path, model: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
-def window_bounds(window: str, last: dict[str, Any] | None, now_ns: int) -> dict[str, Any]:
-    """new: parts written after the last completed check | all | a duration: rows scored within it."""
-    bounds: dict[str, Any] = {"mode": window, "before_ns": now_ns - SETTLE_NS, "after_ns": None, "since": None}
+def seen_parts(out_dir: Path, model: str) -> set[str]:
+    """The log parts completed checks have read (`window: new` reads the others)."""
+    path = Path(out_dir) / model / "seen.json"
+    return set(json.loads(path.read_text())) if path.is_file() else set()
+
+
+def remember(out_dir: Path, model: str, files: list[Path], log_dir: Path) -> None:
+    """Add the parts a completed check read to the seen set, keeping only parts that still exist."""
+    existing = {store.part_name(f) for f in store.part_files(log_dir, model)}
+    seen = (seen_parts(out_dir, model) | {store.part_name(f) for f in files}) & existing
+    write_json(Path(out_dir) / model / "seen.json", sorted(seen))
+
+
+def window_bounds(window: str, out_dir: Path, model: str, now: pd.Timestamp) -> dict[str, Any]:
+    """new: the parts no completed check has read | all | a duration: rows scored within it, back from `now`."""
+    bounds: dict[str, Any] = {"mode": window, "since": None, "exclude": set()}
     if window == "new":
-        bounds["after_ns"] = last["window"]["before_ns"] if last else None
+        bounds["exclude"] = seen_parts(out_dir, model)
     elif window != "all":
-        bounds["since"] = (pd.Timestamp(now_ns, tz="UTC") - pd.Timedelta(window)).isoformat()
+        bounds["since"] = (now - pd.Timedelta(window)).isoformat()
     return bounds
 
 
@@ -98,8 +110,7 @@ def run(model: str, cfg: MonitorConfig, log_dir: Path = paths.INFERENCE_LOG_DIR,
     """Check the window of `model`'s log (`window`, default `monitor.window`) scored by `version` (default: the
     version that scored the window's latest row); write the report; attach it to the version unless told not."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars in the summary
-    checks = [h for h in history(out_dir, model) if h["status"] != "too_small"]
-    bounds = window_bounds(window or cfg.window, checks[-1] if checks else None, time.time_ns())
+    bounds = window_bounds(window or cfg.window, out_dir, model, pd.Timestamp.now(tz="UTC"))
     loaded: dict[str, Any] = {}
 
     def checkpoint(v: str):
@@ -109,7 +120,7 @@ def run(model: str, cfg: MonitorConfig, log_dir: Path = paths.INFERENCE_LOG_DIR,
 
     recover(log_dir, model, lambda v: RowSummarizer(checkpoint(v), cfg.log))  # what killed writers left
     frame, files = store.read_window(log_dir, model, since=bounds["since"] and pd.Timestamp(bounds["since"]),
-                                     after_ns=bounds["after_ns"], before_ns=bounds["before_ns"])
+                                     exclude=bounds.pop("exclude"))
     bounds["files"] = len(files)
     counts = frame["version"].astype(str).value_counts().to_dict() if len(frame) else {}
     if version is None and len(frame):
@@ -148,7 +159,8 @@ def run(model: str, cfg: MonitorConfig, log_dir: Path = paths.INFERENCE_LOG_DIR,
                         labelled=0 if labels is None else int(pd.notna(labels).sum()), reference=ref.source,
                         report_dir=report_dir, report_uri=uri, summary=result.summary_table(limit=15), **base)
     shutil.copyfile(report_dir / "drift_report.html", Path(out_dir) / model / "latest.html")
-    _append(out_dir, model, out)  # last: a check that failed before this line is re-run on the same window
+    _append(out_dir, model, out)
+    remember(out_dir, model, files, log_dir)  # last: a check that failed before this is re-run on the same window
     return out
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from components.monitoring.drift import DriftResult, TestResult
+from components.monitoring.rule import DriftResult, TestResult
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px;color:#1d1d1f;max-width:1200px}

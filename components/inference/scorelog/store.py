@@ -63,21 +63,19 @@ def part_files(log_dir: Path, model: str) -> list[Path]:
     return sorted(root.glob("date=*/part-*.parquet"), key=lambda p: p.name) if root.is_dir() else []
 
 
-def written_at(path: Path) -> int:
-    """When a part was written (ns): its modification time (an atomic rename keeps it)."""
-    return Path(path).stat().st_mtime_ns
+def part_name(path: Path) -> str:
+    """A part's name relative to its model's folder (`date=<day>/part-....parquet`): how a check remembers it."""
+    return f"{Path(path).parent.name}/{Path(path).name}"
 
 
 def read_window(log_dir: Path, model: str, since: datetime | None = None, until: datetime | None = None,
-                after_ns: int | None = None, before_ns: int | None = None) -> tuple[pd.DataFrame, list[Path]]:
-    """The log rows of `model` scored in [since, until) from parts written in (after_ns, before_ns]
-    (`keel monitor`'s `window: new` reads the parts its last check did not see). Returns the rows and files."""
-    files = [f for f in part_files(log_dir, model)
-             if (after_ns is None or written_at(f) > after_ns) and (before_ns is None or written_at(f) <= before_ns)]
+                exclude: set[str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """The log rows of `model` scored in [since, until), from the parts not in `exclude` (`keel monitor`'s
+    `window: new` excludes the parts earlier checks read). Returns the rows and the files read."""
+    files = [f for f in part_files(log_dir, model) if part_name(f) not in (exclude or set())]
     if not files:
         return pd.DataFrame(columns=META), []
-    tables = [pq.read_table(f) for f in files]
-    frame = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    frame = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive").to_pandas()
     keep = np.ones(len(frame), dtype=bool)
     if since is not None:
         keep &= (frame["ts"] >= pd.Timestamp(since)).to_numpy()
