@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import math
+import shutil
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -187,6 +189,22 @@ def test_result_json_round_trip_and_report_is_offline(tmp_path):
     assert "DRIFT" in paths["text"].read_text().splitlines()[0]
     assert "&lt;b&gt;" in to_html(res.model_copy(update={"fired": ["<b>"]}))  # names are escaped
     assert res.fired_brief() == "2 column(s) [c0, cat]" or res.fired_brief().startswith("2 column(s) [c0, cat]; ")
+
+
+def test_report_renders_in_headless_chromium_with_every_host_unresolvable(tmp_path):
+    if shutil.which("chromium") is None:
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from components.monitoring.report import write_report
+
+    res = DriftMonitor().fit(_normal_frame(300, 30)).check(_normal_frame(300, 31, shift={"c0": 2.0}))
+    page = write_report(res, tmp_path)["html"].resolve().as_uri()
+    browser = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND",
+               f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*browser, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    assert "<svg" in dom and "column:c0" in res.fired and html.escape(res.fired_brief()) in dom, dom[:500]
+    shot = tmp_path / "shot.png"
+    subprocess.run([*browser, f"--screenshot={shot}", "--window-size=1200,900", page], capture_output=True, timeout=120)
+    assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
 
 
 def test_config_is_frozen_and_strict():
