@@ -95,6 +95,7 @@ bench: install
 	python bench/flow_overhead.py
 	python bench/batch_vs_raw.py
 	python bench/quality.py
+	python bench/drift.py
 
 lint: install
 	ruff check components flows tests bench examples

@@ -133,6 +133,9 @@ def history(model: Annotated[str, typer.Argument(help="registered model name")],
                    f"{'v' + e.from_version if e.from_version else '-':>5} -> v{e.to_version:<4} {why}")
 
 
+LogDirOpt = Annotated[Path, typer.Option("--log-dir", help="the inference log (monitor.log in params.yaml)")]
+
+
 @app.command()
 def predict(model: Annotated[str, typer.Argument(help="registered model name")],
             input_path: Annotated[Path, typer.Argument(help="rows to score: .parquet, .csv or .csv.gz (raw columns)")],
@@ -140,14 +143,14 @@ def predict(model: Annotated[str, typer.Argument(help="registered model name")],
             alias: Annotated[str, typer.Option("--alias")] = "production",
             chunk_rows: Annotated[int | None, typer.Option(
                 "--chunk-rows", min=1, help="rows per chunk [default: ~64 MiB of input values]")] = None,
-            params: ParamsOpt = Path("params.yaml")) -> None:
+            params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference")) -> None:
     """Validate (GX) and score a file with the model's @production version, chunk by chunk."""
     from components.lifecycle import moves
     from components.serving import batch
 
     try:
         moves.reconcile(model, alias, required=False)
-        result = batch.run(model, input_path, output_path, params, alias, chunk_rows)
+        result = batch.run(model, input_path, output_path, params, alias, chunk_rows, log_dir)
     except KeelError as e:
         fail(e)
     typer.echo(result.model_dump_json(indent=2))
@@ -157,16 +160,84 @@ def predict(model: Annotated[str, typer.Argument(help="registered model name")],
 def serve(model: Annotated[str, typer.Argument(help="registered model name")],
           host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
           port: Annotated[int, typer.Option("--port")] = 5001,
-          alias: Annotated[str, typer.Option("--alias")] = "production") -> None:
+          alias: Annotated[str, typer.Option("--alias")] = "production",
+          params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference")) -> None:
     """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version)."""
     from components.lifecycle import moves
     from components.serving import serve as s
 
     try:
         moves.reconcile(model, alias, required=False)
-        s.run(model, host, port, alias)
+        s.run(model, host, port, alias, log_dir, params)
     except KeelError as e:
         fail(e)
+
+
+@app.command()
+def monitor(model: Annotated[str, typer.Argument(help="registered model name")],
+            version: Annotated[str | None, typer.Option("--version", "-v", help="default: the window's")] = None,
+            window: Annotated[str | None, typer.Option(help="new | all | a duration (24h) [default: monitor.window]")]
+            = None, params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference"),
+            out: Annotated[Path, typer.Option("--out", help="reports and history")] = Path("reports/monitor"),
+            features: FeaturesOpt = Path("data/features")) -> None:
+    """Check the inference log for drift against the version's reference; exit 2 on drift."""
+    from components.monitoring import check
+
+    try:
+        result = check.run(model, check.config_for(model, params), log_dir, out, features, version, window)
+    except KeelError as e:
+        fail(e)
+    typer.echo(result.summary)
+    if result.report_dir:
+        typer.echo(f"report: {result.report_dir / 'drift_report.html'}" + (f"  (MLflow: {result.report_uri})"
+                                                                          if result.report_uri else ""))
+    if result.drift:
+        typer.secho(f"DRIFT: {model} v{result.version}: {result.brief()}", fg="red", err=True)
+        raise typer.Exit(2)
+
+
+@app.command()
+def feedback(model: Annotated[str, typer.Argument(help="registered model name")],
+             labels: Annotated[Path, typer.Argument(help=".csv or .parquet: request_id, row, label (or --request-id)")],
+             request_id: Annotated[str | None, typer.Option(
+                 "--request-id", help="all rows belong to this request (keel predict prints it); row = position")]
+             = None, log_dir: LogDirOpt = Path("logs/inference")) -> None:
+    """Store labels that arrived after scoring; keel monitor joins them to the log by request id and row."""
+    import pandas as pd
+
+    from components.inference.scorelog import store
+
+    try:
+        if not labels.is_file():
+            raise KeelError(f"{labels}: not found")
+        frame = pd.read_parquet(labels) if labels.suffix == ".parquet" else pd.read_csv(labels)
+        if request_id is not None:
+            frame = frame.assign(request_id=request_id, row=frame.get("row", pd.Series(range(len(frame)))))
+        path = store.write_feedback(log_dir, model, frame)
+    except KeelError as e:
+        fail(e)
+    typer.echo(json.dumps({"model": model, "labels": len(frame), "stored": str(path)}))
+
+
+suite_app = typer.Typer(help="Expectation suites inferred from data (reviewed in git, run by validate).",
+                        no_args_is_help=True)
+app.add_typer(suite_app, name="suite")
+
+
+@suite_app.command("infer")
+def suite_infer(model: Annotated[str | None, typer.Argument(help="the model the workspace trains, e.g. digits-cnn")]
+                = None, params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
+                features: FeaturesOpt = Path("data/features"),
+                out: Annotated[Path, typer.Option("--out", help="folder of the suites")] = Path("suites")) -> None:
+    """Infer a GX suite from the current train split into suites/<dataset>.json (validate.suite uses it)."""
+    from components.config.params import load_params
+    from components.monitoring import suite
+
+    try:
+        result = suite.infer(load_params(params, parse_overrides(set_)), model, features, out)
+    except KeelError as e:
+        fail(e)
+    typer.echo(result.model_dump_json(indent=2))
 
 
 @app.command()

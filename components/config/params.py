@@ -1,6 +1,6 @@
 """params.yaml resolved for the selected family: `load_params(path) -> Params`, the only YAML reader.
 
-Each section (ingest, validate, features, train, evaluate, register, promote) holds shared keys and, per
+Each section (ingest, validate, features, train, evaluate, register, promote, monitor) holds shared keys and, per
 family, a block named after it. A family's value of a key comes from, last one winning: the section's
 config class, the shared key in params.yaml, the family's declared default (components/families), the
 family's block in params.yaml. In `train.<family>`, keys that TrainConfig does not have are the family's
@@ -16,7 +16,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from components.config.monitor import MonitorConfig
 from components.config.sections import (
+    SECTIONS,
     EvaluateConfig,
     FeaturesConfig,
     IngestConfig,
@@ -31,11 +33,6 @@ from components.core.io import sha256_json
 from components.core.strict import Strict
 from components.families.family import Family
 from components.families.registry import families, get
-
-# params.yaml section -> attribute of Params (`validate` and `register` would shadow pydantic/ABC names)
-SECTIONS: dict[str, str] = {"ingest": "ingest", "validate": "validation", "features": "features",
-                            "train": "train", "evaluate": "evaluate", "register": "registration",
-                            "promote": "promote"}
 
 
 class Params(BaseModel):
@@ -53,6 +50,7 @@ class Params(BaseModel):
     evaluate: EvaluateConfig
     registration: RegisterConfig
     promote: PromoteConfig
+    monitor: MonitorConfig
 
     def registered_name(self, dataset: str) -> str:
         """The MLflow registered-model name: `register.model_name`, else `<dataset>-<architecture or family>`."""

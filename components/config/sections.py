@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from components.core.strict import Fraction, PositiveInt, Strict
+from components.config.monitor import MonitorConfig
+from components.core.strict import Fraction, PositiveInt, Strict, check_duration
 
 # ---- ingest ----------------------------------------------------------------------------------
 
@@ -31,6 +32,9 @@ class ValidateConfig(Strict):
 
     min_rows: PositiveInt = 100
     max_rows: PositiveInt | None = None
+    # params: the suite built from this section | inferred: the one `keel suite infer` wrote
+    # (suites/<dataset>.json) | both: the two merged, a hand-written expectation replacing its inferred twin
+    suite: Literal["params", "inferred", "both"] = "params"
 
     @model_validator(mode="after")
     def _rows(self):
@@ -71,14 +75,7 @@ class SeriesValidateConfig(ValidateConfig):
 
     @model_validator(mode="after")
     def _gap(self):
-        import pandas as pd
-
-        try:
-            ok = pd.Timedelta(self.max_gap) > pd.Timedelta(0)
-        except ValueError as e:
-            raise ValueError(f"max_gap {self.max_gap!r} is not a pandas Timedelta (e.g. '140D', '20W')") from e
-        if not ok:
-            raise ValueError(f"max_gap {self.max_gap!r} must be positive")
+        check_duration(self.max_gap, "max_gap", "a pandas Timedelta (e.g. '140D', '20W')")
         return self
 
 
@@ -199,11 +196,11 @@ class PromoteConfig(Strict):
 # params.yaml section -> attribute of Params (`validate` and `register` would shadow pydantic/ABC names)
 SECTIONS: dict[str, str] = {"ingest": "ingest", "validate": "validation", "features": "features",
                             "train": "train", "evaluate": "evaluate", "register": "registration",
-                            "promote": "promote"}
+                            "promote": "promote", "monitor": "monitor"}
 
 
 def section_schema(section: str, kind: str) -> type[Strict]:
     """The config class of `section` for a family of data kind `kind`."""
     return {"ingest": IngestConfig, "validate": VALIDATE_CONFIGS[kind], "features": FEATURES_CONFIGS[kind],
             "train": TrainConfig, "evaluate": EvaluateConfig, "register": RegisterConfig,
-            "promote": PromoteConfig}[section]
+            "promote": PromoteConfig, "monitor": MonitorConfig}[section]

@@ -12,6 +12,10 @@ MODEL_DIR = Path("models/train")
 REPORTS_DIR = Path("reports")
 VALIDATION_DIR = REPORTS_DIR / "validation"
 REGISTER_DIR = REPORTS_DIR / "register"
+SUITES_DIR = Path("suites")  # inferred expectation suites (`keel suite infer`), reviewed in git
+INFERENCE_LOG_DIR = Path("logs/inference")  # what keel serve / keel predict scored (Parquet by model and day)
+MONITOR_DIR = REPORTS_DIR / "monitor"  # drift reports and their history, per model
+SUITE_DOCS_DIR = REPORTS_DIR / "suites"  # Data Docs of the inferred suites
 RESUME_DIR = Path(".keel/resume")  # per-epoch training state; deliberately not a DVC out
 
 # File names inside stage folders (the contract between stages).
@@ -28,3 +32,4 @@ RUN_FILE = "run.json"
 METRICS_FILE = "metrics.json"
 DETAILS_FILE = "details.json"
 PLOTS_DIR = "plots"
+REFERENCE_ARTIFACT = "reference/test.parquet"  # a registered version's drift reference: its frozen test split

@@ -13,3 +13,15 @@ class Strict(BaseModel):
     """Base for every config: `extra="forbid"`, `frozen=True`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_duration(value: str, what: str, expected: str) -> None:
+    """A ValueError naming `what` unless `value` is a positive pandas Timedelta ("24h", "140D")."""
+    import pandas as pd
+
+    try:
+        ok = pd.Timedelta(value) > pd.Timedelta(0)
+    except ValueError as e:
+        raise ValueError(f"{what} {value!r} is not {expected}") from e
+    if not ok:
+        raise ValueError(f"{what} {value!r} must be positive")

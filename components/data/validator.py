@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from components.config.sections import ValidateConfig
+from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
 from components.data.suites import DERIVED, PROFILES, SUITES
 
 log = logging.getLogger(__name__)
@@ -65,10 +66,13 @@ class Validator:
     `chunks=True` (successive chunks of one file to score, so no label and row bounds [1, max]): when the table
     suite holds only table-level checks (row and column counts, column set) and passed on a chunk, a later
     chunk with the same columns and 1..that many rows has the same outcome, so it is not run again (GX
-    fingerprints every frame it sees: ~0.04 s per 250k rows)."""
+    fingerprints every frame it sees: ~0.04 s per 250k rows).
+
+    `suite`: `validate.suite` inferred | both (components/data/suite_file.py) in place of the params suite."""
 
     def __init__(self, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,
-                 require_label: bool = True, name: str = "raw", result_format: str = "SUMMARY", chunks: bool = False):
+                 require_label: bool = True, name: str = "raw", result_format: str = "SUMMARY", chunks: bool = False,
+                 suite: SuiteChoice | None = None):
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -78,16 +82,12 @@ class Validator:
         self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
         self.actions = []
         if docs_dir is not None:
-            self.ctx.add_data_docs_site(site_name="keel", site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                  "base_directory": str(Path(docs_dir).resolve())},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            })
+            add_docs_site(self.ctx, docs_dir)
             self.actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["keel"]))
         self.source = self.ctx.data_sources.add_pandas("keel")
         self._main: tuple[list[str], Any, list[tuple[str, str]]] | None = None  # columns, checkpoint, problems
         self._profile: Any = None
+        self.suite, self._derived = suite, None  # the inferred checks on derived columns: their own checkpoint
         if chunks and require_label:
             raise ValueError("chunks=True validates unlabelled chunks to score (require_label=False)")
         self.chunks, self._table_only = chunks, False
@@ -110,6 +110,7 @@ class Validator:
         columns = list(map(str, df.columns))
         if self._main is None or self._main[0] != columns:  # the table suite depends on the columns present
             expectations, problems = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)
+            expectations = self.suite.combine(expectations) if self.suite else expectations  # hand-written wins
             name = self.name if self._main is None else f"{self.name}_{len(self.ctx.checkpoints.all())}"
             self._main = columns, self._checkpoint(name, expectations, {"result_format": self.result_format}), problems
             self._table_only = all(e.expectation_type.startswith("expect_table_") for e in expectations)
@@ -126,6 +127,14 @@ class Validator:
                 self._profile = self._checkpoint(f"{self.name}_profile", exps, {
                     "result_format": "SUMMARY", "unexpected_index_column_names": ["column"]})
             results.append(self._profile.run(batch_parameters={"dataframe": frame}))
+        if self.suite is not None:  # the inferred checks of pixel mean, text coverage: on a frame of their own
+            if self._derived is None:
+                exps = self.suite.derived()
+                self._derived = exps and self._checkpoint(f"{self.name}_derived", exps,
+                                                          {"result_format": self.result_format})
+            if self._derived:
+                frame = derived_frame(df, self.suite.inferred.derived)
+                results.append(self._derived.run(batch_parameters={"dataframe": frame}))
         failures, evaluated, successful = [], 0, 0
         for vr in (vr for result in results for vr in result.run_results.values()):
             evaluated += vr.statistics["evaluated_expectations"]
@@ -138,10 +147,11 @@ class Validator:
 
 
 def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,
-             require_label: bool = True, name: str = "raw", result_format: str = "SUMMARY") -> ValidationReport:
+             require_label: bool = True, name: str = "raw", result_format: str = "SUMMARY",
+             suite: SuiteChoice | None = None) -> ValidationReport:
     """Run the kind's suite (`manifest["kind"]`) on `df` through a GX Checkpoint; Data Docs into `docs_dir`.
     result_format BOOLEAN_ONLY is about twice as fast but its failures carry no counts or examples."""
-    return Validator(cfg, manifest, docs_dir, require_label, name, result_format)(df)
+    return Validator(cfg, manifest, docs_dir, require_label, name, result_format, suite=suite)(df)
 
 
 def _failure(r) -> Failure:

@@ -16,7 +16,7 @@ from components.core.strict import Strict
 
 KINDS = ("image", "tabular", "series", "text")  # the data kinds Keel can ingest, check and transform
 TASKS = ("classification", "regression", "clustering", "forecasting", "text_classification", "anomaly")
-SECTIONS = ("ingest", "validate", "features", "train", "evaluate", "register", "promote")
+SECTIONS = ("ingest", "validate", "features", "train", "evaluate", "register", "promote", "monitor")
 
 
 @dataclass(frozen=True)

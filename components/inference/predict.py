@@ -40,3 +40,15 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
 def to_frame(ckpt: Checkpoint, predictions: np.ndarray) -> pd.DataFrame:
     """Predictions -> the pyfunc's output frame (`prediction`, plus `p_<class>` for classifiers)."""
     return task_of(ckpt).frame(ckpt.transform, predictions)
+
+
+@torch.inference_mode()
+def embed(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024) -> np.ndarray | None:
+    """Raw rows -> (N, D) float32 from the family's optional `embed(x)` (the layer its head reads), or None
+    for a family without one. Drift monitoring compares these (MMD) between a window and the reference."""
+    model = ckpt.model
+    if not callable(getattr(model, "embed", None)):
+        return None
+    x = torch.from_numpy(ckpt.transform.features(df))
+    outs = [model.embed(x[i:i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 0), dtype=np.float32)

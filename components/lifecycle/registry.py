@@ -143,6 +143,19 @@ def version_by_alias(name: str, alias: str) -> VersionRef | None:
         raise RegistryError(f"model {name!r} @{alias}: the registry refused the lookup: {e}") from e
 
 
+def latest_version(name: str) -> VersionRef:
+    """The highest version of a registered model, or a RegistryError naming the model."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = _client().search_model_versions(f"name = '{name}'")
+    except MlflowException as e:
+        raise RegistryError(f"model {name!r}: cannot search the registry: {e}") from e
+    if not found:
+        raise RegistryError(f"model {name!r}: not in the registry")
+    return _ref(max(found, key=lambda mv: int(mv.version)))
+
+
 def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
     """The version holding `alias`, or a RegistryError that says so and what to do."""
     ref = version_by_alias(name, alias)
@@ -202,21 +215,47 @@ def load_pyfunc(model_uri: str):
         raise RegistryError(f"{model_uri}: cannot be loaded: {e}") from e
 
 
+def _logged_model(client, name: str, version: str | int) -> tuple[Any, str | None]:
+    """A version and the id of its logged model (MLflow 3; None for a version logged under a run only)."""
+    mv = client.get_model_version(name, str(version))
+    model_id = getattr(mv, "model_id", None)
+    if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
+        model_id = mv.source.removeprefix("models:/").split("/")[0]
+    return mv, model_id
+
+
+def _artifact_base(client, mv, model_id: str | None) -> str:
+    return client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
+
+
 def log_version_artifacts(name: str, version: str | int, files: list[Path], artifact_path: str) -> str:
     """Attach files to the version's logged model (MLflow 3), else to its run; returns where they went."""
     client = _client()
     with _guard(f"attaching {artifact_path} to {name!r} version {version}"):
-        mv = client.get_model_version(name, str(version))
-        model_id = getattr(mv, "model_id", None)
-        if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
-            model_id = mv.source.removeprefix("models:/").split("/")[0]
+        mv, model_id = _logged_model(client, name, version)
         for f in files:
             if model_id:
                 client.log_model_artifact(model_id, str(f), artifact_path)
             else:
                 client.log_artifact(mv.run_id, str(f), artifact_path)
-        base = client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
+        base = _artifact_base(client, mv, model_id)
     return f"{base.rstrip('/')}/{artifact_path}"
+
+
+def version_artifact(name: str, version: str | int, path: str) -> Path | None:
+    """A file attached by `log_version_artifacts` (`path` inside the version's artifacts), downloaded; None
+    when the version has no such file."""
+    from mlflow.exceptions import MlflowException
+
+    client = _client()
+    with _guard(f"reading {path} of {name!r} version {version}"):
+        mv, model_id = _logged_model(client, name, version)
+        base = _artifact_base(client, mv, model_id)
+    try:
+        found = _download(f"{base.rstrip('/')}/{path}")
+    except (MlflowException, OSError):
+        return None
+    return found if found.is_file() else None
 
 
 def download_artifact(uri: str) -> Path:

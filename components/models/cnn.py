@@ -46,6 +46,11 @@ class ConvNet(nn.Module):
         head.append(nn.Linear(flat, n_classes))
         self.head = nn.Sequential(*head)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, D): what the last linear layer reads (the penultimate layer); drift monitoring
+        compares these between the reference and the scored rows."""
+        return self.head[:-1](self.features(x))
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, C, H, W) float; y: (B,) int64 class indices. Returns logits (B, K) and the loss if y."""
         logits = self.head(self.features(x))  # (B, C', H', W') -> (B, K)

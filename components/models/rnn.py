@@ -39,15 +39,18 @@ class RowRnn(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.hidden * (2 if cfg.bidirectional else 1), n_classes)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (B, C, H, W) float; y: (B,) int64 class indices. Returns logits (B, K) and the loss if y."""
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> (B, dirs*hidden): the top layer's last state, what the head reads."""
         b, c, h, w = x.shape
         seq = x.permute(0, 2, 1, 3).reshape(b, h, c * w)  # (B, H steps, C*W features)
         _, state = self.rnn(seq)
         h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n); h_n: (layers*dirs, B, hidden)
         dirs = 2 if self.rnn.bidirectional else 1
-        last = h_n[-dirs:].transpose(0, 1).reshape(b, -1)  # top layer, all directions: (B, dirs*hidden)
-        logits = self.head(self.dropout(last))
+        return h_n[-dirs:].transpose(0, 1).reshape(b, -1)  # top layer, all directions: (B, dirs*hidden)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, C, H, W) float; y: (B,) int64 class indices. Returns logits (B, K) and the loss if y."""
+        logits = self.head(self.dropout(self.embed(x)))
         loss = F.cross_entropy(logits, y) if y is not None else None
         return logits, loss
 

@@ -65,6 +65,10 @@ class TextGru(nn.Module):
             pooled.append((out * mask).sum(1) / lengths.unsqueeze(-1).to(out.dtype))  # (B, H*dirs)
         return torch.cat(pooled, dim=1)
 
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, T) ids -> (B, D): the pooled text vector the head reads (drift monitoring compares these)."""
+        return self.encode(x)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T) int64; y: (B,) int64 class indices. Returns logits (B, K) and the CE loss if y."""
         logits = self.head(self.dropout(self.encode(x)))  # (B, K)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pandas as pd
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_path, sha256_file
 from components.data.validator import Validator, validate
 from components.families.registry import get
+from components.inference.scorelog.writer import open_log
 from components.lifecycle import registry
 from components.lifecycle.ledger import now_iso
 
@@ -43,6 +45,7 @@ class BatchResult(BaseModel):
     rows: int
     chunks: int
     checks_passed: int
+    request_id: str  # the inference log's id of this run (rows are numbered from 0 in file order)
 
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: ~64 MiB of input values (8 bytes each); peak memory is a few chunks
@@ -97,7 +100,8 @@ def suite_manifest(ckpt) -> dict:
 
 
 def run(model_name: str, input_path: Path, output_path: Path, params_path: Path = paths.PARAMS,
-        alias: str = "production", chunk_rows: int | None = None) -> BatchResult:
+        alias: str = "production", chunk_rows: int | None = None,
+        log_dir: Path = paths.INFERENCE_LOG_DIR) -> BatchResult:
     """Validate and score `input_path` with `model_name@alias`; write predictions + metadata to `output_path`.
     `chunk_rows`: rows per chunk (default: ~64 MiB of input values, `default_chunk_rows`).
 
@@ -115,14 +119,17 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     manifest = suite_manifest(model.ckpt) | {"pixel_checks": "profile"}  # pixel checks on a column profile: ~10x faster
     digest = sha256_file(input_path)
     chunk_rows = chunk_rows or default_chunk_rows(input_path)
+    scorelog, request_id = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch"), uuid4().hex
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
-            "input": str(input_path), "input_sha256": digest, "created_at": now_iso()}
+            "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id}
     rows = chunks = checks = 0
     writer = None
     with atomic_path(Path(output_path)) as tmp:
         try:
             for chunk, report in checked_chunks(input_path, chunk_rows, cfg, manifest):
-                table = pa.Table.from_pandas(model.predict(None, chunk), preserve_index=False)
+                scored = model.predict(None, chunk)
+                scorelog.record(chunk, scored, request_id)  # a sample, to the inference log (converted off this path)
+                table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
                     dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
                     writer = pq.ParquetWriter(tmp, table.schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
@@ -130,13 +137,15 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
                 writer.write_table(table)
                 rows, chunks, checks = rows + len(chunk), chunks + 1, checks + report.successful
         finally:
+            scorelog.close()
             if writer is not None:
                 writer.close()
         if writer is None:
             raise StageInputError(f"{input_path}: no rows to score")
     log.info("batch: %s v%s scored %d rows in %d chunks -> %s", model_name, ref.version, rows, chunks, output_path)
     return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_path),
-                       input_sha256=digest, output=Path(output_path), rows=rows, chunks=chunks, checks_passed=checks)
+                       input_sha256=digest, output=Path(output_path), rows=rows, chunks=chunks, checks_passed=checks,
+                       request_id=request_id)
 
 
 def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict) -> Iterator[tuple[pd.DataFrame, Any]]:

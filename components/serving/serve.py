@@ -11,12 +11,15 @@ one worker) without the scoring server's extra process tree. It accepts MLflow's
 
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from components.core import paths
 from components.core.errors import KeelError
+from components.inference.scorelog.writer import open_log
 from components.lifecycle import registry
 
 log = logging.getLogger(__name__)
@@ -88,8 +91,10 @@ def check_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return df.astype("float64")
 
 
-def create_app(model_name: str, alias: str = "production"):
-    """The FastAPI app serving `model_name@alias` (resolved to one version at start)."""
+def create_app(model_name: str, alias: str = "production", log_dir: Path = paths.INFERENCE_LOG_DIR,
+               params_path: Path = paths.PARAMS):
+    """The FastAPI app serving `model_name@alias` (resolved to one version at start); what it scores goes to
+    the inference log in `log_dir` (`monitor.log` of `params_path`)."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from mlflow.exceptions import MlflowException
@@ -97,6 +102,7 @@ def create_app(model_name: str, alias: str = "production"):
     ref = registry.require_alias(model_name, alias)
     model = registry.load_pyfunc(ref.model_uri)
     columns = [c.name for c in model.metadata.get_input_schema().inputs]
+    scorelog = open_log(log_dir, model_name, ref.version, model.unwrap_python_model().ckpt, params_path, "serve")
     info = {"model": model_name, "version": ref.version, "alias": alias, "model_uri": ref.model_uri}
     app = FastAPI(title=f"keel serve {model_name}@{alias}")
 
@@ -125,15 +131,17 @@ def create_app(model_name: str, alias: str = "production"):
             return error(e.status, str(e))
         except (KeelError, MlflowException, ValueError) as e:  # the model's own checks (schema, transform)
             return error(422, str(e).splitlines()[0][:1000])
-        return info | {"predictions": json.loads(out.to_json(orient="records"))}
+        request_id = scorelog.record(frame, out, request.headers.get("x-request-id"))  # to the inference log
+        return info | {"request_id": request_id, "predictions": json.loads(out.to_json(orient="records"))}
 
     return app
 
 
-def run(model_name: str, host: str = "127.0.0.1", port: int = 5001, alias: str = "production") -> None:
+def run(model_name: str, host: str = "127.0.0.1", port: int = 5001, alias: str = "production",
+        log_dir: Path = paths.INFERENCE_LOG_DIR, params_path: Path = paths.PARAMS) -> None:
     """Serve until interrupted (one uvicorn worker)."""
     import uvicorn
 
-    app = create_app(model_name, alias)
+    app = create_app(model_name, alias, log_dir, params_path)
     log.info("serving %s@%s on http://%s:%d", model_name, alias, host, port)
     uvicorn.run(app, host=host, port=port, workers=1, log_level="warning")

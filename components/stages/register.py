@@ -4,7 +4,8 @@ alias only when the absolute thresholds in `register.min` / `register.max` pass.
 Lineage tags on the version: git commit, data and params hashes (Keel's own sha256 and, under
 `dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id. The frozen test
 split travels with the version (an artifact of its run and an MLflow dataset input, `split_uri` tag), so
-the gate can fetch it from any machine that reaches the registry.
+the gate can fetch it from any machine that reaches the registry; it is also attached to the version
+itself (`reference/test.parquet`): drift monitoring's reference.
 
 Idempotent: the version carries a registration key (run id, register params, checkpoint and split hashes);
 a retry or re-run with the same key finds that version and reuses it instead of adding another, then sets
@@ -125,6 +126,10 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         uri, split_uri = log_model(model_dir, features_dir, tags["split_sha256"], name)
         tags |= {"gate.absolute": "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
         version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
+        test_file = Path(features_dir) / "test.parquet"
+        if test_file.is_file():  # the version's drift reference (`keel monitor`), whatever the workspace holds later
+            folder = Path(paths.REFERENCE_ARTIFACT).parent.as_posix()
+            registry.log_version_artifacts(name, version.version, [test_file], folder)
     if not reasons:
         registry.set_alias(name, cfg.alias, version.version)
         log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)

@@ -1,11 +1,13 @@
 """Validate: the raw data must pass a Great Expectations suite before anything downstream runs.
 
 The suite is built from `validate` params and the ingest manifest: columns, dtypes, nulls, finite values,
-pixel range, label set and row count (components/data/suites.py). It runs through a GX Checkpoint that also
-renders Data Docs (HTML) under `reports/validation/data_docs/`. For a task with a stratified split
-(classification, clustering, anomaly), the labels must hold at least two classes, each with enough rows for
-the `features` val/test shares (components/data/split.py: class_problems). Any failure raises
-DataValidationError naming each failed check with its column and unexpected count.
+pixel range, label set and row count (components/data/suites.py); `validate.suite: inferred | both` runs the
+suite `keel suite infer` wrote to `suites/<dataset>.json` instead, or merged with it (hand-written wins). It
+runs through a GX Checkpoint that also renders Data Docs (HTML) under `reports/validation/data_docs/`. For a
+task with a stratified split (classification, clustering, anomaly), the labels must hold at least two
+classes, each with enough rows for the `features` val/test shares (components/data/split.py:
+class_problems). Any failure raises DataValidationError naming each failed check with its column and
+unexpected count.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from pathlib import Path
 from components.config.sections import FeaturesConfig, ValidateConfig
 from components.core import paths
 from components.core.columns import LABEL
-from components.core.errors import DataValidationError
+from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_dir, read_json, read_parquet, require_files, write_json
 from components.data.split import class_problems
 from components.data.streaming import PARTS_DIR, part_files, validate_parts
+from components.data.suite_file import choose
 from components.data.validator import Failure, ValidationReport, validate
 from components.problems.registry import TASKS
 from components.stages.spec import Io, Stage
@@ -28,12 +31,16 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = paths.VALIDATION_DIR,
-        task: str | None = None, val_size: float = 0.15, test_size: float = 0.15) -> ValidationReport:
+        task: str | None = None, val_size: float = 0.15, test_size: float = 0.15,
+        suites_dir: Path = paths.SUITES_DIR) -> ValidationReport:
     """Validate `<raw_dir>/data.parquet`; write the summary and Data Docs to `out_dir`; raise on failure.
     `task` (its split policy) and the val/test shares decide the class checks; None: none."""
     require_files(raw_dir, [paths.MANIFEST_FILE])
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     partitioned = manifest.get("layout") == "partitioned"
+    suite = choose(cfg.suite, suites_dir, manifest["dataset"])
+    if partitioned and suite is not None:
+        raise StageInputError(f"validate.suite: {cfg.suite} is not supported for partitioned raw data; use params")
     if not partitioned:
         require_files(raw_dir, [paths.RAW_FILE])
     with atomic_dir(out_dir) as tmp:
@@ -43,7 +50,7 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
             labels = _labels(Path(raw_dir) / PARTS_DIR)
         else:
             labels = read_parquet(Path(raw_dir) / paths.RAW_FILE)
-            report = validate(labels, cfg, manifest, docs_dir=tmp / "data_docs")
+            report = validate(labels, cfg, manifest, docs_dir=tmp / "data_docs", suite=suite)
         if task is not None and TASKS[task].split == "stratified":  # (streamed parts: split per row, not by sklearn)
             problems = class_problems(labels, FeaturesConfig(val_size=val_size, test_size=test_size), not partitioned)
             extra = [Failure(expectation=check, column=LABEL, error=problem) for check, problem in problems]
@@ -70,5 +77,5 @@ def _labels(parts: Path):
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-STAGE = Stage("validate", run, (Io("raw_dir", paths.RAW_DIR, "in"),
+STAGE = Stage("validate", run, (Io("raw_dir", paths.RAW_DIR, "in"), Io("suites_dir", paths.SUITES_DIR, "in"),
                                 Io("out_dir", paths.VALIDATION_DIR, "out", marker=paths.VALIDATION_FILE)), data=True)

@@ -115,3 +115,46 @@ def test_backup_dumps_both_databases_and_the_artifacts(stack, tmp_path):
     stack.sh("bash", "infra/backup.sh", str(out))
     dumps = {p.name: p.stat().st_size for p in out.iterdir()}
     assert set(dumps) == {"mlflow.dump", "prefect.dump", "artifacts.tar.gz"} and min(dumps.values()) > 10_000
+
+
+EMIT = """
+import sys
+from types import SimpleNamespace
+from prefect.events import emit_event
+from prefect.events.worker import EventsWorker
+from flows.monitor_flow import event_of
+drift = sys.argv[1] == "drift"
+emit_event(**event_of(SimpleNamespace(model="digits-cnn", version="1", family="cnn", rows=300, drift=drift,
+                                      status=sys.argv[1], fired=["embedding"] if drift else [], report_dir=None,
+                                      report_uri=None)))
+EventsWorker.drain_all()
+"""
+
+
+def _runs_of(stack, deployment: dict) -> list[dict]:
+    return api(stack, "POST", "/flow_runs/filter", json={"flow_runs": {"deployment_id": {"any_": [deployment["id"]]}}}
+               ).json()
+
+
+def test_a_drift_event_starts_retrain_on_drift_and_a_clean_check_does_not(stack, deployments):
+    retrain = deployments["retrain-on-drift"]
+    assert deployments["hourly-monitoring"]["schedules"][0]["schedule"]["cron"] == "15 * * * *"
+    automations = api(stack, "POST", "/automations/filter", json={}).json()
+    assert "keel-retrain-on-drift" in [a["name"] for a in automations]
+
+    stack.sh(sys.executable, "-c", EMIT, "no_drift")  # the event a clean check emits: keel.model.checked
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not api(stack, "POST", "/events/filter", json={
+            "filter": {"event": {"name": ["keel.model.checked"]}}}).json()["events"]:
+        time.sleep(1)
+    time.sleep(5)
+    assert _runs_of(stack, retrain) == []
+
+    stack.sh(sys.executable, "-c", EMIT, "drift")
+    deadline, runs = time.monotonic() + 90, []
+    while time.monotonic() < deadline and not runs:
+        runs = _runs_of(stack, retrain)
+        time.sleep(1)
+    assert len(runs) == 1 and runs[0]["parameters"] == {"model": "cnn"}, runs
+    # what the run trains is test_worker_runs_the_training_deployment's business: do not keep the worker busy
+    api(stack, "POST", f"/flow_runs/{runs[0]['id']}/set_state", json={"state": {"type": "CANCELLED"}, "force": True})

@@ -14,6 +14,7 @@ from components.core.errors import StageInputError
 from components.data.transforms.base import FittedTransform, sorted_classes
 
 PAD, UNK = 0, 1  # reserved token ids; vocabulary words start at 2
+TOKEN_PATTERN = r"[a-z0-9']+"  # a token: a lower-cased run of letters, digits and apostrophes
 
 
 class TextTransform(FittedTransform):
@@ -29,7 +30,7 @@ class TextTransform(FittedTransform):
     columns: list[str] = [TEXT]
     vocab: list[str]
     max_len: int
-    pattern: str = r"[a-z0-9']+"
+    pattern: str = TOKEN_PATTERN
 
     @classmethod
     def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",

@@ -1,0 +1,260 @@
+"""Writing the inference log without slowing scoring down or losing what was acknowledged.
+
+`record` (on the scoring path) samples the rows and appends their raw inputs and predictions to a write-ahead
+segment (Arrow IPC, flushed to the OS: a killed process loses nothing `record` returned for); a background
+thread turns each closed segment into Parquet partitions (features, embeddings: the model's pass happens
+there) every `flush_s` and at `close` (also run at interpreter exit). A segment is locked (flock) by its
+writer while it lives; `recover` converts the segments a dead writer left. Rows beyond `max_pending_rows`
+waiting for conversion are dropped and counted, so a stalled disk never grows memory or blocks scoring.
+"""
+
+from __future__ import annotations
+
+import atexit
+import fcntl
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from components.config.monitor import InferenceLogConfig
+from components.core.io import atomic_path
+from components.inference.scorelog import store
+from components.inference.scorelog.rows import FEATURE, RowSummarizer, prediction_of
+
+log = logging.getLogger(__name__)
+COUNTS = ("seen", "sampled_out", "logged", "dropped", "flushed")
+
+
+class Segment:
+    """One write-ahead file, locked by the process writing it until it is converted and deleted."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path, self.file = path, open(path, "wb")  # noqa: SIM115 - lives until `done`
+        fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.writer: pa.ipc.RecordBatchStreamWriter | None = None
+        self.rows = 0
+
+    def append(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pa.ipc.new_stream(self.file, table.schema)
+        self.writer.write_table(table)
+        self.file.flush()  # in the OS's hands: survives the process
+        self.rows += table.num_rows
+
+    def seal(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.file.flush()
+
+    def done(self) -> None:
+        """Delete the file, then release the lock."""
+        self.path.unlink(missing_ok=True)
+        self.file.close()
+
+
+def read_segment(path: Path) -> pa.Table | None:
+    """The complete record batches of a segment (a torn last one, from a killed writer, was never acknowledged)."""
+    batches = []
+    try:
+        with pa.ipc.open_stream(pa.BufferReader(Path(path).read_bytes())) as reader:
+            for batch in reader:
+                batches.append(batch)
+    except (pa.ArrowInvalid, OSError):
+        pass
+    return pa.Table.from_batches(batches) if batches else None
+
+
+def to_log_table(raw: pa.Table, summarizer: RowSummarizer) -> pa.Table:
+    """A segment's rows (meta + raw inputs + prediction) -> log rows (meta, f.<feature>, prediction, embedding)."""
+    frame = raw.to_pandas()
+    inputs = frame[[c for c in summarizer.columns if c in frame.columns]]
+    out = frame[store.META].reset_index(drop=True)
+    feats = summarizer.features(inputs).add_prefix(FEATURE)
+    out = pd.concat([out, feats], axis=1)
+    if store.PREDICTION in frame.columns:
+        out[store.PREDICTION] = frame[store.PREDICTION].to_numpy()
+    table = pa.Table.from_pandas(out, preserve_index=False)
+    emb = summarizer.embeddings(inputs)
+    if emb is not None and len(emb):
+        flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).ravel())
+        table = table.append_column(store.EMBEDDING, pa.FixedSizeListArray.from_arrays(flat, emb.shape[1]))
+    return table
+
+
+def convert(log_dir: Path, model: str, path: Path, summarizer: RowSummarizer) -> int:
+    """Turn one sealed segment into Parquet parts; returns the rows written."""
+    raw = read_segment(path)
+    if raw is None:
+        return 0
+    store.write_parts(log_dir, model, path.stem, to_log_table(raw, summarizer))
+    return raw.num_rows
+
+
+def recover(log_dir: Path, model: str, summarizer_for: Callable[[str], RowSummarizer | None]) -> int:
+    """Convert the segments writers left behind when they died (unlocked ones); `summarizer_for(version)` gives
+    the summarizer of the version that scored them (None: leave the segment for someone who has it)."""
+    rows = 0
+    root = store.wal_dir(log_dir, model)
+    for path in sorted(root.glob("*.arrows")) if root.is_dir() else []:
+        try:
+            f = open(path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            continue
+        with f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer's
+            if not path.exists() or os.stat(path).st_ino != os.fstat(f.fileno()).st_ino:
+                continue  # converted by someone else meanwhile
+            raw = read_segment(path)
+            versions = [] if raw is None else sorted(set(raw.column("version").to_pylist()))
+            summarizer = summarizer_for(versions[0]) if len(versions) == 1 else None
+            if raw is not None and summarizer is None:
+                continue
+            rows += convert(log_dir, model, path, summarizer) if raw is not None else 0
+            path.unlink(missing_ok=True)
+    return rows
+
+
+class InferenceLog:
+    """The log writer of one model version in one process: `record` per scored batch, `close` at the end."""
+
+    def __init__(self, log_dir: Path, model: str, version: str, summarizer: RowSummarizer, cfg: InferenceLogConfig,
+                 source: str):
+        self.log_dir, self.model, self.version, self.source = Path(log_dir), model, str(version), source
+        self.summarizer, self.cfg = summarizer, cfg
+        self.counts = dict.fromkeys(COUNTS, 0)
+        self._lock, self._wake, self._stop = threading.Lock(), threading.Event(), threading.Event()
+        self._segment: Segment | None = None
+        self._sealed: list[Segment] = []
+        self._pending = 0
+        self._rng = np.random.default_rng()
+        self._offsets: tuple[str, int] = ("", 0)  # request id -> next row position (batch files: chunk after chunk)
+        self._id = store.segment_id()
+        self._stats = store.stats_dir(log_dir, model) / f"{self._id}.json"
+        self._convert_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=f"keel-log-{model}", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None) -> str:
+        """Log (a sample of) one scored batch; returns its request id. Never raises: a failure is counted."""
+        request_id = request_id or uuid.uuid4().hex
+        try:
+            with self._lock:
+                start = self._offsets[1] if self._offsets[0] == request_id else 0
+                self._offsets = (request_id, start + len(inputs))
+                self._append(inputs, outputs, request_id, start)
+        except Exception:  # noqa: BLE001 - the log must never fail a scoring call
+            self.counts["dropped"] += len(inputs)
+            log.warning("inference log %s: could not write %d rows", self.model, len(inputs), exc_info=True)
+        return request_id
+
+    def _append(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str, start: int) -> None:
+        n = len(inputs)
+        self.counts["seen"] += n
+        keep = np.flatnonzero(self._rng.random(n) < self.cfg.sample)
+        if len(keep) > self.cfg.max_rows_per_call:
+            keep = np.sort(self._rng.choice(keep, self.cfg.max_rows_per_call, replace=False))
+        self.counts["sampled_out"] += n - len(keep)
+        if len(keep) == 0:
+            return
+        if self._pending + len(keep) > self.cfg.max_pending_rows:  # the converter is behind: shed, count
+            self.counts["dropped"] += len(keep)
+            return
+        frame = inputs.iloc[keep][[c for c in self.summarizer.columns if c in inputs.columns]].reset_index(drop=True)
+        meta = pd.DataFrame({"ts": pd.Timestamp.now(tz="UTC"), "version": self.version, "request_id": request_id,
+                             "row": (start + keep).astype(np.int64), "source": self.source}, index=frame.index)
+        prediction = prediction_of(inputs, outputs)
+        if prediction is not None:
+            meta[store.PREDICTION] = prediction.iloc[keep].to_numpy()
+        table = pa.Table.from_pandas(pd.concat([meta, frame], axis=1), preserve_index=False)
+        if self._segment is None:
+            self._segment = Segment(store.wal_dir(self.log_dir, self.model) / f"{store.segment_id()}.arrows")
+        self._segment.append(table)
+        self._pending += len(keep)
+        self.counts["logged"] += len(keep)
+
+    def flush(self) -> None:
+        """Seal the current segment and convert every sealed one to Parquet (the background thread's job)."""
+        with self._lock:
+            if self._segment is not None:
+                self._segment.seal()
+                self._sealed.append(self._segment)
+                self._segment = None
+        with self._convert_lock:
+            while self._sealed:
+                seg = self._sealed[0]
+                rows = convert(self.log_dir, self.model, seg.path, self.summarizer)
+                seg.done()
+                with self._lock:
+                    self._sealed.pop(0)
+                    self._pending -= seg.rows
+                    self.counts["flushed"] += rows
+            store.prune(self.log_dir, self.model, self.cfg.max_mb * 2**20)
+            self._write_stats()
+
+    def _write_stats(self) -> None:
+        with atomic_path(self._stats) as tmp:
+            tmp.write_text(json.dumps({"model": self.model, "version": self.version, "source": self.source,
+                                       "pid": os.getpid(), "counts": dict(self.counts)}))
+
+    def _run(self) -> None:
+        try:  # what an earlier process of this version left when it was killed
+            recover(self.log_dir, self.model, lambda v: self.summarizer if v == self.version else None)
+        except Exception:  # noqa: BLE001
+            log.warning("inference log %s: recovery failed", self.model, exc_info=True)
+        while not self._stop.is_set():
+            self._wake.wait(self.cfg.flush_s)
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - keep logging; the segment stays for `recover`
+                log.warning("inference log %s: conversion failed", self.model, exc_info=True)
+
+    def close(self) -> None:
+        """Stop the background thread and convert what is left (idempotent; also runs at exit)."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=60)
+        self.flush()
+        atexit.unregister(self.close)
+
+
+class NoLog:
+    """What a scorer gets when the log is off: `record` only hands out request ids."""
+
+    counts: dict[str, int] = {}
+
+    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None) -> str:
+        return request_id or uuid.uuid4().hex
+
+    def close(self) -> None:
+        return None
+
+
+def log_config(params_path: Path, family: str) -> InferenceLogConfig:
+    """`monitor.log` of the params file for a family, or the defaults when there is no params file."""
+    from components.config.params import load_params
+
+    return load_params(params_path, {"model": family}).monitor.log if Path(params_path).is_file() \
+        else InferenceLogConfig()
+
+
+def open_log(log_dir: Path, model: str, version: str, ckpt, params_path: Path, source: str) -> InferenceLog | NoLog:
+    """The log writer for a scorer of `model` `version` (`source`: serve | batch), per `monitor.log`."""
+    cfg = log_config(params_path, ckpt.family)
+    if not cfg.enabled:
+        return NoLog()
+    return InferenceLog(log_dir, model, version, RowSummarizer(ckpt, cfg), cfg, source)
