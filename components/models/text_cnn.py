@@ -127,11 +127,12 @@ class TextCnn(nn.Module):
         loss = torch.stack([F.cross_entropy(lg, y) + self.cfg.bag_decay * pen for lg, pen in outs]).mean()
         return logits, loss
 
-    def prepare(self, train, val) -> None:
+    def prepare(self, train, val):
         """Before training: with `nb_init`, start every member's bag at the train split's naive-Bayes ratios."""
         if self.cfg.nb_init and self.cfg.ngram_buckets:
             for m in self.members:
                 m.bag.nb_init(train.x.cpu(), train.y.cpu(), self.n_classes, self.cfg.nb_init)
+        return train, val
 
 
 def build(cfg: TextCnnConfig, input_shape: tuple[int, ...], n_outputs: int, vocab_size: int) -> TextCnn:

@@ -202,8 +202,8 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
             for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
                 loss_sum += train_step(fwd, opt, b, amp) * len(b)
                 seen += len(b)
-                if sched is not None and sched.last_epoch < steps:  # a DDP shard may run one batch more
-                    sched.step()
+                if sched is not None and sched.last_epoch < steps - 1:  # batch k used step k-1's lr; none after
+                    sched.step()  # the last batch (nor a DDP shard's one batch more): the lr logged is the last used
         totals = distributed.all_sum(torch.stack([loss_sum, torch.tensor(float(seen), device=device)]), dist)
         train_loss = float(totals[0] / totals[1])  # one device sync per epoch
         seconds = time.perf_counter() - t0
