@@ -1,7 +1,5 @@
 """text_cnn: shapes, padding invariance, loss falls on 32 samples, the naive-Bayes bag start, round trip, family."""
 
-import numpy as np
-import pandas as pd
 import torch
 
 from components.config.sections import TextFeaturesConfig, TrainConfig
@@ -10,21 +8,14 @@ from components.inference.checkpoint import build_model, load_checkpoint, save_c
 from components.models.text_cnn import TextCnn, TextCnnConfig
 from components.training.loop import Tensors, set_seeds, train_loop
 from tests.helpers import params_with
+from tests.model.test_text_gru import _data as reviews
 
 CFG = TextCnnConfig(embedding_dim=16, widths=[2, 3], filters=8, ngram_buckets=64)
-WORDS = ["good", "great", "fine", "bad", "dull", "awful", "film", "plot", "cast", "the"]
-
-
-def _data(n=32, seed=0):
-    rng = np.random.default_rng(seed)
-    label = rng.integers(0, 2, n)
-    texts = [" ".join(rng.choice(WORDS[6:], 4).tolist() + [WORDS[rng.integers(0, 3) + 3 * y]]) for y in label]
-    texts[0] = "bad"  # a text shorter than the widest filter
-    return pd.DataFrame({"text": texts, "label": np.where(label == 1, "rotten", "fresh")})
 
 
 def _setup(cfg=CFG, max_len=12):
-    df = _data()
+    df = reviews()
+    df.loc[0, "text"] = "bad"  # a text shorter than the widest filter
     t = TextTransform.fit(df, {}, cfg=TextFeaturesConfig(min_freq=1, max_len=max_len))
     set_seeds(0)
     return df, t, build_model("text_cnn", cfg, t, (max_len,))
