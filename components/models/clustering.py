@@ -114,7 +114,7 @@ class AutoencoderKMeans(nn.Module):
         """Before training: the train targets become [x | spectral target of the train rows] (see the module)."""
         if self.cfg.graph_weight == 0:
             return train, val
-        if not isinstance(train.y, torch.Tensor):
+        if not isinstance(getattr(train, "y", None), torch.Tensor):
             raise TypeError("clustering with graph_weight > 0 needs the train split in memory (not streamed)")
         s = spectral_target(train.x, self.cfg.embedding, self.cfg.n_neighbors, self.cfg.kmeans_seed)
         return type(train)(train.x, torch.cat([train.y, s], 1)), val
