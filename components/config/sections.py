@@ -146,6 +146,11 @@ class TrainConfig(Strict):
     epochs: PositiveInt = 40
     patience: PositiveInt = 8  # early stopping: epochs without a val-loss improvement
     min_delta: Annotated[float, Field(ge=0.0)] = 0.0
+    # Learning-rate schedule, stepped per batch: none (constant `lr`) | onecycle (warm up to `lr` over the first
+    # `warmup` share of the steps, then anneal; Smith 2018) | cosine (from `lr` down to 0 over all epochs).
+    schedule: Literal["none", "onecycle", "cosine"] = "none"
+    warmup: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25  # onecycle: share of the steps spent warming up
+    channels_last: bool = False  # image batches in NHWC memory order (faster conv + pool on CPU, same values)
     progress: bool = True
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 adds a GradScaler
     compile: bool = False  # torch.compile the model

@@ -121,6 +121,8 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
     device = distributed.local_device(dist, get_device(cfg.device))
     data = load_inputs(features_dir)
     model = build_model(params.model, params.arch, data.transform, data.input_shape)
+    if hasattr(model, "prepare"):  # the family's pre-fit step (a target computed from the train split)
+        data.train, data.val = model.prepare(data.train, data.val)
     out_dir, main = Path(out_dir), dist.is_main
     resumable = resume_dir is not None and cfg.resume  # else the state only goes to out_dir/last.pt
     spath = (state_path(resume_dir, resume_key(views.view('train', params), data.split["sha256"])) if resumable

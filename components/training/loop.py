@@ -3,13 +3,15 @@
 It knows nothing about families: a module's `forward(x, y)` returns `(output, loss)`. Data is preloaded
 as tensors and batched by index (a DataLoader's per-sample collation costs more than a small model's
 step). Early stopping watches the validation loss and the best weights are restored at the end.
-Precision (autocast, GradScaler), torch.compile, DDP sharding and resumable state are handled here once.
+Precision (autocast, GradScaler), torch.compile, DDP sharding, the per-batch LR schedule (`train.schedule`),
+channels-last image batches and resumable state are handled here once.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from components.config.sections import TrainConfig
 from components.training import distributed
 from components.training.precision import Amp, backward_step, make_amp, maybe_compile
 from components.training.resume import rng_state, set_rng_state
+from components.training.schedule import channels_last, make_schedule
 
 log = logging.getLogger(__name__)
 
@@ -166,20 +169,27 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
     dist = dist or distributed.Dist()
     model.to(device).train()
     train, val = train.to(device), val.to(device)
+    if cfg.channels_last:  # the weights and every 4-D batch in NHWC order (batches index rows: the layout stays)
+        model.to(memory_format=torch.channels_last)
+        train, val = (Tensors(channels_last(d.x), d.y) if isinstance(d, Tensors) else d for d in (train, val))
     opt = make_optimizer(model.parameters(), cfg)
     amp = make_amp(cfg.precision, device)
     ddp = distributed.wrap(model, dist, device)
     fwd = maybe_compile(ddp, cfg.compile)
     gen = torch.Generator().manual_seed(cfg.seed)
     history, best_state, stale = History(), None, 0
+    per_rank = -(-cfg.batch_size // dist.world_size)  # train.batch_size is the global batch: same steps per epoch
+    steps = cfg.epochs * math.ceil(math.ceil(len(train) / dist.world_size) / per_rank)  # optimizer steps, all epochs
+    sched = make_schedule(opt, cfg, steps)
     if resume is not None:
         model.load_state_dict(resume["model"])
         opt.load_state_dict(resume["optimizer"])
+        if sched is not None and resume.get("schedule"):
+            sched.load_state_dict(resume["schedule"])
         amp.load_state_dict(resume["scaler"])
         set_rng_state(resume["rng"], gen)
         history, best_state, stale = History.model_validate(resume["history"]), resume["best_state"], resume["stale"]
         history.resumed_from_epoch = len(history.epochs) + 1
-    per_rank = -(-cfg.batch_size // dist.world_size)  # train.batch_size is the global batch: same steps per epoch
     bar = tqdm(range(len(history.epochs) + 1, cfg.epochs + 1), desc="train", unit="epoch", leave=False,
                disable=None if cfg.progress and dist.is_main else True)  # None: shown on a terminal only
     for epoch in bar:
@@ -192,6 +202,8 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
             for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
                 loss_sum += train_step(fwd, opt, b, amp) * len(b)
                 seen += len(b)
+                if sched is not None and sched.last_epoch < steps - 1:  # batch k used step k-1's lr; none after
+                    sched.step()  # the last batch (nor a DDP shard's one batch more): the lr logged is the last used
         totals = distributed.all_sum(torch.stack([loss_sum, torch.tensor(float(seen), device=device)]), dist)
         train_loss = float(totals[0] / totals[1])  # one device sync per epoch
         seconds = time.perf_counter() - t0
@@ -217,6 +229,7 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         if on_state is not None:
             on_state({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                       "scaler": amp.state_dict(), "rng": rng_state(gen), "stale": stale, "best_state": best_state,
+                      "schedule": sched.state_dict() if sched is not None else None,
                       "best_val_loss": history.best_val_loss, "history": history.model_dump()})
     if best_state is not None:
         model.load_state_dict(best_state)

@@ -39,3 +39,14 @@ def test_staged_and_clusters_raw_pixel_rows(run, digits_frame):
 
 def test_first_production_version_through_the_gate(run):
     promote(run[0], "digits-clustering")
+
+
+@pytest.mark.quality
+def test_three_seeds_reach_the_ari_bar(tmp_path_factory):
+    """Issue 15's bar: mean test ARI >= 0.80 over train seeds 0/1/2, each run above KMeans on raw pixels
+    (components/problems/baselines.kmeans_baseline) fitted on the same split in the same run."""
+    repo = make_repo_copy(tmp_path_factory.mktemp("keel-clustering-seeds"))
+    runs = [exp_run_family(repo, "clustering", f"train.seed={seed}") for seed in (0, 1, 2)]
+    aris = [m["ari"] for m in runs]
+    assert sum(aris) / 3 >= 0.80, aris
+    assert all(m["ari"] > m["kmeans_ari"] + 0.1 for m in runs), [(m["ari"], m["kmeans_ari"]) for m in runs]

@@ -1,5 +1,6 @@
 """`dvc exp run -S model=fashion_cnn` in a fresh git copy: the cnn architecture on Fashion-MNIST's official
-60k/10k split (IDX files from the Debian package dataset-fashion-mnist) meets the bar (test accuracy 0.92),
+60k/10k split (IDX files from the Debian package dataset-fashion-mnist) meets issue 15's bar (test accuracy 0.935:
+the VGG-style net with a one-cycle schedule, 10 epochs),
 is registered as fashion-mnist-cnn@staging and predicts from raw 0-255 pixel rows.
 
 Long: one full training run on 54k images (see README, "fashion_cnn", for its time)."""
@@ -18,7 +19,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.quality,  # trains on all 54k images (~5.5 min on 2 cores): `make test-quality`, not in `make test`
+    pytest.mark.quality,  # all 54k images (~10 min on 2 cores, estimated): `make test-quality`, not `make test`
     pytest.mark.skipif(not (FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
                        reason=f"Fashion-MNIST not installed ({FASHION}); `make install` as root installs the Debian "
                               "package dataset-fashion-mnist, or: apt-get install dataset-fashion-mnist"),
@@ -33,7 +34,7 @@ def run(tmp_path_factory):
 
 def test_fashion_cnn_meets_the_bar_on_the_official_test_set(run):
     repo, metrics = run
-    assert metrics["accuracy"] >= 0.92, metrics
+    assert metrics["accuracy"] >= 0.935, metrics
     assert metrics["n_test"] == 10000
     split = read_json(repo / "data/features/split.json")
     assert split["predefined"] and split["sizes"] == {"train": 54000, "val": 6000, "test": 10000}
