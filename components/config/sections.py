@@ -26,11 +26,26 @@ class IngestConfig(Strict):
 # ---- validate (one schema per data kind) -----------------------------------------------------
 
 
+PiiKind = Literal["email", "phone", "card", "iban", "ipv4", "ipv6"]
+
+
+class PiiConfig(Strict):
+    """Personal data in text and string columns (components/data/pii.py): what validate does when it finds
+    some. block: fail, naming column, kind and count (never the values); redact: replace each match by
+    <EMAIL>, <PHONE>, ... before features (and in the registered model's transform, so serving matches);
+    report: record the counts only."""
+
+    action: Literal["block", "redact", "report"] = "block"
+    kinds: list[PiiKind] = Field(default_factory=lambda: ["email", "phone", "card", "iban", "ipv4", "ipv6"])
+    allow_columns: list[str] = Field(default_factory=list)  # columns that may hold personal data: not scanned
+
+
 class ValidateConfig(Strict):
     """Checks shared by every data kind."""
 
     min_rows: PositiveInt = 100
     max_rows: PositiveInt | None = None
+    pii: PiiConfig = Field(default_factory=PiiConfig)
 
     @model_validator(mode="after")
     def _rows(self):
@@ -136,6 +151,18 @@ FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "t
 # ---- train / evaluate / register -------------------------------------------------------------
 
 
+class PrivacyConfig(Strict):
+    """Differentially private training (DP-SGD through Opacus, components/training/privacy.py): per-sample
+    gradients clipped to `max_grad_norm`, Gaussian noise calibrated so that `train.epochs` epochs of
+    Poisson-sampled batches spend at most (`target_epsilon`, `target_delta`)."""
+
+    enabled: bool = False
+    target_epsilon: Annotated[float, Field(gt=0.0)] = 8.0
+    target_delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5  # must be below 1 / (training rows)
+    max_grad_norm: Annotated[float, Field(gt=0.0)] = 1.0  # per-sample L2 clipping bound C
+    accountant: Literal["rdp", "prv", "gdp"] = "rdp"
+
+
 class TrainConfig(Strict):
     """Optimisation settings shared by all families (a family block may override any of them)."""
 
@@ -155,6 +182,7 @@ class TrainConfig(Strict):
     nproc: PositiveInt = 1  # > 1: DDP in that many processes per node, through torchrun
     resume: bool = True  # continue from the state a killed run left (train --resume-dir)
     fp32_reference: bool = False  # bf16/fp16 runs: also train (or find) an fp32 run and log fp32_delta_* against it
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)  # DP-SGD; a family block replaces it whole
 
 
 class EvaluateConfig(Strict):

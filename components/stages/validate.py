@@ -2,8 +2,10 @@
 
 The suite is built from `validate` params and the ingest manifest: columns, dtypes, nulls, pixel range,
 label set and row count (components/data/suites.py). It runs through a GX Checkpoint that also renders
-Data Docs (HTML) under `reports/validation/data_docs/`. Any failure raises DataValidationError naming each
-failed expectation with its column and unexpected count.
+Data Docs (HTML) under `reports/validation/data_docs/`. Text and string columns are scanned for personal
+data (components/data/pii.py, `validate.pii`): found PII blocks, is marked for redaction before features, or
+is only reported. Any failure raises DataValidationError naming each failed expectation (or PII kind) with
+its column and count; PII values are never printed.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from components.config.sections import ValidateConfig
 from components.core import paths
 from components.core.errors import DataValidationError
 from components.core.io import atomic_dir, read_json, read_parquet, require_files, write_json
-from components.data.streaming import validate_parts
-from components.data.validator import ValidationReport, validate
+from components.data import pii
+from components.data.streaming import PARTS_DIR, part_files, validate_parts
+from components.data.validator import Failure, ValidationReport, validate
 from components.stages.spec import Io, Stage
 
 log = logging.getLogger(__name__)
@@ -33,18 +36,34 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
         if partitioned:  # one part at a time; Data Docs per part would be as many sites: none
             report, per_part = validate_parts(cfg, raw_dir, manifest)
             write_json(tmp / "partitions.json", per_part)
+            texts = [c for c, t in manifest.get("dtypes", {}).items() if "string" in t]
+            frames = (read_parquet(f)[texts] for f in part_files(Path(raw_dir) / PARTS_DIR)) if texts else []
         else:
-            report = validate(read_parquet(Path(raw_dir) / paths.RAW_FILE), cfg, manifest,
-                              docs_dir=tmp / "data_docs")
+            frames = [read_parquet(Path(raw_dir) / paths.RAW_FILE)]
+            report = validate(frames[0], cfg, manifest, docs_dir=tmp / "data_docs")
+        found = pii.check(frames, cfg.pii)
         report = report.model_copy(update={
-            "data_sha256": manifest["sha256"],
+            "data_sha256": manifest["sha256"], "success": report.success and not found["blocked"],
+            "failures": report.failures + pii_failures(found),
             "data_docs": str(Path(out_dir) / "data_docs" / "index.html") if report.data_docs else None})
-        write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json"))
+        write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json") | {"pii": found})
     if not report.success:
         raise DataValidationError(report.message(f"{manifest['source']} (via {raw_dir}/{paths.RAW_FILE})"),
                                   [f.describe() for f in report.failures])
     log.info("validate: %d/%d checks passed; data docs: %s", report.successful, report.evaluated, report.data_docs)
+    for line in pii.describe(found["found"]):
+        log.warning("validate: personal data (validate.pii.action=%s): %s", found["action"], line)
     return report
+
+
+def pii_failures(found: dict) -> list[Failure]:
+    """A failed check per column holding PII when `validate.pii.action` is block (kinds and counts, no values)."""
+    if not found["blocked"]:
+        return []
+    return [Failure(expectation="no_personal_data", column=col, unexpected_count=sum(r["count"] for r in kinds.values()),
+                    error=line.split(": ", 1)[1] + " (validate.pii: action redact replaces them before features; "
+                    "allow_columns lists columns that may hold them)")
+            for (col, kinds), line in zip(found["found"].items(), pii.describe(found["found"]), strict=True)]
 
 
 STAGE = Stage("validate", run, (Io("raw_dir", paths.RAW_DIR, "in"),
