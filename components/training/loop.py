@@ -3,7 +3,8 @@
 It knows nothing about families: a module's `forward(x, y)` returns `(output, loss)`. Data is preloaded
 as tensors and batched by index (a DataLoader's per-sample collation costs more than a small model's
 step). Early stopping watches the validation loss and the best weights are restored at the end.
-Precision (autocast, GradScaler), torch.compile, DDP sharding and resumable state are handled here once.
+Precision (autocast, GradScaler), torch.compile, DDP sharding, DP-SGD (components/training/privacy.py) and
+resumable state are handled here once.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pydantic import BaseModel
 from tqdm.auto import tqdm
 
 from components.config.sections import TrainConfig
-from components.training import distributed
+from components.training import distributed, privacy
 from components.training.precision import Amp, backward_step, make_amp, maybe_compile
 from components.training.resume import rng_state, set_rng_state
 
@@ -54,6 +55,7 @@ class EpochStats(BaseModel):
     seconds: float  # training phase only (forward, backward, step)
     samples_per_s: float
     lr: float
+    epsilon: float | None = None  # DP-SGD: privacy spent so far
 
 
 class History(BaseModel):
@@ -65,6 +67,7 @@ class History(BaseModel):
     best_val_accuracy: float | None = None
     stopped_early: bool = False
     resumed_from_epoch: int | None = None  # set when training continued from a saved state
+    privacy: dict[str, Any] | None = None  # DP-SGD: what was spent (privacy.Private.report)
 
 
 def set_seeds(seed: int) -> None:
@@ -179,6 +182,12 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         set_rng_state(resume["rng"], gen)
         history, best_state, stale = History.model_validate(resume["history"]), resume["best_state"], resume["stale"]
         history.resumed_from_epoch = len(history.epochs) + 1
+    private, step_opt = None, opt
+    if cfg.privacy.enabled:  # per-sample gradients, clipping + noise, Poisson batches, the accountant
+        if not isinstance(train, Tensors):
+            raise ValueError("train.privacy: DP-SGD needs the training split in memory, not streamed")
+        private = privacy.Private(model, opt, len(train), cfg, resume and resume.get("privacy"))
+        fwd, step_opt = private.module, private.optimizer
     per_rank = -(-cfg.batch_size // dist.world_size)  # train.batch_size is the global batch: same steps per epoch
     bar = tqdm(range(len(history.epochs) + 1, cfg.epochs + 1), desc="train", unit="epoch", leave=False,
                disable=None if cfg.progress and dist.is_main else True)  # None: shown on a terminal only
@@ -189,8 +198,9 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         loss_sum = torch.zeros((), device=device)
         seen = 0
         with ddp.join() if dist.enabled else nullcontext():  # streamed shards may differ in length
-            for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
-                loss_sum += train_step(fwd, opt, b, amp) * len(b)
+            for b in (private.batches(train, gen) if private else epoch_batches(train, per_rank, gen, dist, epoch,
+                                                                                  cfg.seed)):
+                loss_sum += train_step(fwd, step_opt, b, amp) * len(b)
                 seen += len(b)
         totals = distributed.all_sum(torch.stack([loss_sum, torch.tensor(float(seen), device=device)]), dist)
         train_loss = float(totals[0] / totals[1])  # one device sync per epoch
@@ -205,7 +215,8 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         else:
             stale += 1
         stats = EpochStats(epoch=epoch, train_loss=train_loss, val_loss=val_loss, val_accuracy=val_acc,
-                           seconds=seconds, samples_per_s=float(totals[1]) / seconds, lr=opt.param_groups[0]["lr"])
+                           seconds=seconds, samples_per_s=float(totals[1]) / seconds, lr=opt.param_groups[0]["lr"],
+                           epsilon=private.epsilon() if private else None)
         history.epochs.append(stats)
         bar.set_postfix(train_loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}")
         if on_epoch is not None:
@@ -217,7 +228,11 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         if on_state is not None:
             on_state({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                       "scaler": amp.state_dict(), "rng": rng_state(gen), "stale": stale, "best_state": best_state,
-                      "best_val_loss": history.best_val_loss, "history": history.model_dump()})
+                      "best_val_loss": history.best_val_loss, "history": history.model_dump(),
+                      "privacy": private.state_dict() if private else None})
+    if private is not None:
+        history.privacy = private.report()
+        private.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     return history
