@@ -181,11 +181,12 @@ def find(text: str, kinds: Iterable[str] = KINDS) -> list[Match]:
     for prio, kind in enumerate(wanted):
         pattern, ok = PATTERNS[kind]
         for m in pattern.finditer(text):
-            s = _shrink(m.group(0), lambda c, p=pattern, ok=ok: bool(p.fullmatch(c)) and ok(c))  # a greedy match may have swallowed a following word or number
+            # a greedy match may have swallowed a following word or number: cut back at separators
+            s = _shrink(m.group(0), lambda c, p=pattern, ok=ok: bool(p.fullmatch(c)) and ok(c))
             if s and (kind not in ("phone", "card") or _isolated(text, m.start(), m.start() + len(s))):
                 cands.append((prio, m.start(), m.start() + len(s), kind))
     taken: list[Match] = []
-    for prio, start, end, kind in sorted(cands):
+    for _, start, end, kind in sorted(cands):
         if all(end <= t.start or start >= t.end for t in taken):
             taken.append(Match(kind, start, end))
     return sorted(taken, key=lambda m: m.start)

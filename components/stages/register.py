@@ -2,7 +2,10 @@
 alias only when the absolute thresholds in `register.min` / `register.max` pass.
 
 Lineage tags on the version: git commit, data and params hashes (Keel's own sha256 and, under
-`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id.
+`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id; the privacy spent
+when trained with DP (`privacy.*`). Each version also gets its explanation on the fixed probe rows
+(components/lifecycle/explanations.py: artifacts under `explanation/`, `explain.*` tags) and its model card
+as description (components/lifecycle/modelcard.py).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from components.core import paths
 from components.core.errors import RegistryError
 from components.core.io import read_json, require_files, sha256_json, write_json
 from components.data.artifacts import load_split
-from components.lifecycle import registry, tracking
+from components.lifecycle import explanations, modelcard, registry, tracking
 from components.stages.spec import Io, Stage
+from components.trust.explain import summary
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +106,22 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     name = tracking.read_run_ref(model_dir).model_name
     from components.inference.checkpoint import load_checkpoint
 
-    transform = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform
+    ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
+    transform = ckpt.transform
+    tags |= {f"privacy.{k}": v for k, v in (ckpt.meta.get("privacy") or {}).items()}
+    # explained before anything is registered: a failure leaves no version without its explanation
+    explained = explanations.explain_probe(ckpt, features_dir, cfg.explain, Path(out_dir) / "explanation")
     # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
     example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
     with tracking.resume_run(model_dir):
         uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
     version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})
+    if explained is not None:  # explanation and card on the version before it can take the alias
+        explanations.attach(name, version.version, Path(out_dir) / "explanation", explained)
+    modelcard.publish(modelcard.facts(
+        name, version.version, ckpt, metrics, read_json(Path(reports_dir) / paths.DETAILS_FILE),
+        read_json(Path(features_dir) / paths.SPLIT_FILE), version.tags, reasons, None if reasons else cfg.alias,
+        summary(explained) if explained else None), Path(out_dir) / "model_card")
     if not reasons:
         registry.set_alias(name, cfg.alias, version.version)
         log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)
@@ -116,7 +130,7 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                     "; ".join(reasons))
     result = RegisterResult(model_name=name, version=version.version, model_uri=version.model_uri,
                             alias=None if reasons else cfg.alias, staged=not reasons, reasons=reasons,
-                            tags=version.tags)
+                            tags=registry.get_version(name, version.version).tags)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
 
@@ -124,6 +138,6 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
 STAGE = Stage("register", run, (
     Io("model_dir", paths.MODEL_DIR, "in"), Io("features_dir", paths.FEATURES_DIR, "state"),
     Io("raw_dir", paths.RAW_DIR, "state"), Io("validation_dir", paths.VALIDATION_DIR, "state"),
-    Io("reports_dir", paths.REPORTS_DIR, "in", files=(paths.METRICS_FILE,)),
+    Io("reports_dir", paths.REPORTS_DIR, "in", files=(paths.METRICS_FILE, paths.DETAILS_FILE)),
     Io("out_dir", paths.REGISTER_DIR, "out", marker="registration.json", cache=False),
     Io("dvc_lock", Path("dvc.lock"), "state", in_flow=False)), tracked=True, retries=True)

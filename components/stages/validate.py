@@ -60,7 +60,8 @@ def pii_failures(found: dict) -> list[Failure]:
     """A failed check per column holding PII when `validate.pii.action` is block (kinds and counts, no values)."""
     if not found["blocked"]:
         return []
-    return [Failure(expectation="no_personal_data", column=col, unexpected_count=sum(r["count"] for r in kinds.values()),
+    return [Failure(expectation="no_personal_data", column=col,
+                    unexpected_count=sum(r["count"] for r in kinds.values()),
                     error=line.split(": ", 1)[1] + " (validate.pii: action redact replaces them before features; "
                     "allow_columns lists columns that may hold them)")
             for (col, kinds), line in zip(found["found"].items(), pii.describe(found["found"]), strict=True)]

@@ -107,12 +107,12 @@ class Private:
 
     def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, n_rows: int, cfg: TrainConfig,
                  state: dict[str, Any] | None = None):
+        import warnings
+
         from opacus import GradSampleModule
         from opacus.accountants import create_accountant
         from opacus.accountants.utils import get_noise_multiplier
         from opacus.optimizers import DPOptimizer
-
-        import warnings
 
         # Opacus' backward hooks on a first layer whose input needs no gradient: expected, once per step
         warnings.filterwarnings("ignore", message="Full backward hook is firing")
