@@ -31,6 +31,16 @@ def output_fn(model: torch.nn.Module, column: int | None = None, reduce: str | N
     return f
 
 
+def autograd_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy in eval mode whose parameters and buffers autograd can use: predict() runs under
+    torch.inference_mode and its channels-last conversion leaves inference tensors in the module."""
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        for t in [*m.parameters(), *m.buffers()]:
+            t.data = t.data.clone()
+    return m.eval()
+
+
 def randomised(model: torch.nn.Module, seed: int = 1234) -> torch.nn.Module:
     """A copy with every parameterised layer re-initialised (full randomisation, Adebayo et al. section 3)."""
     m = copy.deepcopy(model)

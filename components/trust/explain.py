@@ -76,7 +76,7 @@ def explain(ckpt: Checkpoint, rows: pd.DataFrame, cfg: ExplainConfig, out_dir: P
         return None
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = ckpt.model.eval()
+    model = A.autograd_copy(ckpt.model)
     probe = (probe or {}) | {"n_rows": len(rows), "sha256": rows_sha256(rows, ckpt.transform.input_columns)}
     with torch.enable_grad():
         if kind == "image":

@@ -106,6 +106,19 @@ def test_image_perturbations_are_seeded_and_keep_the_background():
     assert np.allclose(shifted[:, 0], 0.0)  # the blank border stays the (median border) background
 
 
+def test_an_image_model_is_explained_after_it_predicted(tmp_path):
+    """predict() runs under inference mode and converts the CNN to channels-last: explain must still work."""
+    from components.models.cnn import CnnConfig
+
+    df, t = _image_frame()
+    cfg = CnnConfig(channels=[4], hidden=8, dropout=0.0)
+    ckpt = Checkpoint(build_model("cnn", cfg, t, (1, 6, 6)).eval(), "cnn", cfg, t, (1, 6, 6), {})
+    predict(ckpt, df)
+    report = ex.explain(ckpt, df, ExplainConfig(n_steps=8, tolerance=0.5, per_class=1), tmp_path)
+    assert {"class_0.png", "class_1.png", "global_importance.png"} >= set(report["figures"]) > set()
+    assert report["completeness"]["relative_error"] <= 0.5
+
+
 def test_text_and_tabular_perturbations():
     df = pd.DataFrame({"text": ["one two three four five six seven eight nine ten"] * 50})
     typos = rb.text_edit("typos", 0.3)(df, 0)["text"]
