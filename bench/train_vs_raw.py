@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 
 import torch
-from components.data.split import split
-from components.data.transforms.image import ImageTransform
 
 from components.config.sections import FeaturesConfig, IngestConfig, TrainConfig
+from components.data.split import split
+from components.data.transforms.image import ImageTransform
 from components.models.cnn import CnnConfig, ConvNet
 from components.stages.ingest import load_raw
 from components.training.loop import Tensors, set_seeds, train_loop

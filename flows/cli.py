@@ -255,6 +255,30 @@ def lineage(model: Annotated[str, typer.Argument(help="registered model name")],
 
 
 @app.command()
+def explain(model: Annotated[str, typer.Argument(help="registered model name, e.g. digits-cnn")],
+            rows: Annotated[Path, typer.Argument(help="raw rows to explain: .csv, .csv.gz or .parquet")],
+            version: Annotated[str | None, typer.Option("--version", "-v", help="default: @production, else "
+                                                                                "@staging")] = None,
+            alias: Annotated[str | None, typer.Option("--alias")] = None,
+            out: Annotated[Path, typer.Option("--out", help="folder for explanation.json and the figures")] = Path(
+                "reports/explain"),
+            params: ParamsOpt = Path("params.yaml")) -> None:
+    """Explain raw rows with a registered version (register.explain settings): heatmaps per class (images),
+    token HTML (text), importance bars (tabular, series) and explanation.json with the sanity checks."""
+    from components.config.params import load_params
+    from components.lifecycle import explanations
+
+    try:
+        cfg = load_params(params).registration.explain if params.is_file() else None
+        ref, report = explanations.explain_rows(model, rows, out, version, alias, cfg)
+    except KeelError as e:
+        fail(e)
+    typer.echo(f"{model} v{ref.version}: {len(report['figures'])} figure(s) and explanation.json in {out}")
+    for f in report["figures"]:
+        typer.echo(f"  {out / f}")
+
+
+@app.command()
 def version() -> None:
     """Print the versions of Keel and the stack it drives."""
     from importlib.metadata import version as v

@@ -62,7 +62,9 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 
 TINY = {"validate.min_rows": 50, "train.epochs": 4, "train.patience": 2, "train.batch_size": 64,
         "train.progress": False, "train.cnn.channels": [8, 16], "train.cnn.hidden": 32, "train.cnn.dropout": 0.0,
-        "register.cnn.min": {"accuracy": 0.5}}
+        "register.cnn.min": {"accuracy": 0.5},
+        # trust figures on (every pipeline test exercises them) but cheap: ~1.5 CPU s a pipeline instead of ~5
+        "evaluate.robustness.seeds": 1, "evaluate.ci_samples": 20, "register.explain.rows": 20}
 
 
 @pytest.fixture

@@ -27,6 +27,20 @@ class IngestConfig(Strict):
 # ---- validate (one schema per data kind) -----------------------------------------------------
 
 
+PiiKind = Literal["email", "phone", "card", "iban", "ipv4", "ipv6"]
+
+
+class PiiConfig(Strict):
+    """Personal data in text and string columns (components/data/pii.py): what validate does when it finds
+    some. block: fail, naming column, kind and count (never the values); redact: replace each match by
+    <EMAIL>, <PHONE>, ... before features (and in the registered model's transform, so serving matches);
+    report: record the counts only."""
+
+    action: Literal["block", "redact", "report"] = "block"
+    kinds: list[PiiKind] = Field(default_factory=lambda: ["email", "phone", "card", "iban", "ipv4", "ipv6"])
+    allow_columns: list[str] = Field(default_factory=list)  # columns that may hold personal data: not scanned
+
+
 class ValidateConfig(Strict):
     """Checks shared by every data kind."""
 
@@ -35,6 +49,7 @@ class ValidateConfig(Strict):
     # params: the suite built from this section | inferred: the one `keel suite infer` wrote
     # (suites/<dataset>.json) | both: the two merged, a hand-written expectation replacing its inferred twin
     suite: Literal["params", "inferred", "both"] = "params"
+    pii: PiiConfig = Field(default_factory=PiiConfig)
 
     @model_validator(mode="after")
     def _rows(self):
@@ -133,6 +148,18 @@ FEATURES_CONFIGS: dict[str, type[FeaturesConfig]] = {"image": FeaturesConfig, "t
 # ---- train / evaluate / register -------------------------------------------------------------
 
 
+class PrivacyConfig(Strict):
+    """Differentially private training (DP-SGD through Opacus, components/training/privacy.py): per-sample
+    gradients clipped to `max_grad_norm`, Gaussian noise calibrated so that `train.epochs` epochs of
+    Poisson-sampled batches spend at most (`target_epsilon`, `target_delta`)."""
+
+    enabled: bool = False
+    target_epsilon: Annotated[float, Field(gt=0.0)] = 8.0
+    target_delta: Annotated[float, Field(gt=0.0, lt=1.0)] = 1e-5  # must be below 1 / (training rows)
+    max_grad_norm: Annotated[float, Field(gt=0.0)] = 1.0  # per-sample L2 clipping bound C
+    accountant: Literal["rdp", "prv", "gdp"] = "rdp"
+
+
 class TrainConfig(Strict):
     """Optimisation settings shared by all families (a family block may override any of them)."""
 
@@ -157,12 +184,44 @@ class TrainConfig(Strict):
     nproc: PositiveInt = 1  # > 1: DDP in that many processes per node, through torchrun
     resume: bool = True  # continue from the state a killed run left (train --resume-dir)
     fp32_reference: bool = False  # bf16/fp16 runs: also train (or find) an fp32 run and log fp32_delta_* against it
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)  # DP-SGD; a family block replaces it whole
+
+
+class RobustnessConfig(Strict):
+    """Perturbed copies of the test split (components/trust/robustness.py): `robust_<metric>_<perturbation>`.
+    A strength of 0 leaves that perturbation out; only those of the family's data kind apply."""
+
+    enabled: bool = True
+    seeds: PositiveInt = 3  # each figure is the mean over this many seeded draws
+    image_noise: Annotated[float, Field(ge=0.0)] = 0.5  # Gaussian sigma, in train pixel stds
+    image_shift: Annotated[float, Field(ge=0.0)] = 1.0  # up to this many pixels along each axis
+    image_rotation: Annotated[float, Field(ge=0.0)] = 15.0  # up to this many degrees either way
+    text_typos: Fraction = 0.1  # share of words given one character typo
+    text_word_drop: Fraction = 0.2  # share of words dropped
+    tabular_noise: Annotated[float, Field(ge=0.0)] = 0.1  # Gaussian sigma, in each column's train std
 
 
 class EvaluateConfig(Strict):
-    """Scoring of the held-out test split."""
+    """Scoring of the held-out test split: metrics with bootstrap CIs, robustness, membership inference."""
 
     batch_size: PositiveInt = 1024
+    robustness: RobustnessConfig = Field(default_factory=RobustnessConfig)
+    membership_inference: bool = True  # loss-threshold attack, train rows vs test rows: mia_auc, mia_advantage
+    ci_samples: Annotated[int, Field(ge=0)] = 200  # bootstrap resamples for the 95% CIs in details.json (0: none)
+
+
+class ExplainConfig(Strict):
+    """Explanations computed at registration (components/trust/explain.py) on a probe set drawn from the test
+    split: seeded and class-balanced, so every version of a model is explained on the same rows."""
+
+    enabled: bool = True
+    rows: PositiveInt = 64  # probe rows (a series explains the windows of its test split)
+    seed: int = 0
+    n_steps: PositiveInt = 32  # Integrated Gradients steps to start with; doubled while the error is too large
+    tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.01  # relative IG completeness error accepted
+    second_method: Literal["saliency", "occlusion"] = "saliency"  # images: the method beside IG
+    deletion_k: PositiveInt | None = None  # inputs deleted in the deletion test; null: 8 pixels, 3 tokens/features
+    per_class: PositiveInt = 3  # images: probe images per class PNG
 
 
 class RegisterConfig(Strict):
@@ -173,6 +232,7 @@ class RegisterConfig(Strict):
     # metric -> bound, from reports/metrics.json; `min` for higher-is-better, `max` for lower-is-better.
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
 
 
 class PromoteConfig(Strict):
@@ -192,6 +252,10 @@ class PromoteConfig(Strict):
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     bootstrap_samples: Annotated[int, Field(ge=100)] = 1000
     seed: int = 0
+    # Trust floors: robust_<metric>_<perturbation> -> minimum, re-measured by the gate on the frozen test split
+    # (perturbations as in evaluate.robustness); a challenger below one is refused whatever its accuracy.
+    robustness: dict[str, float] = Field(default_factory=dict)
+    max_epsilon: Annotated[float, Field(gt=0.0)] | None = None  # set: only DP-trained versions spending <= this
     approval_required: bool = False  # promotion_flow pauses for a human decision before moving the alias
     approval_timeout_s: PositiveInt = 3600
 

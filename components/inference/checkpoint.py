@@ -15,6 +15,7 @@ from components.core.io import atomic_path
 from components.core.strict import Strict
 from components.data.transforms.registry import Transform, load_transform
 from components.families.registry import get
+from components.models.layers import MODULE_FIXES
 
 CHECKPOINT_FORMAT = 1
 
@@ -63,6 +64,8 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
     transform = load_transform(blob["transform"])
     input_shape = tuple(blob["input_shape"])
     model = build_model(family, cfg, transform, input_shape)
+    for fix in blob["meta"].get("module_fixes", []):  # e.g. DP training's BatchNorm -> GroupNorm
+        MODULE_FIXES[fix](model)
     model.load_state_dict(blob["state_dict"])
     model.eval()
     return Checkpoint(model=model, family=family, config=cfg, transform=transform, input_shape=input_shape,

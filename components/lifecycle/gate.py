@@ -4,14 +4,16 @@ Both versions are scored on the same frozen test split (identified by its conten
 for an absolute bar, a minimum improvement over the champion, and a paired test at a set confidence:
 a paired bootstrap CI of the metric difference (any metric the task can compute on a subset of rows:
 accuracy, macro-F1, r2, MAE, ARI ...) and, for classification accuracy, McNemar's exact test on the
-discordant rows. No I/O here: the adapter (components/promote.py) loads models and writes reports.
+discordant rows. Trust floors refuse a candidate whatever its gain: a robust metric below its minimum
+(`promote.robustness`), or a privacy budget above `promote.max_epsilon`. No I/O here: the adapter
+(components/lifecycle/promote.py) loads models and writes reports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -34,6 +36,8 @@ class Rule(BaseModel):
     confidence: float = 0.95
     bootstrap_samples: int = 1000
     seed: int = 0
+    robustness: dict[str, float] = {}  # robust_<metric>_<perturbation> -> minimum
+    max_epsilon: float | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class Scored:
     n_rows: int
     score: Callable[[np.ndarray], float] | None = None
     correct: np.ndarray | None = None
+    robust: dict[str, float] = field(default_factory=dict)  # the robust metrics the rule has floors for
+    epsilon: float | None = None  # privacy spent (None: not trained with DP)
 
     @classmethod
     def from_rows(cls, version: str, split_sha256: str, per_row: np.ndarray, correct: bool = False) -> Scored:
@@ -85,6 +91,10 @@ class Decision(BaseModel):
     reasons: list[str]
     forced: bool = False
     force_reason: str | None = None
+    robust: dict[str, float] = {}  # the candidate's robust metrics under the floors
+    champion_robust: dict[str, float] = {}
+    epsilon: float | None = None
+    explanation_change: dict[str, Any] | None = None  # how the top features moved (set by the adapter)
 
 
 def resolve_rule(params: Params) -> Rule:
@@ -109,7 +119,20 @@ def resolve_rule(params: Params) -> Rule:
         raise ParamsError(f"promote.test: mcnemar applies to classification accuracy only, not {params.task} "
                           f"{metric!r}; use bootstrap")
     return Rule(metric=metric, higher_is_better=higher, min_absolute=bound, min_improvement=cfg.min_improvement,
-                test=test, confidence=cfg.confidence, bootstrap_samples=cfg.bootstrap_samples, seed=cfg.seed)
+                test=test, confidence=cfg.confidence, bootstrap_samples=cfg.bootstrap_samples, seed=cfg.seed,
+                robustness=cfg.robustness, max_epsilon=cfg.max_epsilon)
+
+
+def trust_reasons(candidate: Scored, rule: Rule) -> list[str]:
+    """Why the candidate misses a trust floor: brittle under a perturbation, or too much privacy spent."""
+    reasons = [f"brittle: {k} {candidate.robust[k]:.4f} < floor {floor} (promote.robustness)"
+               for k, floor in rule.robustness.items() if candidate.robust[k] < floor]
+    if rule.max_epsilon is not None:
+        if candidate.epsilon is None:
+            reasons.append(f"not trained with differential privacy; promote.max_epsilon {rule.max_epsilon} requires it")
+        elif candidate.epsilon > rule.max_epsilon:
+            reasons.append(f"privacy: epsilon {candidate.epsilon:.4g} > promote.max_epsilon {rule.max_epsilon}")
+    return reasons
 
 
 def paired_bootstrap(candidate: Scored, champion: Scored, samples: int, confidence: float,
@@ -142,11 +165,12 @@ def decide_promotion(candidate: Scored, champion: Scored | None, rule: Rule) -> 
     base = dict(metric=m, higher_is_better=rule.higher_is_better, threshold=rule.min_absolute,
                 min_improvement=rule.min_improvement, candidate_version=candidate.version,
                 candidate_value=candidate.value, confidence=rule.confidence, test=rule.test,
-                n_rows=candidate.n_rows, split_sha256=candidate.split_sha256)
+                n_rows=candidate.n_rows, split_sha256=candidate.split_sha256, robust=candidate.robust,
+                epsilon=candidate.epsilon)
     reasons: list[str] = []
     if champion is not None:
         base |= dict(champion_version=champion.version, baseline_value=champion.value,
-                     champion_split_sha256=champion.split_sha256)
+                     champion_split_sha256=champion.split_sha256, champion_robust=champion.robust)
         if champion.split_sha256 != candidate.split_sha256 or champion.n_rows != candidate.n_rows:
             return Decision(promote=False, verdict="refuse", **base, reasons=[
                 f"test split mismatch: candidate v{candidate.version} was evaluated on split "
@@ -155,6 +179,7 @@ def decide_promotion(candidate: Scored, champion: Scored | None, rule: Rule) -> 
     if rule.min_absolute is not None and sign * (candidate.value - rule.min_absolute) < 0:
         word = "minimum" if rule.higher_is_better else "maximum"
         reasons.append(f"{m} {candidate.value:.4f} misses the absolute {word} {rule.min_absolute}")
+    reasons += trust_reasons(candidate, rule)
     if champion is None:
         ok = not reasons
         if ok:
@@ -226,6 +251,18 @@ def render_markdown(d: Decision, model: str) -> str:
     lines = [f"# Promotion gate: {model} v{d.candidate_version}", "", f"**Verdict: {verdict}**", "",
              "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows] + ["", "## Reasons", ""]
     lines += [f"- {r}" for r in d.reasons]
+    if d.robust or d.epsilon is not None:
+        lines += ["", "## Trust floors", "", "| | candidate | production |", "|---|---|---|"]
+        lines += [f"| {k} | {fmt(v)} | {fmt(d.champion_robust.get(k))} |" for k, v in d.robust.items()]
+        lines += [f"| privacy epsilon | {fmt(d.epsilon)} | |"] if d.epsilon is not None else []
+    c = d.explanation_change
+    if c:
+        lines += ["", f"## Top features (explanations on the {'same' if c['same_probe'] else 'DIFFERENT'} probe rows)",
+                  "", f"Top {c['top']} overlap {c['overlap']}/{c['top']}; Spearman of the importance shares "
+                  f"{fmt(c['spearman_shares'])}.", f"- candidate: {', '.join(map(str, c['candidate_top']))}",
+                  f"- production: {', '.join(map(str, c['champion_top']))}",
+                  f"- entered: {', '.join(map(str, c['entered'])) or '—'}; "
+                  f"left: {', '.join(map(str, c['left'])) or '—'}"]
     if d.forced:
         lines += ["", f"**Override reason:** {d.force_reason}"]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ every alias move in the ledger, roll back to the previous production version.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -21,8 +22,9 @@ from components.core.errors import KeelError, StageInputError
 from components.core.io import atomic_path, sha256_file, write_json
 from components.data.artifacts import load_split
 from components.inference.predict import predict, task_of
-from components.lifecycle import gate, ledger, moves, registry
+from components.lifecycle import explanations, gate, ledger, modelcard, moves, registry
 from components.lifecycle.moves import ledger_engine, move
+from components.trust.robustness import robust_metrics
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +60,27 @@ class PromoteResult(BaseModel):
     ledger_id: int | None = None
 
 
-def score(ref: registry.VersionRef, test, rule: gate.Rule) -> gate.Scored:
-    """Re-score a registered version on the test rows (raw, through its own transform)."""
+def trust_figures(ref: registry.VersionRef, ckpt, test, rule: gate.Rule, robustness=None, train=None) -> dict:
+    """The robust metrics the rule has floors for, re-measured on the test rows, and the epsilon spent."""
+    robust: dict[str, float] = {}
+    if rule.robustness:
+        robust, _ = robust_metrics(ckpt, test, train, robustness.model_copy(update={"enabled": True}),
+                                   only=set(rule.robustness))
+        missing = sorted(set(rule.robustness) - set(robust))
+        if missing:
+            raise StageInputError(f"promote.robustness: {', '.join(missing)} not measured for {ref.name} "
+                                  f"v{ref.version} "
+                                  f"({ckpt.family}); evaluate.robustness gives robust_<metric>_<perturbation> for the "
+                                  "perturbations of its data kind")
+    eps = ref.tags.get("privacy.epsilon")
+    return {"robust": robust, "epsilon": float(eps) if eps else None}
+
+
+def score(ref: registry.VersionRef, test, rule: gate.Rule, robustness=None, train=None) -> gate.Scored:
+    """Re-score a registered version on the test rows (raw, through its own transform); with the trust
+    figures the rule asks for (`robustness`: evaluate.robustness, `train`: the reference split)."""
     ckpt = registry.load_keel_checkpoint(ref.name, ref.version)
+    trust = trust_figures(ref, ckpt, test, rule, robustness, train)
     task = task_of(ckpt)
     preds = predict(ckpt, test)
     value = task.score(ckpt.transform, test, preds)
@@ -69,9 +89,10 @@ def score(ref: registry.VersionRef, test, rule: gate.Rule) -> gate.Scored:
     split = ref.tags.get("split_sha256", "")
     if task.name == "classification" and rule.metric == "accuracy":  # a per-row mean: resampled cheaply
         hits = preds.argmax(1) == ckpt.transform.targets(test)
-        return gate.Scored.from_rows(ref.version, split, hits, correct=True)
+        return replace(gate.Scored.from_rows(ref.version, split, hits, correct=True), **trust)
     return gate.Scored(version=ref.version, split_sha256=split, n_rows=len(test), value=float(value[rule.metric]),
-                       score=lambda rows: float(task.score(ckpt.transform, test.iloc[rows], preds[rows])[rule.metric]))
+                       score=lambda rows: float(task.score(ckpt.transform, test.iloc[rows], preds[rows])[rule.metric]),
+                       **trust)
 
 
 def prepare(name: str, version: str | None = None, params_path: Path = paths.PARAMS,
@@ -91,7 +112,7 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
     if champ is not None and champ.version == cand.version:
         raise PromotionRefused(f"{name} v{cand.version} already holds @{cfg.alias}")
     try:
-        decision = decide(cand, champ, rule, Path(features_dir))
+        decision = decide(cand, champ, rule, Path(features_dir), params.evaluate.robustness)
     except KeelError as e:
         if not force or e.transient:  # an override decides without a gate, never without a reachable store
             raise
@@ -103,20 +124,25 @@ def prepare(name: str, version: str | None = None, params_path: Path = paths.PAR
                                  reasons=[f"gate could not run: {e}"])
     if force:
         decision = decision.model_copy(update={"forced": True, "force_reason": force_reason.strip()})
+    if champ is not None:  # how the explanations' top features moved (same probe rows for every version)
+        decision = decision.model_copy(update={"explanation_change": explanations.top_feature_change(
+            explanations.read_report(cand), explanations.read_report(champ))})
     g = write_report(name, cfg.alias, decision, Path(out_dir))
+    modelcard.add_gate(name, decision.candidate_version, decision.model_dump(mode="json"), Path(out_dir) / "cards")
     return g.model_copy(update={"approval_required": cfg.approval_required,
                                 "approval_timeout_s": cfg.approval_timeout_s})
 
 
 def decide(cand: registry.VersionRef, champ: registry.VersionRef | None, rule: gate.Rule,
-           features_dir: Path) -> gate.Decision:
+           features_dir: Path, robustness=None) -> gate.Decision:
     """Score both on the candidate's frozen test split (checked by content hash) and decide."""
     test = load_split(frozen_split(cand, Path(features_dir)), "test")
-    candidate = score(cand, test, rule)
+    train = load_split(features_dir, "train") if rule.robustness else None  # perturbation scales
+    candidate = score(cand, test, rule, robustness, train)
     champion = None
     if champ is not None:
         # scored on the candidate's rows; decide_promotion refuses if it was evaluated on another split
-        champion = score(champ, test, rule)
+        champion = score(champ, test, rule, robustness, train)
     return gate.decide_promotion(candidate, champion, rule)
 
 

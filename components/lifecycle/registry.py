@@ -178,6 +178,16 @@ def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> Non
             client.set_model_version_tag(name, str(version), k, str(v))
 
 
+def set_descriptions(name: str, version: str | int | None, version_text: str | None,
+                     model_text: str | None = None) -> None:
+    """Set the version's description (Markdown, shown on its page in the MLflow UI) and/or the registered model's."""
+    client = _client()
+    if version is not None and version_text is not None:
+        client.update_model_version(name, str(version), description=version_text)
+    if model_text is not None:
+        client.update_registered_model(name, description=model_text)
+
+
 def _ref(mv) -> VersionRef:
     return VersionRef(name=mv.name, version=str(mv.version), model_uri=f"models:/{mv.name}/{mv.version}",
                       run_id=mv.run_id, aliases=list(mv.aliases or []), tags=dict(mv.tags or {}))

@@ -14,3 +14,23 @@ def mlp(sizes: list[int]) -> nn.Sequential:
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
+
+
+def batch_norm_to_group_norm(module: nn.Module) -> list[str]:
+    """Replace every BatchNorm{1,2,3}d inside `module` by GroupNorm(gcd(32, C), C), in place (what Opacus'
+    ModuleValidator.fix does: batch norm mixes the rows of a batch, so per-sample gradients do not exist).
+    Returns the replaced modules' names. A checkpoint that records this fix is rebuilt with it."""
+    import math
+
+    replaced = []
+    for name, child in list(module.named_children()):
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(module, name, nn.GroupNorm(math.gcd(32, child.num_features), child.num_features,
+                                               affine=child.affine))
+            replaced.append(name)
+        else:
+            replaced += [f"{name}.{n}" for n in batch_norm_to_group_norm(child)]
+    return replaced
+
+
+MODULE_FIXES = {"group_norm": batch_norm_to_group_norm}  # fix name -> in-place rewrite (checkpoint meta)

@@ -1,8 +1,10 @@
 """Evaluate: score the trained model on the held-out test split (raw rows through the model's own transform).
 
-Writes `reports/metrics.json` (the task's headline metrics at top level, e.g. `accuracy` or `r2`),
-`reports/details.json` (per-class figures, baselines on the same split) and plots under `reports/plots/`
-(the task's plots plus loss curves, PNG + CSV), and logs all of it to the training run.
+Writes `reports/metrics.json` (the task's headline metrics at top level, e.g. `accuracy` or `r2`, plus
+`robust_<metric>_<perturbation>` under perturbed inputs and `mia_auc` / `mia_advantage` of a membership-
+inference attack, components/trust/), `reports/details.json` (per-class figures, baselines on the same split,
+bootstrap 95% CIs, per-seed robustness) and plots under `reports/plots/` (the task's plots plus loss curves,
+PNG + CSV), and logs all of it to the training run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from components.inference.checkpoint import load_checkpoint
 from components.inference.predict import predict, task_of
 from components.lifecycle import tracking
 from components.problems import plots
+from components.problems.intervals import bootstrap_ci
 from components.stages.spec import Io, Stage
+from components.trust.membership import membership_inference
+from components.trust.robustness import robust_metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,11 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     predictions = predict(ckpt, test, cfg.batch_size)
     # Headline numbers are DVC metrics; detail (per class, baselines) goes beside them.
     metrics, details = task.metrics(ckpt.transform, test, predictions, train)
+    details["ci95"] = bootstrap_ci(task, ckpt.transform, test, predictions, cfg.ci_samples)
+    robust, details["robustness"] = robust_metrics(ckpt, test, train, cfg.robustness, batch_size=cfg.batch_size)
+    mia = membership_inference(ckpt, train, test, batch_size=cfg.batch_size) if cfg.membership_inference else None
+    metrics |= robust | ({"mia_auc": mia["auc"], "mia_advantage": mia["advantage"]} if mia else {})
+    details["membership_inference"] = mia
     history = read_json(model_dir / paths.HISTORY_FILE)
     plot_dir = reports_dir / paths.PLOTS_DIR
     written = task.plots(ckpt.transform, test, predictions, plot_dir) + [

@@ -17,7 +17,9 @@ from pydantic import BaseModel
 from components.config.sections import FeaturesConfig
 from components.core import paths
 from components.core.columns import SPLIT
+from components.core.errors import StageInputError
 from components.core.io import atomic_dir, read_json, read_parquet, sha256_file, write_json, write_parquet
+from components.data import pii
 from components.data.artifacts import require_validated
 from components.data.series import chronological_split
 from components.data.split import split
@@ -47,18 +49,21 @@ def fit_transform(train: pd.DataFrame, manifest: dict, task: str, cfg: FeaturesC
 def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
         out_dir: Path = paths.FEATURES_DIR, task: str = "classification") -> FeaturesResult:
     """Split the validated raw data, fit the transform on train, write splits + transform + split.json."""
-    require_validated(validation_dir, raw_dir)
+    redact = require_validated(validation_dir, raw_dir).get("pii", {}).get("redact", {})  # validate.pii: redact
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     if manifest.get("layout") == "partitioned":  # out of core: components/data/streaming.py
+        if redact:
+            raise StageInputError(f"validate.pii.action redact: not supported for partitioned data ({raw_dir})")
         sizes, hashes = stream_features(cfg, raw_dir, out_dir, manifest, task)
         log.info("features: split %s (streamed); transform fitted on train", sizes)
         return FeaturesResult(out_dir=Path(out_dir), sizes=sizes, sha256=hashes)
-    df = read_parquet(Path(raw_dir) / paths.RAW_FILE)
+    df = pii.redact_frame(read_parquet(Path(raw_dir) / paths.RAW_FILE), redact)  # PII never reaches a split
     if TASKS[task].split == "chronological":  # series: the last `horizon` periods are the test split
         parts = chronological_split(df, cfg.freq, cfg.input_len, cfg.horizon)  # type: ignore[attr-defined]
     else:
         parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
-    transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json")}, task, cfg)
+    transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json"),
+                                                          "pii_redact": redact}, task, cfg)
     with atomic_dir(out_dir) as tmp:
         hashes = {}
         for name, part in parts.items():

@@ -2,10 +2,13 @@
 alias only when the absolute thresholds in `register.min` / `register.max` pass.
 
 Lineage tags on the version: git commit, data and params hashes (Keel's own sha256 and, under
-`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id. The frozen test
-split travels with the version (an artifact of its run and an MLflow dataset input, `split_uri` tag), so
-the gate can fetch it from any machine that reaches the registry; it is also attached to the version
-itself (`reference/test.parquet`): drift monitoring's reference.
+`dvc repro`, DVC's from dvc.lock), the GX result, the test-split hash, the MLflow run id; the privacy spent
+when trained with DP (`privacy.*`). The frozen test split travels with the version (an artifact of its run
+and an MLflow dataset input, `split_uri` tag), so the gate can fetch it from any machine that reaches the
+registry; it is also attached to the version itself (`reference/test.parquet`): drift monitoring's
+reference. Each version also gets its explanation on the fixed probe rows
+(components/lifecycle/explanations.py: artifacts under `explanation/`, `explain.*` tags) and its model card
+as description (components/lifecycle/modelcard.py).
 
 Idempotent: the version carries a registration key (run id, register params, checkpoint and split hashes);
 a retry or re-run with the same key finds that version and reuses it instead of adding another, then sets
@@ -27,8 +30,9 @@ from components.core import paths
 from components.core.errors import RegistryError
 from components.core.io import read_json, require_files, sha256_file, sha256_json, write_json
 from components.data.artifacts import load_split
-from components.lifecycle import moves, registry, tracking
+from components.lifecycle import explanations, modelcard, moves, registry, tracking
 from components.stages.spec import Io, Stage
+from components.trust.explain import summary
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +118,15 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     reasons = check_thresholds(metrics, cfg, str(metrics_file))  # fails before anything is registered
     tags = lineage_tags(model_dir, features_dir, raw_dir, validation_dir, dvc_lock)
     tags |= {f"metric.{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}
+    from components.inference.checkpoint import load_checkpoint
+
     run_ref = tracking.read_run_ref(model_dir)
     name = run_ref.model_name
     moves.reconcile(name, required=False)  # settle an alias move a killed process left half-done
+    ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
+    tags |= {f"privacy.{k}": v for k, v in (ckpt.meta.get("privacy") or {}).items()}
+    # explained before anything is registered: a failure leaves no version without its explanation
+    explained = explanations.explain_probe(ckpt, features_dir, cfg.explain, Path(out_dir) / "explanation")
     key = registration_key(run_ref.run_id, cfg, model_dir / paths.CHECKPOINT_FILE, tags["split_sha256"])
     version = registry.find_registered(name, run_ref.run_id, key)
     if version is not None:
@@ -130,6 +140,12 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         if test_file.is_file():  # the version's drift reference (`keel monitor`), whatever the workspace holds later
             folder = Path(paths.REFERENCE_ARTIFACT).parent.as_posix()
             registry.log_version_artifacts(name, version.version, [test_file], folder)
+        if explained is not None:  # explanation and card on the version before it can take the alias
+            explanations.attach(name, version.version, Path(out_dir) / "explanation", explained)
+    modelcard.publish(modelcard.facts(
+        name, version.version, ckpt, metrics, read_json(Path(reports_dir) / paths.DETAILS_FILE),
+        read_json(Path(features_dir) / paths.SPLIT_FILE), version.tags, reasons, None if reasons else cfg.alias,
+        summary(explained) if explained else None), Path(out_dir) / "model_card")
     if not reasons:
         registry.set_alias(name, cfg.alias, version.version)
         log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)
@@ -138,7 +154,7 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                     "; ".join(reasons))
     result = RegisterResult(model_name=name, version=version.version, model_uri=version.model_uri,
                             alias=None if reasons else cfg.alias, staged=not reasons, reasons=reasons,
-                            tags=version.tags)
+                            tags=registry.get_version(name, version.version).tags)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
 
@@ -161,6 +177,6 @@ def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str)
 STAGE = Stage("register", run, (
     Io("model_dir", paths.MODEL_DIR, "in"), Io("features_dir", paths.FEATURES_DIR, "state"),
     Io("raw_dir", paths.RAW_DIR, "state"), Io("validation_dir", paths.VALIDATION_DIR, "state"),
-    Io("reports_dir", paths.REPORTS_DIR, "in", files=(paths.METRICS_FILE,)),
+    Io("reports_dir", paths.REPORTS_DIR, "in", files=(paths.METRICS_FILE, paths.DETAILS_FILE)),
     Io("out_dir", paths.REGISTER_DIR, "out", marker="registration.json", cache=False),
     Io("dvc_lock", Path("dvc.lock"), "state", in_flow=False)), tracked=True, retries=True)

@@ -28,11 +28,12 @@ from components.core.io import read_json, sha256_json, write_json
 from components.data.artifacts import load_fitted, load_split
 from components.data.streaming import ParquetStream
 from components.data.transforms.registry import Transform
+from components.families.registry import get
 from components.inference.checkpoint import build_model, save_checkpoint
 from components.lifecycle import tracking
 from components.problems.registry import TASKS
 from components.stages.spec import Io, Stage
-from components.training import distributed, launcher
+from components.training import distributed, launcher, privacy
 from components.training.loop import EpochStats, History, Tensors, get_device, set_seeds, train_loop
 from components.training.precision import precision_free
 from components.training.resume import clear_state, load_state, resume_key, save_state, state_path
@@ -82,6 +83,7 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
         resume_dir: Path | None = None, isolate: bool = False) -> TrainResult:
     """Train the selected family here, or in `train.nproc` torchrun processes (also when `isolate`).
     `resume_dir`: where per-epoch training state is kept; a re-run after a kill resumes from it."""
+    privacy.check(get(params.model).registered_as, params.train)  # DP where it cannot hold: refused up front
     reference = (fp32_reference(params, features_dir, resume_dir)
                  if params.train.precision != "fp32" and params.train.fp32_reference else None)
     job = {"params": params, "features_dir": Path(features_dir), "out_dir": Path(out_dir),
@@ -123,6 +125,9 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
     model = build_model(params.model, params.arch, data.transform, data.input_shape)
     if hasattr(model, "prepare"):  # the family's pre-fit step (a target computed from the train split)
         data.train, data.val = model.prepare(data.train, data.val)
+    fixes: list[str] = []
+    if cfg.privacy.enabled:  # Opacus-compatible layers; the checkpoint records the fixes it is rebuilt with
+        model, fixes = privacy.prepare(model)
     out_dir, main = Path(out_dir), dist.is_main
     resumable = resume_dir is not None and cfg.resume  # else the state only goes to out_dir/last.pt
     spath = (state_path(resume_dir, resume_key(views.view('train', params), data.split["sha256"])) if resumable
@@ -136,7 +141,7 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
     with (tracking.start_run(model_name, run_name=f"train-{params.model}", run_id=state and state["run_id"])
           if main else nullcontext(no_run)) as ref:
         meta = {"run_id": ref.run_id, "model_name": model_name, "dataset": data.split["dataset"],
-                "params_sha256": params.digest(), "split_sha256": data.split["sha256"]}
+                "params_sha256": params.digest(), "split_sha256": data.split["sha256"], "module_fixes": fixes}
         if main:
             log_start(ref, out_dir, params, data, device, state)
         hooks = Hooks(model, params, data, out_dir, spath, meta) if main else None
@@ -169,7 +174,8 @@ def log_start(ref: tracking.RunRef, out_dir: Path, params: Params, data: Inputs,
                        "keel.params_sha256": params.digest(), "keel.split_sha256": data.split["sha256"]["test"],
                        "keel.device": device.type, "mlflow.source.git.commit": commit, "keel.git_dirty": dirty,
                        "keel.precision": cfg.precision, "keel.compile": cfg.compile, "keel.nproc": cfg.nproc,
-                       "keel.reference_digest": reference_digest(params)})
+                       "keel.reference_digest": reference_digest(params),
+                       "keel.privacy": "dp-sgd" if cfg.privacy.enabled else "none"})
     if state is not None:
         log.info("train: resuming from epoch %d (state saved after epoch %d)", state["epoch"] + 1, state["epoch"])
         tracking.set_tags({"keel.resumed_from_epoch": state["epoch"] + 1})
@@ -204,11 +210,17 @@ class Hooks:
 def finish(hooks: Hooks, history: History, reference: dict[str, Any] | None, device: torch.device) -> dict[str, float]:
     """The family's post-fit step (cluster centres, a threshold), history.json, the summary metrics."""
     model, data, out_dir = hooks.model, hooks.data, hooks.out_dir
+    extra: dict[str, Any] = {}
     if hasattr(model, "finalize"):
         with torch.no_grad():
-            fitted = model.finalize(data.train.to(device), data.val.to(device)) or {}
-        tracking.log_metrics({f"finalize_{k}": v for k, v in fitted.items()})
-        hooks.save({"epoch": history.best_epoch, "finalize": fitted})
+            extra["finalize"] = model.finalize(data.train.to(device), data.val.to(device)) or {}
+        tracking.log_metrics({f"finalize_{k}": v for k, v in extra["finalize"].items()})
+    if history.privacy is not None:  # the privacy spent, with the model and on the run
+        extra["privacy"] = history.privacy
+        tracking.log_metrics({f"privacy_{k}": v for k, v in history.privacy.items()})
+        tracking.set_tags({f"keel.privacy.{k}": v for k, v in history.privacy.items()})
+    if extra:
+        hooks.save({"epoch": history.best_epoch} | extra)
     write_json(out_dir / paths.HISTORY_FILE, history.model_dump(mode="json"))
     summary = summarize(history, reference)
     tracking.log_metrics(summary)

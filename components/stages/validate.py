@@ -6,8 +6,10 @@ suite `keel suite infer` wrote to `suites/<dataset>.json` instead, or merged wit
 runs through a GX Checkpoint that also renders Data Docs (HTML) under `reports/validation/data_docs/`. For a
 task with a stratified split (classification, clustering, anomaly), the labels must hold at least two
 classes, each with enough rows for the `features` val/test shares (components/data/split.py:
-class_problems). Any failure raises DataValidationError naming each failed check with its column and
-unexpected count.
+class_problems). Text and string columns are scanned for personal data (components/data/pii.py,
+`validate.pii`): found PII blocks, is marked for redaction before features, or is only reported. Any failure
+raises DataValidationError naming each failed check (or PII kind) with its column and count; PII values are
+never printed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_dir, read_json, read_parquet, require_files, write_json
+from components.data import pii
 from components.data.split import class_problems
 from components.data.streaming import PARTS_DIR, part_files, validate_parts
 from components.data.suite_file import choose
@@ -48,22 +51,29 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
             report, per_part = validate_parts(cfg, raw_dir, manifest)
             write_json(tmp / "partitions.json", per_part)
             labels = _labels(Path(raw_dir) / PARTS_DIR)
+            texts = [c for c, t in manifest.get("dtypes", {}).items() if "string" in t]
+            frames = (read_parquet(f)[texts] for f in part_files(Path(raw_dir) / PARTS_DIR)) if texts else []
         else:
             labels = read_parquet(Path(raw_dir) / paths.RAW_FILE)
+            frames = [labels]
             report = validate(labels, cfg, manifest, docs_dir=tmp / "data_docs", suite=suite)
         if task is not None and TASKS[task].split == "stratified":  # (streamed parts: split per row, not by sklearn)
             problems = class_problems(labels, FeaturesConfig(val_size=val_size, test_size=test_size), not partitioned)
             extra = [Failure(expectation=check, column=LABEL, error=problem) for check, problem in problems]
             report = report.model_copy(update={"failures": report.failures + extra,
                                                "success": report.success and not extra})
+        found = pii.check(frames, cfg.pii)
         report = report.model_copy(update={
-            "data_sha256": manifest["sha256"],
+            "data_sha256": manifest["sha256"], "success": report.success and not found["blocked"],
+            "failures": report.failures + pii_failures(found),
             "data_docs": str(Path(out_dir) / "data_docs" / "index.html") if report.data_docs else None})
-        write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json"))
+        write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json") | {"pii": found})
     if not report.success:
         raise DataValidationError(report.message(f"{manifest['source']} (via {raw_dir}/{paths.RAW_FILE})"),
                                   [f.describe() for f in report.failures])
     log.info("validate: %d/%d checks passed; data docs: %s", report.successful, report.evaluated, report.data_docs)
+    for line in pii.describe(found["found"]):
+        log.warning("validate: personal data (validate.pii.action=%s): %s", found["action"], line)
     return report
 
 
@@ -75,6 +85,17 @@ def _labels(parts: Path):
     frames = [pq.read_table(f, columns=[LABEL]).to_pandas() for f in part_files(parts)
               if LABEL in pq.read_schema(f).names]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def pii_failures(found: dict) -> list[Failure]:
+    """A failed check per column holding PII when `validate.pii.action` is block (kinds and counts, no values)."""
+    if not found["blocked"]:
+        return []
+    return [Failure(expectation="no_personal_data", column=col,
+                    unexpected_count=sum(r["count"] for r in kinds.values()),
+                    error=line.split(": ", 1)[1] + " (validate.pii: action redact replaces them before features; "
+                    "allow_columns lists columns that may hold them)")
+            for (col, kinds), line in zip(found["found"].items(), pii.describe(found["found"]), strict=True)]
 
 
 STAGE = Stage("validate", run, (Io("raw_dir", paths.RAW_DIR, "in"), Io("suites_dir", paths.SUITES_DIR, "in"),

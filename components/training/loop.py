@@ -4,7 +4,7 @@ It knows nothing about families: a module's `forward(x, y)` returns `(output, lo
 as tensors and batched by index (a DataLoader's per-sample collation costs more than a small model's
 step). Early stopping watches the validation loss and the best weights are restored at the end.
 Precision (autocast, GradScaler), torch.compile, DDP sharding, the per-batch LR schedule (`train.schedule`),
-channels-last image batches and resumable state are handled here once.
+channels-last image batches, DP-SGD (components/training/privacy.py) and resumable state are handled here once.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from tqdm.auto import tqdm
 
 from components.config.sections import TrainConfig
-from components.training import distributed
+from components.training import distributed, privacy
 from components.training.precision import Amp, backward_step, make_amp, maybe_compile
 from components.training.resume import rng_state, set_rng_state
 from components.training.schedule import channels_last, make_schedule
@@ -57,6 +57,7 @@ class EpochStats(BaseModel):
     seconds: float  # training phase only (forward, backward, step)
     samples_per_s: float
     lr: float
+    epsilon: float | None = None  # DP-SGD: privacy spent so far
 
 
 class History(BaseModel):
@@ -68,6 +69,7 @@ class History(BaseModel):
     best_val_accuracy: float | None = None
     stopped_early: bool = False
     resumed_from_epoch: int | None = None  # set when training continued from a saved state
+    privacy: dict[str, Any] | None = None  # DP-SGD: what was spent (privacy.Private.report)
 
 
 def set_seeds(seed: int) -> None:
@@ -190,6 +192,12 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         set_rng_state(resume["rng"], gen)
         history, best_state, stale = History.model_validate(resume["history"]), resume["best_state"], resume["stale"]
         history.resumed_from_epoch = len(history.epochs) + 1
+    private, step_opt = None, opt
+    if cfg.privacy.enabled:  # per-sample gradients, clipping + noise, Poisson batches, the accountant
+        if not isinstance(train, Tensors):
+            raise ValueError("train.privacy: DP-SGD needs the training split in memory, not streamed")
+        private = privacy.Private(model, opt, len(train), cfg, resume and resume.get("privacy"))
+        fwd, step_opt = private.module, private.optimizer
     bar = tqdm(range(len(history.epochs) + 1, cfg.epochs + 1), desc="train", unit="epoch", leave=False,
                disable=None if cfg.progress and dist.is_main else True)  # None: shown on a terminal only
     for epoch in bar:
@@ -199,8 +207,9 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         loss_sum = torch.zeros((), device=device)
         seen = 0
         with ddp.join() if dist.enabled else nullcontext():  # streamed shards may differ in length
-            for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
-                loss_sum += train_step(fwd, opt, b, amp) * len(b)
+            for b in (private.batches(train, gen) if private else epoch_batches(train, per_rank, gen, dist, epoch,
+                                                                                  cfg.seed)):
+                loss_sum += train_step(fwd, step_opt, b, amp) * len(b)
                 seen += len(b)
                 if sched is not None and sched.last_epoch < steps - 1:  # batch k used step k-1's lr; none after
                     sched.step()  # the last batch (nor a DDP shard's one batch more): the lr logged is the last used
@@ -217,7 +226,8 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         else:
             stale += 1
         stats = EpochStats(epoch=epoch, train_loss=train_loss, val_loss=val_loss, val_accuracy=val_acc,
-                           seconds=seconds, samples_per_s=float(totals[1]) / seconds, lr=opt.param_groups[0]["lr"])
+                           seconds=seconds, samples_per_s=float(totals[1]) / seconds, lr=opt.param_groups[0]["lr"],
+                           epsilon=private.epsilon() if private else None)
         history.epochs.append(stats)
         bar.set_postfix(train_loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}")
         if on_epoch is not None:
@@ -230,7 +240,11 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
             on_state({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                       "scaler": amp.state_dict(), "rng": rng_state(gen), "stale": stale, "best_state": best_state,
                       "schedule": sched.state_dict() if sched is not None else None,
-                      "best_val_loss": history.best_val_loss, "history": history.model_dump()})
+                      "best_val_loss": history.best_val_loss, "history": history.model_dump(),
+                      "privacy": private.state_dict() if private else None})
+    if private is not None:
+        history.privacy = private.report()
+        private.close()
     if best_state is not None:
         model.load_state_dict(best_state)
     return history

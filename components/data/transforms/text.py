@@ -11,6 +11,7 @@ import pandas as pd
 
 from components.core.columns import TEXT
 from components.core.errors import StageInputError
+from components.data.pii import redact
 from components.data.transforms.base import FittedTransform, sorted_classes
 
 PAD, UNK = 0, 1  # reserved token ids; vocabulary words start at 2
@@ -31,6 +32,7 @@ class TextTransform(FittedTransform):
     vocab: list[str]
     max_len: int
     pattern: str = TOKEN_PATTERN
+    redact: list[str] = []  # PII kinds replaced by <EMAIL>, <PHONE>, ... before tokenizing (validate.pii: redact)
 
     @classmethod
     def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",
@@ -40,7 +42,8 @@ class TextTransform(FittedTransform):
         proto = cls(vocab=[], max_len=max_len)
         counts = Counter(t for s in proto._texts(train) for t in proto.tokenize(s))
         kept = sorted((w for w, n in counts.items() if n >= min_freq), key=lambda w: (-counts[w], w))
-        return cls(vocab=kept[:max_vocab], max_len=max_len, classes=sorted_classes(train))
+        return cls(vocab=kept[:max_vocab], max_len=max_len, classes=sorted_classes(train),
+                   redact=manifest.get("pii_redact", {}).get(TEXT, []))
 
     def tokenize(self, text: str) -> list[str]:
         """One text -> its tokens."""
@@ -53,6 +56,8 @@ class TextTransform(FittedTransform):
         if bad:
             raise StageInputError(f"column {TEXT!r}: {len(bad)} value(s) are not strings, first at row {bad[0]} "
                                   f"({values[bad[0]]!r})")
+        if self.redact:  # the same redaction as the training data had, at serving time too
+            values = [redact(v, self.redact) for v in values]
         return values
 
     def features(self, df: pd.DataFrame) -> np.ndarray:
