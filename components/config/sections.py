@@ -171,11 +171,6 @@ class RegisterConfig(Strict):
     # metric -> bound, from reports/metrics.json; `min` for higher-is-better, `max` for lower-is-better.
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
-    # Also export the network to ONNX, checked against PyTorch on the test split; attached to the version (and
-    # scored with onnxruntime where it is installed) only when the largest absolute output difference is within
-    # `onnx_tolerance` (components/inference/onnxrt.py).
-    onnx: bool = False
-    onnx_tolerance: Annotated[float, Field(gt=0.0)] = 1.0e-4
 
 
 class PromoteConfig(Strict):

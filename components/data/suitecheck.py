@@ -99,14 +99,37 @@ def _per_column(test: Callable[[pd.Series, dict], np.ndarray]):
     return check
 
 
+def _gx_types(type_: str) -> tuple[type, ...]:
+    """The Python/numpy types GX accepts for the type name `type_` (its pandas resolution, repeated)."""
+    from great_expectations.expectations.type_comparison import native_type_type_map
+
+    found: list[type] = []
+    try:
+        found.append(np.dtype(type_).type)
+    except TypeError:
+        found += [t for t in (getattr(pd, type_, None), getattr(pd.core.dtypes.dtypes, type_, None))
+                  if isinstance(t, type)]
+    return tuple(found) + tuple(native_type_type_map(type_) or ())
+
+
 def _types(name: str, sub: pd.DataFrame, args: dict) -> list[Failure]:
-    """Type checks are decided by the column's dtype (GX maps values one by one only for object columns)."""
+    """Type checks: decided by the column's dtype, as GX decides them; an `object` column in a single-type check
+    value by value (GX's map: nulls skipped, `mostly` honoured); other object columns are undecided."""
     allowed = list(args.get("type_list") or [args["type_"]])
     failures = []
-    for column, dtype in zip(sub.columns, sub.dtypes, strict=True):
-        if dtype.kind == "O":
-            raise Undecided(f"column {column!r} has object dtype")
-        if str(dtype) not in allowed:
+    for j, (column, dtype) in enumerate(zip(sub.columns, sub.dtypes, strict=True)):
+        if dtype == np.dtype(object):
+            if "type_" not in args or args["type_"] in ("object", "object_", "O"):
+                raise Undecided(f"column {column!r} has object dtype")
+            types = _gx_types(args["type_"])
+            failures += _per_column(lambda c, a, t=types: ~c.map(lambda v: isinstance(v, t)).to_numpy(dtype=bool))(
+                name, sub.iloc[:, [j]], args)
+        elif "type_" in args:
+            if dtype.type not in _gx_types(args["type_"]):
+                failures.append(Failure(expectation=name, column=str(column), examples=[str(dtype)]))
+        elif dtype.kind == "O":
+            raise Undecided(f"column {column!r} has dtype {dtype}")
+        elif str(dtype) not in allowed:
             failures.append(Failure(expectation=name, column=str(column), examples=[str(dtype)]))
     return failures
 

@@ -4,7 +4,6 @@ the fitted transform and the state_dict, with no code-side defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,6 @@ class Checkpoint:
     transform: Transform
     input_shape: tuple[int, ...]
     meta: dict[str, Any]
-    # Another engine for the forward pass on CPU (ONNX Runtime, components/inference/onnxrt.py): model-ready
-    # array -> raw outputs. None: PyTorch.
-    runner: Callable[[Any], Any] | None = None
 
 
 def save_checkpoint(path: Path, model: nn.Module, family: str, cfg: Strict, transform: Transform,

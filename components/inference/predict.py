@@ -37,13 +37,8 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
 @torch.inference_mode()
 def forward(ckpt: Checkpoint, features: np.ndarray, batch_size: int = 1024,
             device: torch.device | None = None) -> np.ndarray:
-    """Model-ready rows (the transform's output) -> predictions: the network (ONNX Runtime where the checkpoint
-    carries a runner, on CPU), then the task's postprocessing."""
+    """Model-ready rows (the transform's output) -> predictions: the network, then the task's postprocessing."""
     device = device or torch.device("cpu")
-    if ckpt.runner is not None and device.type == "cpu":  # ONNX Runtime: same inputs, same raw outputs
-        outs = [ckpt.runner(features[i:i + batch_size]) for i in range(0, len(features), batch_size)]
-        raw = np.concatenate(outs) if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
-        return task_of(ckpt).postprocess(ckpt.transform, raw)
     model = ckpt.model.to(device).eval()
     x = torch.from_numpy(features)
     if x.dim() == 4 and len(x) >= CHANNELS_LAST_ROWS:  # conv + max-pool on CPU: 1.5-2.7x faster in channels-last

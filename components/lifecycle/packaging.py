@@ -90,17 +90,17 @@ def pins(distributions: list[str]) -> list[str]:
     return out
 
 
-def requirements(files: dict[str, Path], extra: tuple[str, ...] = ()) -> list[str]:
-    """Pinned distributions the packaged code imports at module level, plus MLflow and `extra`."""
+def requirements(files: dict[str, Path]) -> list[str]:
+    """Pinned distributions the packaged code imports at module level, plus MLflow."""
     packaged = {rel.split("/")[0].removesuffix(".py") for rel in files}
     names = set().union(*(module_level_imports(p) for p in files.values())) - packaged - set(sys.stdlib_module_names)
     owners = packages_distributions()
     dists = {owners[n][0] for n in names if n in owners and not set(owners[n]) & set(ALWAYS)}
-    dists |= set(ALWAYS) | set(extra)
+    dists |= set(ALWAYS)
     return pins(sorted(dists, key=str.lower))
 
 
-def bundle(family: str, dst: Path, extra_requirements: tuple[str, ...] = ()) -> Bundle:
+def bundle(family: str, dst: Path) -> Bundle:
     """Copy the code a `family` model runs into `dst` (one folder per top-level package)."""
     files = runtime_files(family)
     for rel, src in files.items():
@@ -108,15 +108,15 @@ def bundle(family: str, dst: Path, extra_requirements: tuple[str, ...] = ()) -> 
         shutil.copyfile(src, Path(dst) / rel)
     tops = sorted({rel.split("/")[0] for rel in files})
     return Bundle(code_paths=[str(Path(dst) / t) for t in tops], files=sorted(files),
-                  sha256=code_sha256(Path(dst), sorted(files)), requirements=requirements(files, extra_requirements))
+                  sha256=code_sha256(Path(dst), sorted(files)), requirements=requirements(files))
 
 
-def describe(family: str, code: Bundle, checks: dict[str, Any] | None, onnx: dict[str, Any] | None) -> dict[str, Any]:
-    """keel.json: the family (and a plugin's declaration), the packaged code's version, the input checks, ONNX."""
+def describe(family: str, code: Bundle, checks: dict[str, Any] | None) -> dict[str, Any]:
+    """keel.json: the family (and a plugin's declaration), the packaged code's version, the input checks."""
     from components.lifecycle.tracking import git_commit
 
     commit, dirty = git_commit(keel_root())
     return {"format": FORMAT, "family": family, "declaration": declaration(family),
             "code": {"sha256": code.sha256, "git_commit": commit, "git_dirty": dirty, "root": ROOT_PACKAGE,
                      "files": code.files, "requirements": code.requirements},
-            "checks": checks, "onnx": onnx}
+            "checks": checks}

@@ -4,8 +4,8 @@ It carries the self-describing checkpoint (weights + model config + fitted trans
 so the transform fitted on the train split is applied inside the model, never by the caller. It is logged
 as "models from code" with the Keel code it runs packaged beside it (components/lifecycle/packaging.py),
 so MLflow alone loads it: no pickled object, no Keel checkout. `keel.json` (artifact `keel`) names the
-family (and where a plugin family is declared), the packaged code's version, the input checks the model
-was validated with, and the ONNX file when one is attached.
+family (and where a plugin family is declared), the packaged code's version and the input checks the model
+was validated with.
 """
 
 from __future__ import annotations
@@ -44,16 +44,6 @@ class KeelPyfunc(mlflow.pyfunc.PythonModel):
 
             adopt(self.info["family"], self.info["declaration"])
         self.ckpt = load_checkpoint(context.artifacts["checkpoint"])
-        self.onnx_path = context.artifacts.get("onnx")
-        if self.onnx_path:
-            from components.inference.onnxrt import runner
-
-            self.ckpt.runner = runner(self.onnx_path)
-
-    @property
-    def engine(self) -> str:
-        """What runs the forward pass: onnxruntime or torch."""
-        return "onnxruntime" if self.ckpt.runner is not None else "torch"
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return to_frame(self.ckpt, predict(self.ckpt, model_input, serving=True))

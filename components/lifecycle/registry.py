@@ -64,11 +64,10 @@ def _download(uri: str) -> Path:
                                                     tracking_uri=store, registry_uri=store))
 
 
-def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] | None = None,
-               onnx_file: Path | None = None, onnx: dict[str, Any] | None = None) -> str:
+def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] | None = None) -> str:
     """Log the raw-input pyfunc for `checkpoint` under the active run, with the Keel code it runs packaged and
     its requirements pinned (components/lifecycle/packaging.py); returns its model URI. `checks`: the input
-    checks recorded in keel.json; `onnx_file`: an ONNX export to attach (`onnx`: its check against PyTorch)."""
+    checks recorded in keel.json (keel serve and keel predict run them)."""
     import tempfile
 
     import mlflow.pyfunc
@@ -78,11 +77,9 @@ def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] |
 
     ckpt = load_checkpoint(checkpoint)
     with tempfile.TemporaryDirectory(prefix="keel-model-") as tmp:
-        code = packaging.bundle(ckpt.family, Path(tmp) / "code", ("onnxruntime",) if onnx_file else ())
-        info = packaging.describe(ckpt.family, code, checks, onnx)
+        code = packaging.bundle(ckpt.family, Path(tmp) / "code")
+        info = packaging.describe(ckpt.family, code, checks)
         artifacts = {"checkpoint": str(checkpoint), "keel": str(write_json(Path(tmp) / DESCRIPTOR, info))}
-        if onnx_file is not None:
-            artifacts["onnx"] = str(onnx_file)
         logged = mlflow.pyfunc.log_model(
             name="model", python_model=str(ENTRY_FILE), artifacts=artifacts, code_paths=code.code_paths,
             signature=signature_for(ckpt, example), input_example=example,

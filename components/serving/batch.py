@@ -102,16 +102,15 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
         raise StageInputError(f"{input_path}: input file not found")
     loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run
     ref, model, cfg = loaded.ref, loaded.model, loaded.validation
-    manifest = loaded.manifest | {"pixel_checks": "profile"}  # pixel checks on a column profile: ~10x faster
     digest = sha256_file(input_path)
     chunk_rows = chunk_rows or default_chunk_rows(input_path)
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
-            "engine": model.engine, "input": str(input_path), "input_sha256": digest, "created_at": now_iso()}
+            "input": str(input_path), "input_sha256": digest, "created_at": now_iso()}
     rows = chunks = checks = 0
     writer = None
     with atomic_path(Path(output_path)) as tmp:
         try:
-            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, manifest):
+            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, loaded.manifest):
                 table = pa.Table.from_pandas(model.predict(None, chunk), preserve_index=False)
                 if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
                     dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]

@@ -45,7 +45,7 @@ class ServeConfig(BaseModel):
     host: str = "127.0.0.1"
     port: int = 5001
     workers: int = Field(1, ge=1)  # processes, each with the model loaded
-    threads: int = Field(1, ge=1)  # torch / onnxruntime threads per worker (latency: 1; see docs/lifecycle.md)
+    threads: int = Field(1, ge=1)  # torch threads per worker (latency: 1; see docs/lifecycle.md)
     max_bytes: int = Field(8 * 2**20, ge=1024)  # request body limit, checked before parsing
     max_rows: int = Field(100_000, ge=1)
     max_batch_rows: int = Field(2048, ge=1)  # rows of queued requests scored in one call
@@ -84,10 +84,6 @@ def create_app(cfg: ServeConfig):
 
     torch.set_num_threads(cfg.threads)
     loaded = load(cfg.model, cfg.alias, cfg.params)
-    if getattr(loaded.model, "onnx_path", None) and loaded.ckpt.runner is not None:
-        from components.inference.onnxrt import OnnxRunner
-
-        loaded.ckpt.runner = OnnxRunner(loaded.model.onnx_path, threads=cfg.threads)
     checks, scorer = Checks(loaded), Scorer(loaded, cfg.max_batch_rows, cfg.timeout_s)
     parsing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keel-parse")
     info = {"model": cfg.model, "version": loaded.ref.version, "alias": cfg.alias, "model_uri": loaded.ref.model_uri}
@@ -126,7 +122,7 @@ def create_app(cfg: ServeConfig):
 
     @app.get("/version")
     async def version(request: Request):
-        return refused(request) or _json(200, info | {"engine": loaded.model.engine, "columns": loaded.columns,
+        return refused(request) or _json(200, info | {"columns": loaded.columns,
                                                       "types": dict(loaded.schema)})
 
     @app.post("/invocations")

@@ -8,7 +8,6 @@ Lineage tags on the version: git commit, data and params hashes (Keel's own sha2
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from components.core.errors import RegistryError
 from components.core.io import read_json, require_files, sha256_json, write_json
 from components.data.artifacts import load_split
 from components.families.registry import get
-from components.inference import onnxrt
 from components.lifecycle import registry, tracking
 from components.stages.spec import Io, Stage
 
@@ -38,7 +36,6 @@ class RegisterResult(BaseModel):
     staged: bool
     reasons: list[str]
     tags: dict[str, str]
-    onnx: onnxrt.OnnxCheck | None = None  # the ONNX export's check against PyTorch (register.onnx: true)
 
 
 def check_thresholds(metrics: dict[str, Any], cfg: RegisterConfig, source: str = "metrics") -> list[str]:
@@ -108,18 +105,13 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     from components.inference.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
-    test = load_split(features_dir, "test")[ckpt.transform.input_columns]
+    transform = ckpt.transform
     # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
-    example = test.head(getattr(ckpt.transform, "example_rows", 5))
+    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
     checks = None if validation is None else {"kind": get(ckpt.family).kind,
                                               "validation": validation.model_dump(mode="json")}
-    with tempfile.TemporaryDirectory(prefix="keel-onnx-") as tmp, tracking.resume_run(model_dir):
-        onnx = onnxrt.check_frame(ckpt, test, Path(tmp) / "model.onnx", cfg.onnx_tolerance) if cfg.onnx else None
-        if onnx is not None:
-            log_onnx(name, onnx)
-        uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example, checks,
-                                  Path(tmp) / "model.onnx" if onnx and onnx.attached else None,
-                                  onnx.model_dump(mode="json") if onnx else None)
+    with tracking.resume_run(model_dir):
+        uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example, checks)
     version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})
     if not reasons:
         registry.set_alias(name, cfg.alias, version.version)
@@ -129,20 +121,9 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                     "; ".join(reasons))
     result = RegisterResult(model_name=name, version=version.version, model_uri=version.model_uri,
                             alias=None if reasons else cfg.alias, staged=not reasons, reasons=reasons,
-                            tags=version.tags, onnx=onnx)
+                            tags=version.tags)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
-
-
-def log_onnx(name: str, check: onnxrt.OnnxCheck) -> None:
-    """The ONNX check, in the log and (max abs difference) in the run's metrics."""
-    if check.max_abs_diff is not None:
-        tracking.log_metrics({"onnx_max_abs_diff": check.max_abs_diff})
-    if check.attached:
-        log.info("register: %s ONNX export attached (max abs difference %.3g on %d test rows)", name,
-                 check.max_abs_diff, check.rows)
-    else:
-        log.warning("register: %s ONNX export NOT attached: %s", name, check.reason)
 
 
 STAGE = Stage("register", run, (
