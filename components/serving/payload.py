@@ -18,6 +18,7 @@ import orjson
 import pandas as pd
 
 FORMATS = ("dataframe_split", "dataframe_records", "inputs", "instances")
+CHUNK_ROWS = 2048  # rows converted to numpy at a time
 
 
 class BadRequest(Exception):
@@ -145,15 +146,19 @@ def _shown(value: Any) -> str:
 
 def _numbers(rows: list[list[Any]], body: bytes, width: int) -> np.ndarray | None:
     """The lean path: rows of plain JSON numbers -> float64 (n, width), or None to diagnose value by value."""
-    try:
-        matrix = np.array(rows)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    if matrix.dtype.kind not in "iuf" or matrix.shape != (len(rows), width):
-        return None
+    parts = []
+    for start in range(0, len(rows), CHUNK_ROWS):  # in pieces: each conversion holds the GIL, /ping waits on it
+        try:
+            part = np.array(rows[start:start + CHUNK_ROWS])
+        except (ValueError, TypeError, OverflowError):
+            return None
+        if part.dtype.kind not in "iuf" or part.shape != (min(CHUNK_ROWS, len(rows) - start), width):
+            return None
+        parts.append(part.astype(np.float64, copy=False))
+    matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
     if (b"true" in body or b"false" in body) and any(type(v) is bool for r in rows for v in r):  # noqa: E721
         return None  # numpy reads booleans as numbers
-    return matrix.astype(np.float64, copy=False)
+    return matrix
 
 
 def parse(body: bytes, schema: list[tuple[str, str]], max_rows: int) -> Table:

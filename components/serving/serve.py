@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "KEEL_SERVE_TOKEN"  # set: every call but /ping needs `Authorization: Bearer <token>`
 CONFIG_ENV = "KEEL_SERVE_CONFIG"  # how `run` hands the settings to worker processes
 INLINE_BYTES = 64 * 1024  # smaller bodies are parsed and checked on the event loop (a thread hop costs more)
+INLINE_VALUES = 10_000  # smaller answers are rendered on the event loop
 
 
 class ServeConfig(BaseModel):
@@ -55,9 +56,11 @@ class ServeConfig(BaseModel):
 
 
 def _json(status: int, content: Any, headers: dict[str, str] | None = None):
+    """A JSON response of `content` (bytes: already rendered)."""
     from starlette.responses import Response
 
-    return Response(orjson.dumps(content), status_code=status, media_type="application/json", headers=headers)
+    body = content if isinstance(content, bytes) else orjson.dumps(content)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 async def read_body(request, limit: int) -> bytes:
@@ -88,6 +91,12 @@ def create_app(cfg: ServeConfig):
     parsing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keel-parse")
     info = {"model": cfg.model, "version": loaded.ref.version, "alias": cfg.alias, "model_uri": loaded.ref.model_uri}
     token = os.environ.get(TOKEN_ENV) or None
+
+    def answer(out: dict[str, list[Any]]) -> bytes:
+        """The response body: the version's info and one object per row."""
+        names = list(out)
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
+        return orjson.dumps(info | {"predictions": rows})
 
     def prepare(body: bytes) -> Table:
         table = parse(body, loaded.schema, cfg.max_rows)
@@ -143,9 +152,9 @@ def create_app(cfg: ServeConfig):
             return error(503, str(e))
         except (KeelError, ValueError) as e:  # the model's own checks (a series history shorter than its window)
             return error(422, str(e).splitlines()[0][:1000])
-        names = list(out)
-        return _json(200, info | {"predictions": [dict(zip(names, row, strict=True)) for row in zip(*out.values(),
-                                                                                                      strict=True)]})
+        if table.rows * len(out) <= INLINE_VALUES:
+            return _json(200, answer(out))  # small: a thread hop costs more than rendering
+        return _json(200, await asyncio.get_running_loop().run_in_executor(parsing, answer, out))
 
     return app
 

@@ -11,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -57,3 +58,17 @@ def running(app) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextmanager
+def serving(store: Path, model: str, alias: str, params: Path) -> Iterator[str]:
+    """`keel serve`'s app for `model@alias` from the sqlite registry in `store`, on 127.0.0.1; yields its URL."""
+    import pytest
+
+    from components.serving.serve import ServeConfig, create_app
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+        app = create_app(ServeConfig(model=model, alias=alias, params=params))
+    with running(app) as url:
+        yield url

@@ -150,9 +150,11 @@ def test_ping_answers_while_a_large_request_is_scored(server, digits_frame):
     status, out = result["answer"]
     assert status == 200 and len(out["predictions"]) == 30_000
     pings.sort()
-    print(f"\n/ping during a 30,000-row request: {len(pings)} pings, p50 {pings[len(pings) // 2] * 1e3:.1f} ms, "
+    p50, p99 = pings[len(pings) // 2], pings[int(len(pings) * 0.99)]
+    print(f"\n/ping during a 30,000-row request: {len(pings)} pings, p50 {p50 * 1e3:.1f} ms, p99 {p99 * 1e3:.1f} ms, "
           f"max {pings[-1] * 1e3:.1f} ms (machine under load)")
-    assert len(pings) >= 3 and pings[-1] < 1.0  # scoring inside the event loop blocked /ping for seconds
+    # scoring on the event loop answered one or two pings, each after the whole request
+    assert len(pings) >= 10 and p50 < 0.1, pings
 
 
 def test_scoring_has_a_timeout(registered, digits_frame):
