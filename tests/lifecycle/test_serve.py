@@ -59,6 +59,14 @@ def server(registered):
     proc.wait(timeout=30)
 
 
+def child_cpu_s() -> float:
+    """CPU seconds of this process's finished children (wall time on the shared machine says little)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def rss_mb(pid: int) -> float:
     line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
@@ -202,9 +210,11 @@ def test_registered_model_loads_and_predicts_without_keel(registered, clean_venv
     rows = digits_frame.drop(columns="label").head(50)
     rows.to_parquet(tmp_path / "rows.parquet")
     env = cleanenv.environment(clean_venv, MLFLOW_TRACKING_URI=os.environ["MLFLOW_TRACKING_URI"])
+    cpu = child_cpu_s()
     done = subprocess.run([str(clean_venv / "bin" / "python"), "-I", "-c", CLEAN_LOAD.format(keel=cleanenv.KEEL)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    print(f"\nclean venv: load + predict took {child_cpu_s() - cpu:.1f} CPU s")
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert not any(p.startswith(str(ROOT)) for p in out["path"] + [out["components"]]), out
     assert "/code/components/" in out["components"]  # the model's packaged copy
@@ -215,6 +225,7 @@ def test_registered_model_loads_and_predicts_without_keel(registered, clean_venv
 def test_mlflow_models_serve_answers_from_the_clean_venv(registered, clean_venv, digits_frame, tmp_path):
     port = free_port()
     env = cleanenv.environment(clean_venv, MLFLOW_TRACKING_URI=os.environ["MLFLOW_TRACKING_URI"])
+    cpu = child_cpu_s()
     proc = subprocess.Popen([str(clean_venv / "bin" / "mlflow"), "models", "serve", "-m",
                              "models:/digits-cnn@production", "--env-manager", "local", "-p", str(port)],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -228,3 +239,4 @@ def test_mlflow_models_serve_answers_from_the_clean_venv(registered, clean_venv,
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        print(f"\nmlflow models serve (clean venv): {child_cpu_s() - cpu:.1f} CPU s")
