@@ -74,6 +74,8 @@ class Checks:
         """BadRequest (422) naming every failed check."""
         report = self(table)
         if not report.success:
+            for f in report.failures:  # a 6,000-character text need not come back whole
+                f.examples = [f"{e[:60]}..." if isinstance(e, str) and len(e) > 60 else e for e in f.examples]
             raise BadRequest(report.message(f"request ({table.rows} row(s))").replace("\n  - ", "; ")
                              .replace(":;", ":"))
 
