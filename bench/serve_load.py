@@ -159,7 +159,8 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         pixels = setup(Path(tmp), 2000)
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true",
+               "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}  # mlflow runs `uvicorn` from PATH
         good, bad = bodies(pixels, args.rows, 64)
         one = json.dumps({"dataframe_split": {"columns": list(pixels.columns),
                                               "data": pixels.head(1).values.tolist()}}).encode()
