@@ -161,14 +161,23 @@ def serve(model: Annotated[str, typer.Argument(help="registered model name")],
           host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
           port: Annotated[int, typer.Option("--port")] = 5001,
           alias: Annotated[str, typer.Option("--alias")] = "production",
+          workers: Annotated[int, typer.Option("--workers", min=1, help="processes, each with the model")] = 1,
+          threads: Annotated[int, typer.Option("--threads", min=1, help="model threads per worker")] = 1,
+          max_bytes: Annotated[int, typer.Option("--max-bytes", min=1024, help="request body limit")] = 8 * 2**20,
+          max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="rows per request")] = 100_000,
+          timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="seconds a request waits")] = 30.0,
+          docs: Annotated[bool, typer.Option("--docs", help="serve /docs and /openapi.json")] = False,
           params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference")) -> None:
-    """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version)."""
+    """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version).
+    Set KEEL_SERVE_TOKEN to require `Authorization: Bearer <token>` on /invocations and /version."""
     from components.lifecycle import moves
     from components.serving import serve as s
 
     try:
         moves.reconcile(model, alias, required=False)
-        s.run(model, host, port, alias, log_dir, params)
+        s.run(s.ServeConfig(model=model, alias=alias, host=host, port=port, workers=workers, threads=threads,
+                            max_bytes=max_bytes, max_rows=max_rows, timeout_s=timeout, docs=docs, params=params,
+                            log_dir=log_dir))
     except KeelError as e:
         fail(e)
 

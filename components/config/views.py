@@ -29,7 +29,7 @@ VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "train": lambda p: {"model": p.model, "train": p.train, "arch": p.arch,
                         "model_name": p.registration.model_name},
     "evaluate": lambda p: {"cfg": p.evaluate},
-    "register": lambda p: {"cfg": p.registration},
+    "register": lambda p: {"cfg": p.registration, "validation": p.validation},  # validation: recorded in the model
 }
 
 

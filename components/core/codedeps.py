@@ -78,3 +78,14 @@ def compress(files: tuple[Path, ...], root: Path) -> list[str]:
             whole.append(folder)
     rest = [f for f in files_set if not any(f.is_relative_to(w) for w in whole)]
     return sorted([str(w) for w in whole] + [str(f) for f in rest])
+
+
+def code_sha256(root: Path, files: list[str]) -> str:
+    """sha256 over the relative paths and contents of `files` under `root` (a missing file counts as absent)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for rel in sorted(files):
+        path = Path(root) / rel
+        h.update(rel.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<absent>") + b"\0")
+    return h.hexdigest()

@@ -44,3 +44,30 @@ def get(name: str) -> Family:
 def names() -> tuple[str, ...]:
     """Every family's name, built-in first."""
     return tuple(families())
+
+
+def declaration(name: str) -> str | None:
+    """Where a plugin family is declared (`module:attribute`, its entry point's value); None for a built-in."""
+    if name in {f.name for f in BUILTIN}:
+        return None
+    found = [ep.value for ep in entry_points(group=GROUP) if ep.name == name]
+    return found[0] if found else None
+
+
+def adopt(name: str, where: str) -> Family:
+    """Make family `name` known from its declaration `module:attribute` when no entry point declares it (a
+    model that packages its plugin family's code is loaded where the plugin is not installed)."""
+    known = families()
+    if name in known:
+        return known[name]
+    import importlib
+
+    module, _, attribute = where.partition(":")
+    try:
+        family = getattr(importlib.import_module(module), attribute)
+    except (ImportError, AttributeError) as e:
+        raise ParamsError(f"family {name!r}: its declaration {where} cannot be loaded: {type(e).__name__}: {e}") from e
+    if not isinstance(family, Family) or family.name != name:
+        raise ParamsError(f"family {name!r}: {where} is not the Family {name!r}")
+    known[name] = family  # the cached mapping: every later get(name) finds it
+    return family

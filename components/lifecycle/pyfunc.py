@@ -1,34 +1,71 @@
 """The registered MLflow pyfunc: RAW rows in (as ingested), predictions out.
 
 It carries the self-describing checkpoint (weights + model config + fitted transform) as an artifact,
-so the transform fitted on the train split is applied inside the model, never by the caller.
+so the transform fitted on the train split is applied inside the model, never by the caller. It is logged
+as "models from code" with the Keel code it runs packaged beside it (components/lifecycle/packaging.py),
+so MLflow alone loads it: no pickled object, no Keel checkout. `keel.json` (artifact `keel`) names the
+family (and where a plugin family is declared), the packaged code's version and the input checks the model
+was validated with.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
 
+from components.core.codedeps import code_sha256
 from components.inference.checkpoint import load_checkpoint
 from components.inference.predict import predict, task_of, to_frame
 
-# Logged as "models from code": MLflow copies this file into the model and runs it at load time,
-# so no pickled object is stored. It needs Keel installed where the model is served.
+# MLflow copies this file into the model and runs it at load time (models from code).
 ENTRY_FILE = Path(__file__).with_name("pyfunc_entry.py")
+DESCRIPTOR = "keel.json"
+
+
+class KeelCodeWarning(UserWarning):
+    """The Keel code running a model differs from the code it was logged with."""
 
 
 class KeelPyfunc(mlflow.pyfunc.PythonModel):
     """Rebuilds the checkpoint on load; `predict` maps raw rows to a frame of predictions."""
 
     def load_context(self, context) -> None:
+        path = context.artifacts.get("keel")
+        self.info: dict[str, Any] = json.loads(Path(path).read_text()) if path else {}
+        model_dir = Path(context.artifacts["checkpoint"]).resolve().parents[1]  # <model>/artifacts/model.pt
+        check_code(self.info.get("code"), model_dir / "code")
+        if self.info.get("declaration"):  # a plugin family: known from its packaged declaration if not installed
+            from components.families.registry import adopt
+
+            adopt(self.info["family"], self.info["declaration"])
         self.ckpt = load_checkpoint(context.artifacts["checkpoint"])
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return to_frame(self.ckpt, predict(self.ckpt, model_input, serving=True))
+
+
+def check_code(code: dict[str, Any] | None, packaged: Path) -> str | None:
+    """Warn (KeelCodeWarning) when this process runs another Keel than the one packaged with the model: a
+    Keel imported before the model was loaded keeps running, and the model then uses that code. Returns
+    the warning, or None."""
+    import components
+
+    loaded = Path(components.__file__).resolve().parents[1]
+    if not code or loaded == packaged.resolve():
+        return None
+    current = code_sha256(loaded, code["files"])
+    if current == code["sha256"]:
+        return None
+    message = (f"model logged with Keel code {code['sha256'][:12]} (git {code.get('git_commit', '?')[:12]}), "
+               f"but this process runs the Keel at {loaded} (code {current[:12]}): the model runs that code, "
+               "not its packaged copy; load it in a process without Keel, or re-register it")
+    warnings.warn(message, KeelCodeWarning, stacklevel=2)
+    return message
 
 
 def signature_for(ckpt, example: pd.DataFrame):
@@ -41,14 +78,3 @@ def signature_for(ckpt, example: pd.DataFrame):
     inputs = Schema([ColSpec(types[c], c) for c in ckpt.transform.input_columns])
     outputs = Schema([ColSpec(t, name) for t, name in task_of(ckpt).output_schema(ckpt.transform)])
     return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the serving code (local labels such as +cpu stripped)."""
-    pins = []
-    for pkg in ("torch", "numpy", "pandas", "pydantic", "pyyaml", "mlflow"):
-        try:
-            pins.append(f"{pkg}=={version(pkg).split('+')[0]}")
-        except PackageNotFoundError:
-            pins.append(pkg)
-    return pins

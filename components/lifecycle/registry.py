@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from components.core.errors import RegistryError, TrackingUnavailableError
 from components.inference.checkpoint import load_checkpoint
 from components.lifecycle import outages
-from components.lifecycle.pyfunc import ENTRY_FILE, pip_requirements, signature_for
+from components.lifecycle.pyfunc import DESCRIPTOR, ENTRY_FILE, signature_for
 from components.lifecycle.tracking import tracking_uri
 
 
@@ -75,17 +75,28 @@ def _download(uri: str) -> Path:
                                                         tracking_uri=store, registry_uri=store))
 
 
-def log_pyfunc(checkpoint: Path, example: pd.DataFrame) -> str:
-    """Log the raw-input pyfunc for `checkpoint` under the active run; returns its model URI."""
+def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] | None = None) -> str:
+    """Log the raw-input pyfunc for `checkpoint` under the active run, with the Keel code it runs packaged and
+    its requirements pinned (components/lifecycle/packaging.py); returns its model URI. `checks`: the input
+    checks recorded in keel.json (keel serve and keel predict run them)."""
+    import tempfile
+
     import mlflow.pyfunc
 
+    from components.core.io import write_json
+    from components.lifecycle import packaging
+
     ckpt = load_checkpoint(checkpoint)
-    info = mlflow.pyfunc.log_model(
-        name="model", python_model=str(ENTRY_FILE), artifacts={"checkpoint": str(checkpoint)},
-        signature=signature_for(ckpt, example), input_example=example,
-        pip_requirements=pip_requirements(),  # inference of requirements costs ~12 s; we know them
-    )
-    return info.model_uri
+    with tempfile.TemporaryDirectory(prefix="keel-model-") as tmp:
+        code = packaging.bundle(ckpt.family, Path(tmp) / "code")
+        info = packaging.describe(ckpt.family, code, checks)
+        artifacts = {"checkpoint": str(checkpoint), "keel": str(write_json(Path(tmp) / DESCRIPTOR, info))}
+        logged = mlflow.pyfunc.log_model(
+            name="model", python_model=str(ENTRY_FILE), artifacts=artifacts, code_paths=code.code_paths,
+            signature=signature_for(ckpt, example), input_example=example,
+            pip_requirements=code.requirements,  # inference of requirements costs ~12 s; we know them
+        )
+    return logged.model_uri
 
 
 def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> VersionRef:

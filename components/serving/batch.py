@@ -18,16 +18,14 @@ from uuid import uuid4
 import pandas as pd
 from pydantic import BaseModel
 
-from components.config.params import load_params
 from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_path, sha256_file
 from components.data.validator import Validator, validate
-from components.families.registry import get
 from components.inference.scorelog.writer import open_log
-from components.lifecycle import registry
 from components.lifecycle.ledger import now_iso
+from components.serving.loaded import load
 
 log = logging.getLogger(__name__)
 META_KEY = b"keel"
@@ -92,13 +90,6 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise StageInputError(f"{path}: unsupported input (use .parquet, .csv or .csv.gz)")
 
 
-def suite_manifest(ckpt) -> dict:
-    """What the GX suite builder needs to know about the model's input (data kind, image shape)."""
-    t = ckpt.transform
-    shape = [t.height, t.width] if hasattr(t, "height") else None
-    return {"kind": get(ckpt.family).kind, "image_shape": shape}
-
-
 def run(model_name: str, input_path: Path, output_path: Path, params_path: Path = paths.PARAMS,
         alias: str = "production", chunk_rows: int | None = None,
         log_dir: Path = paths.INFERENCE_LOG_DIR) -> BatchResult:
@@ -113,10 +104,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
 
     if not Path(input_path).is_file():
         raise StageInputError(f"{input_path}: input file not found")
-    ref = registry.require_alias(model_name, alias)
-    model = registry.load_pyfunc(ref.model_uri).unwrap_python_model()  # models:/<name>/<version>: pinned for the run
-    cfg = load_params(params_path, {"model": model.ckpt.family}).validation
-    manifest = suite_manifest(model.ckpt) | {"pixel_checks": "profile"}  # pixel checks on a column profile: ~10x faster
+    loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run
+    ref, model, cfg = loaded.ref, loaded.model, loaded.validation
     digest = sha256_file(input_path)
     chunk_rows = chunk_rows or default_chunk_rows(input_path)
     scorelog, request_id = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch"), uuid4().hex
@@ -126,7 +115,7 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     writer = None
     with atomic_path(Path(output_path)) as tmp:
         try:
-            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, manifest):
+            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, loaded.manifest):
                 scored = model.predict(None, chunk)
                 scorelog.record(chunk, scored, request_id)  # a sample, to the inference log (converted off this path)
                 table = pa.Table.from_pandas(scored, preserve_index=False)

@@ -1,147 +1,187 @@
-"""Online scoring of `models:/<model>@production`: a thin FastAPI app around the registered pyfunc.
+"""Online scoring of `models:/<model>@production` (`keel serve`): a small ASGI app around the registered model.
 
-Why not `mlflow models serve`: this app resolves the alias to a version once and reports it (`/version`,
-and in every response), so a client always knows which model answered; it turns every bad request
-(not JSON, unknown payload format, missing or unknown columns, non-numeric or missing values) into a
-4xx whose message names the column and row, and keeps serving; and it starts in one process (uvicorn,
-one worker) without the scoring server's extra process tree. It accepts MLflow's request formats
-(`dataframe_split`, `dataframe_records`, `inputs`/`instances`), so clients can switch between the two.
+Why not `mlflow models serve`: this app resolves the alias to a version once and names it (`/version`, and
+in every response), so a client always knows which model answered; it checks every request with the
+family's GX suite (the one `keel predict` runs on files); it answers every bad request with a 4xx whose
+message names the problem, and keeps serving. It accepts MLflow's request bodies, so clients can switch.
+
+Hardening: the body's size is checked before it is read (Content-Length) and while it is read; parsing,
+checks and scoring run off the event loop, and scoring has a timeout, so `/ping` answers
+while the model works; requests that arrive together are scored together (components/serving/scorer.py);
+an optional bearer token guards `/invocations` and `/version` (`KEEL_SERVE_TOKEN`); `/docs` is off unless
+asked for. Several worker processes (`--workers`) each load the model.
 """
 
 
-import json
+import asyncio
+import hmac
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+import orjson
+from pydantic import BaseModel, Field
 
 from components.core import paths
 from components.core.errors import KeelError
 from components.inference.scorelog.writer import open_log
-from components.lifecycle import registry
+from components.serving.loaded import load
+from components.serving.payload import BadRequest, Table, parse
+from components.serving.scorer import Checks, Overloaded, Scorer
 
 log = logging.getLogger(__name__)
-MAX_ROWS = 100_000
+TOKEN_ENV = "KEEL_SERVE_TOKEN"  # set: every call but /ping needs `Authorization: Bearer <token>`
+CONFIG_ENV = "KEEL_SERVE_CONFIG"  # how `run` hands the settings to worker processes
+INLINE_BYTES = 0  # bodies up to this size are parsed and checked on the event loop (the checks cost ~7 ms: none)
+INLINE_VALUES = 10_000  # smaller answers are rendered on the event loop
 
 
-class BadRequest(Exception):
-    """A request the model cannot score; the message names the problem."""
+class ServeConfig(BaseModel):
+    """`keel serve`'s settings."""
 
-    def __init__(self, message: str, status: int = 422):
-        super().__init__(message)
-        self.status = status
-
-
-def parse_payload(payload: Any, columns: list[str]) -> pd.DataFrame:
-    """MLflow-style JSON -> a frame with exactly `columns` (in order)."""
-    if not isinstance(payload, dict):
-        raise BadRequest(f"body must be a JSON object, got {type(payload).__name__}", 400)
-    keys = [k for k in ("dataframe_split", "dataframe_records", "inputs", "instances") if k in payload]
-    if len(keys) != 1:
-        raise BadRequest("body must have exactly one of dataframe_split, dataframe_records, inputs, instances; "
-                         f"got keys {sorted(payload)}", 400)
-    data = payload[keys[0]]
-    if isinstance(data, (list, dict)) and not data:
-        raise BadRequest("no rows to score")
-    try:
-        if keys[0] == "dataframe_split":
-            if not isinstance(data, dict) or "data" not in data:
-                raise BadRequest("dataframe_split must be an object with `columns` and `data`", 400)
-            df = pd.DataFrame(data["data"], columns=data.get("columns") or columns)
-        elif isinstance(data, dict):  # {"column": [values...]}
-            df = pd.DataFrame(data)
-        elif isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
-            df = pd.DataFrame.from_records(data)
-        elif isinstance(data, list) and all(isinstance(r, list) for r in data):
-            widths = sorted({len(r) for r in data})
-            if widths != [len(columns)]:
-                raise BadRequest(f"{keys[0]}: each row must have {len(columns)} values (the columns "
-                                 f"{columns[0]}..{columns[-1]}), got row lengths {widths[:5]}")
-            df = pd.DataFrame(data, columns=columns)
-        else:
-            raise BadRequest(f"{keys[0]}: expected a list of rows or an object of columns", 400)
-    except (ValueError, TypeError) as e:
-        raise BadRequest(f"{keys[0]}: not a table: {e}", 400) from None
-    return check_frame(df, columns)
+    model: str
+    alias: str = "production"
+    host: str = "127.0.0.1"
+    port: int = 5001
+    workers: int = Field(1, ge=1)  # processes, each with the model loaded
+    threads: int = Field(1, ge=1)  # torch threads per worker (latency: 1; see docs/lifecycle.md)
+    max_bytes: int = Field(8 * 2**20, ge=1024)  # request body limit, checked before parsing
+    max_rows: int = Field(100_000, ge=1)
+    max_batch_rows: int = Field(2048, ge=1)  # rows of queued requests scored in one call
+    timeout_s: float = Field(30.0, gt=0)  # a request's wait for its scores
+    docs: bool = False  # /docs, /redoc and /openapi.json
+    params: Path = paths.PARAMS  # validation settings for versions that do not record theirs; monitor.log
+    log_dir: Path = paths.INFERENCE_LOG_DIR  # the inference log (what keel monitor checks for drift)
 
 
-def check_frame(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Exactly the model's columns, numeric and present in every row."""
-    if len(df) == 0:
-        raise BadRequest("no rows to score")
-    if len(df) > MAX_ROWS:
-        raise BadRequest(f"{len(df)} rows in one request; send at most {MAX_ROWS} (use keel predict for files)", 413)
-    missing = [c for c in columns if c not in df.columns]
-    unknown = [str(c) for c in df.columns if c not in columns]
-    if missing or unknown:
-        parts = ([f"missing column(s) {missing[:8]}{' ...' if len(missing) > 8 else ''}"] if missing else []) + \
-                ([f"unknown column(s) {unknown[:8]}"] if unknown else [])
-        raise BadRequest("; ".join(parts) + f" (the model takes {len(columns)} columns {columns[0]}..{columns[-1]})")
-    df = df[columns]
-    for c in columns:
-        values = pd.to_numeric(df[c], errors="coerce")
-        bad = df[c][values.isna() & df[c].notna()]
-        if len(bad):
-            raise BadRequest(f"column {c}: expected a number, got {bad.iloc[0]!r} (row {bad.index[0]})")
-        holes = values.index[~np.isfinite(values.to_numpy(dtype=np.float64, na_value=np.nan))]
-        if len(holes):
-            raise BadRequest(f"column {c}: missing or non-finite value in row(s) {list(holes[:5])}")
-    return df.astype("float64")
+def _json(status: int, content: Any, headers: dict[str, str] | None = None):
+    """A JSON response of `content` (bytes: already rendered)."""
+    from starlette.responses import Response
+
+    body = content if isinstance(content, bytes) else orjson.dumps(content)
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
-def create_app(model_name: str, alias: str = "production", log_dir: Path = paths.INFERENCE_LOG_DIR,
-               params_path: Path = paths.PARAMS):
-    """The FastAPI app serving `model_name@alias` (resolved to one version at start); what it scores goes to
-    the inference log in `log_dir` (`monitor.log` of `params_path`)."""
+async def read_body(request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is known to exceed `limit` bytes: from Content-Length before
+    reading, else while streaming (chunked uploads)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BadRequest(f"body of {declared} bytes is over the limit of {limit} bytes (--max-bytes)"
+                         if declared.isdigit() else f"bad Content-Length {declared!r}", 413 if declared.isdigit()
+                         else 400)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(f"body is over the limit of {limit} bytes (--max-bytes)", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(cfg: ServeConfig):
+    """The app serving `cfg.model@cfg.alias` (resolved to one version at start); what it scores goes to the
+    inference log in `cfg.log_dir` (`monitor.log` of `cfg.params`)."""
+    import torch
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
-    from mlflow.exceptions import MlflowException
 
-    ref = registry.require_alias(model_name, alias)
-    model = registry.load_pyfunc(ref.model_uri)
-    columns = [c.name for c in model.metadata.get_input_schema().inputs]
-    scorelog = open_log(log_dir, model_name, ref.version, model.unwrap_python_model().ckpt, params_path, "serve")
-    info = {"model": model_name, "version": ref.version, "alias": alias, "model_uri": ref.model_uri}
-    app = FastAPI(title=f"keel serve {model_name}@{alias}")
+    torch.set_num_threads(cfg.threads)
+    loaded = load(cfg.model, cfg.alias, cfg.params)
+    checks, scorer = Checks(loaded), Scorer(loaded, cfg.max_batch_rows, cfg.timeout_s)
+    scorelog = open_log(cfg.log_dir, cfg.model, loaded.ref.version, loaded.model.ckpt, cfg.params, "serve")
+    parsing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keel-parse")
+    info = {"model": cfg.model, "version": loaded.ref.version, "alias": cfg.alias, "model_uri": loaded.ref.model_uri}
+    token = os.environ.get(TOKEN_ENV) or None
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse(status_code=status, content={"error_code": "BAD_REQUEST", "message": message, **info})
+    def answer(table: Table, out: dict[str, list[Any]], given_id: str | None) -> bytes:
+        """Log the scored rows (a sample, per `monitor.log`) and render the response body: the version's info,
+        the request id and one object per row."""
+        import pandas as pd
+
+        request_id = scorelog.record(table.to_frame(loaded.columns), pd.DataFrame(out), given_id)
+        names = list(out)
+        rows = [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
+        return orjson.dumps(info | {"request_id": request_id, "predictions": rows})
+
+    def prepare(body: bytes) -> Table:
+        table = parse(body, loaded.schema, cfg.max_rows)
+        checks.require(table)
+        return table
+
+    @asynccontextmanager
+    async def lifespan(app):
+        scorer.start()
+        yield
+        await scorer.stop()
+        parsing.shutdown(wait=False, cancel_futures=True)
+        scorelog.close()  # what was acknowledged is on disk
+
+    hidden = {} if cfg.docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title=f"keel serve {cfg.model}@{cfg.alias}", lifespan=lifespan, **hidden)
+
+    def error(status: int, message: str, headers: dict[str, str] | None = None):
+        code = {401: "UNAUTHENTICATED", 413: "REQUEST_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
+                503: "TEMPORARILY_UNAVAILABLE"}.get(status, "BAD_REQUEST")
+        return _json(status, {"error_code": code, "message": message, **info}, headers)
+
+    def refused(request: Request):
+        """401 unless the request carries the bearer token (when one is set)."""
+        given = request.headers.get("authorization", "")
+        if token is None or hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return None
+        return error(401, "missing or wrong bearer token (Authorization: Bearer ...)", {"WWW-Authenticate": "Bearer"})
 
     @app.get("/ping")
-    def ping() -> dict:
-        return {"status": "ok"}
+    async def ping():
+        return _json(200, {"status": "ok"})
 
     @app.get("/version")
-    def version() -> dict:
-        return info | {"columns": columns}
+    async def version(request: Request):
+        return refused(request) or _json(200, info | {"columns": loaded.columns,
+                                                      "types": dict(loaded.schema)})
 
     @app.post("/invocations")
     async def invocations(request: Request):
-        body = await request.body()
+        if (denied := refused(request)) is not None:
+            return denied
+        kind = request.headers.get("content-type", "application/json")
+        if "json" not in kind:
+            return error(415, f"Content-Type {kind!r}: send application/json")
         try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            return error(400, f"body is not valid JSON: {e}")
-        try:
-            frame = parse_payload(payload, columns)
-            out = model.predict(frame)
+            body = await read_body(request, cfg.max_bytes)
+            table = prepare(body) if len(body) <= INLINE_BYTES else \
+                await asyncio.get_running_loop().run_in_executor(parsing, prepare, body)
+            out = await scorer.score(table)
         except BadRequest as e:
-            return error(e.status, str(e))
-        except (KeelError, MlflowException, ValueError) as e:  # the model's own checks (schema, transform)
+            return error(e.status, str(e), {"Connection": "close"} if e.status == 413 else None)
+        except Overloaded as e:
+            return error(503, str(e))
+        except (KeelError, ValueError) as e:  # the model's own checks (a series history shorter than its window)
             return error(422, str(e).splitlines()[0][:1000])
-        request_id = scorelog.record(frame, out, request.headers.get("x-request-id"))  # to the inference log
-        return info | {"request_id": request_id, "predictions": json.loads(out.to_json(orient="records"))}
+        given_id = request.headers.get("x-request-id")
+        if table.rows * len(out) <= INLINE_VALUES:
+            return _json(200, answer(table, out, given_id))  # small: a thread hop costs more than rendering
+        return _json(200, await asyncio.get_running_loop().run_in_executor(parsing, answer, table, out, given_id))
 
     return app
 
 
-def run(model_name: str, host: str = "127.0.0.1", port: int = 5001, alias: str = "production",
-        log_dir: Path = paths.INFERENCE_LOG_DIR, params_path: Path = paths.PARAMS) -> None:
-    """Serve until interrupted (one uvicorn worker)."""
+def app_from_env():
+    """The app for a worker process started by `run` (settings in KEEL_SERVE_CONFIG)."""
+    return create_app(ServeConfig.model_validate_json(os.environ[CONFIG_ENV]))
+
+
+def run(cfg: ServeConfig) -> None:
+    """Serve until interrupted."""
     import uvicorn
 
-    app = create_app(model_name, alias, log_dir, params_path)
-    log.info("serving %s@%s on http://%s:%d", model_name, alias, host, port)
-    uvicorn.run(app, host=host, port=port, workers=1, log_level="warning")
+    log.info("serving %s@%s on http://%s:%d (%d worker(s))", cfg.model, cfg.alias, cfg.host, cfg.port, cfg.workers)
+    common = {"host": cfg.host, "port": cfg.port, "log_level": "warning", "timeout_graceful_shutdown": 5}
+    if cfg.workers == 1:
+        uvicorn.run(create_app(cfg), **common)
+    else:
+        os.environ[CONFIG_ENV] = cfg.model_dump_json()
+        uvicorn.run("components.serving.serve:app_from_env", factory=True, workers=cfg.workers, **common)

@@ -25,11 +25,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from components.config.sections import RegisterConfig
+from components.config.sections import RegisterConfig, ValidateConfig
 from components.core import paths
 from components.core.errors import RegistryError
 from components.core.io import read_json, require_files, sha256_file, sha256_json, write_json
 from components.data.artifacts import load_split
+from components.families.registry import get
 from components.lifecycle import explanations, modelcard, moves, registry, tracking
 from components.stages.spec import Io, Stage
 from components.trust.explain import summary
@@ -108,9 +109,10 @@ def registration_key(run_id: str, cfg: RegisterConfig, checkpoint: Path, split_s
 def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
         raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
         reports_dir: Path = paths.REPORTS_DIR, out_dir: Path = paths.REGISTER_DIR,
-        dvc_lock: Path | None = None) -> RegisterResult:
+        dvc_lock: Path | None = None, validation: ValidateConfig | None = None) -> RegisterResult:
     """Register the trained model once (a retry reuses the version); alias it `cfg.alias` only if the absolute
-    thresholds pass."""
+    thresholds pass. `validation`: the checks the model's inputs must pass, recorded in the model (keel serve
+    and keel predict run them)."""
     model_dir = Path(model_dir)
     require_files(model_dir, [paths.CHECKPOINT_FILE, paths.RUN_FILE])
     metrics_file = Path(reports_dir) / paths.METRICS_FILE
@@ -133,7 +135,9 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         log.info("register: %s version %s was registered from run %s with the same params and checkpoint: "
                  "reused, not registered again", name, version.version, run_ref.run_id)
     else:
-        uri, split_uri = log_model(model_dir, features_dir, tags["split_sha256"], name)
+        checks = None if validation is None else {"kind": get(ckpt.family).kind,
+                                                  "validation": validation.model_dump(mode="json")}
+        uri, split_uri = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks)
         tags |= {"gate.absolute": "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
         version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
         test_file = Path(features_dir) / "test.parquet"
@@ -159,16 +163,16 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     return result
 
 
-def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str) -> tuple[str, str | None]:
-    """Log the pyfunc and the frozen test split into the training run: (model URI, split URI or None)."""
-    from components.inference.checkpoint import load_checkpoint
-
-    transform = load_checkpoint(Path(model_dir) / paths.CHECKPOINT_FILE).transform
+def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str, ckpt,
+              checks: dict | None = None) -> tuple[str, str | None]:
+    """Log the pyfunc (with the input `checks` it runs) and the frozen test split into the training run:
+    (model URI, split URI or None)."""
+    transform = ckpt.transform
     # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
     example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
     test_file = Path(features_dir) / "test.parquet"
     with tracking.resume_run(model_dir):
-        uri = registry.log_pyfunc(Path(model_dir) / paths.CHECKPOINT_FILE, example)
+        uri = registry.log_pyfunc(Path(model_dir) / paths.CHECKPOINT_FILE, example, checks)
         # a partitioned split (a folder of parts) stays local
         split_uri = tracking.log_split(test_file, f"{name}-test", split_sha256) if test_file.is_file() else None
     return uri, split_uri

@@ -9,6 +9,7 @@ import pytest
 
 from components.data.sources import BUNDLED
 from tests.helpers import make_repo_copy
+from tests.lifecycle.serving import call, serving
 from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
@@ -49,6 +50,28 @@ def test_staged_and_forecasts_from_a_raw_weekly_history(run):
     details = json.loads((repo / "reports/details.json").read_text())
     assert np.allclose(out["forecast"].to_numpy(), details["forecasts"]["model"], atol=1e-6)
     assert np.abs(out["forecast"].to_numpy() - actual).mean() < 1.0  # ppm; seasonal naive is off by 1.9
+
+
+def test_keel_serve_forecasts_from_a_raw_history_and_checks_it(run):
+    import mlflow.pyfunc
+
+    repo, _ = run
+    use_store(repo)
+    co2 = BUNDLED["statsmodels:co2"]()
+    history = co2[co2["timestamp"] < pd.Timestamp("2000-01-01")]
+    expected = mlflow.pyfunc.load_model("models:/co2-forecasting@staging").predict(history)
+    records = [{"timestamp": t.isoformat(), "value": None if np.isnan(v) else v}
+               for t, v in zip(history["timestamp"], history["value"], strict=True)]
+    with serving(repo, "co2-forecasting", "staging", repo / "params.yaml") as url:
+        status, out = call(f"{url}/invocations", {"dataframe_records": records})
+        assert status == 200, out
+        assert np.allclose([p["forecast"] for p in out["predictions"]], expected["forecast"], atol=1e-6)
+        swapped = records[:100] + [records[101], records[100]] + records[102:]
+        for body, message in [({"dataframe_records": records[:50] + [records[50] | {"timestamp": "soon"}]},
+                               "column timestamp: not an ISO 8601 date/time"),
+                              ({"dataframe_records": swapped}, "expect_column_values_to_be_increasing")]:
+            status, out = call(f"{url}/invocations", body)
+            assert status == 422 and message in out["message"], (out, message)
 
 
 def test_first_production_version_through_the_gate(run):

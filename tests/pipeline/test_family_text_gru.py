@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.helpers import make_repo_copy
+from tests.lifecycle.serving import call, serving
 from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
 pytestmark = pytest.mark.slow
@@ -44,6 +45,22 @@ def test_staged_pyfunc_classifies_raw_strings(repo, metrics):
     unseen = model.predict(pd.DataFrame({"text": ["A moving, beautifully acted and very funny film.",
                                                   "Dull, lifeless and far too long; a mess.", "zzqx !!"]}))
     assert unseen["prediction"].tolist()[:2] == ["fresh", "rotten"] and len(unseen) == 3
+
+
+def test_keel_serve_takes_raw_strings_and_checks_them(repo, metrics):
+    texts = ["A moving, beautifully acted and very funny film.", "Dull, lifeless and far too long; a mess."]
+    use_store(repo)
+    expected = mlflow.pyfunc.load_model(f"models:/{NAME}@staging").predict(pd.DataFrame({"text": texts}))
+    with serving(repo, NAME, "staging", repo / "params.yaml") as url:
+        status, out = call(f"{url}/invocations", {"dataframe_records": [{"text": t} for t in texts]})
+        assert status == 200, out
+        assert [p["prediction"] for p in out["predictions"]] == expected["prediction"].tolist()
+        assert np.allclose([p["p_fresh"] for p in out["predictions"]], expected["p_fresh"], atol=1e-6)
+        for body, message in [({"inputs": [["fine"], [3]]}, "column text: expected a string, got 3 (row 1)"),
+                              ({"inputs": {"text": ["fine", "   "]}}, "expect_column_values_to_not_match_regex"),
+                              ({"inputs": {"text": ["x" * 6000]}}, "expect_column_value_lengths_to_be_between")]:
+            status, out = call(f"{url}/invocations", body)
+            assert status == 422 and message in out["message"], (body, out)
 
 
 def test_first_production_version_through_the_gate(repo, metrics):

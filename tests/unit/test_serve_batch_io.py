@@ -1,38 +1,71 @@
 """Request parsing for `keel serve` and input reading for `keel predict`: pure, no model needed."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
 from components.core.errors import StageInputError
 from components.serving.batch import read_chunks
-from components.serving.serve import BadRequest, parse_payload
+from components.serving.payload import BadRequest, parse
 
-COLS = ["a", "b", "c"]
+SCHEMA = [("a", "double"), ("b", "double"), ("c", "double")]
 
 
-def test_mlflow_payload_formats_give_the_same_frame():
-    expected = pd.DataFrame({"a": [1.0, 4.0], "b": [2.0, 5.0], "c": [3.0, 6.0]})
+def body(payload) -> bytes:
+    return payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+
+
+def test_mlflow_payload_formats_give_the_same_table():
+    expected = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     bodies = [{"inputs": [[1, 2, 3], [4, 5, 6]]}, {"instances": [[1, 2, 3], [4, 5, 6]]},
               {"dataframe_split": {"columns": ["c", "b", "a"], "data": [[3, 2, 1], [6, 5, 4]]}},
               {"dataframe_records": [{"a": 1, "b": 2, "c": 3}, {"a": 4, "b": 5, "c": 6}]},
               {"inputs": {"a": [1, 4], "b": [2, 5], "c": [3, 6]}}]
-    for body in bodies:
-        pd.testing.assert_frame_equal(parse_payload(body, COLS).reset_index(drop=True), expected)
+    for payload in bodies:
+        table = parse(body(payload), SCHEMA, 100)
+        np.testing.assert_array_equal(table.to_frame(["a", "b", "c"]).to_numpy(), expected, err_msg=str(payload))
+    nulls = parse(body({"inputs": [[1, None, 3]]}), SCHEMA, 100)  # a null is left to the family's checks
+    assert np.isnan(nulls.matrix[0, 1])
 
 
-@pytest.mark.parametrize("body, status, message", [
+def test_text_and_time_columns_keep_their_types():
+    schema = [("timestamp", "datetime"), ("value", "double"), ("text", "string")]
+    table = parse(body({"dataframe_records": [{"timestamp": "2024-01-01T00:00:00Z", "value": 1, "text": "a b"},
+                                              {"timestamp": "2024-01-01T01:00:00Z", "value": 2.5, "text": "c"}]}),
+                  schema, 100)
+    frame = table.frame
+    assert frame["timestamp"].dtype.kind == "M" and frame["timestamp"].iloc[1] == pd.Timestamp("2024-01-01T01:00")
+    assert frame["value"].tolist() == [1.0, 2.5] and frame["text"].tolist() == ["a b", "c"]
+    for payload, message in [({"inputs": {"timestamp": ["2024-01-01", "soon"], "value": [1, 2], "text": ["x", "y"]}},
+                              "column timestamp: not an ISO 8601 date/time"),
+                             ({"inputs": {"timestamp": ["2024-01-01"], "value": [1], "text": [7]}},
+                              "column text: expected a string, got 7 (row 0)")]:
+        with pytest.raises(BadRequest) as e:
+            parse(body(payload), schema, 100)
+        assert e.value.status == 422 and message in str(e.value)
+
+
+@pytest.mark.parametrize("payload, status, message", [
+    (b"{not json", 400, "body is not valid JSON"),
+    (b'{"inputs": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "nested too deeply"),
     ([1, 2], 400, "body must be a JSON object"),
     ({"rows": []}, 400, "exactly one of dataframe_split"),
-    ({"inputs": [[1, 2]]}, 422, "each row must have 3 values"),
+    ({"inputs": [[1, 2]]}, 422, "each row must be a list of 3 values"),
+    ({"dataframe_split": {"columns": ["a", "a", "b"], "data": [[1, 2, 3]]}}, 422, "duplicate column(s) ['a']"),
     ({"dataframe_records": [{"a": 1, "b": 2}]}, 422, "missing column(s) ['c']"),
     ({"dataframe_records": [{"a": 1, "b": 2, "c": 3, "d": 4}]}, 422, "unknown column(s) ['d']"),
     ({"dataframe_records": [{"a": 1, "b": "x", "c": 3}]}, 422, "column b: expected a number, got 'x' (row 0)"),
-    ({"dataframe_records": [{"a": 1, "b": 2, "c": None}]}, 422, "column c: missing or non-finite value in row(s) [0]"),
+    ({"inputs": [[1, True, 3]]}, 422, "column b: expected a number, got True (row 0)"),
+    ({"inputs": [[1, [[[2]]], 3]]}, 422, "column b: expected a number, got a list (row 0)"),
+    ({"inputs": [[1, 2, 3]] * 11}, 413, "11 rows in one request; send at most 10"),
+    ({"inputs": {"a": [1] * 11, "b": [1] * 11, "c": [1] * 11}}, 413, "send at most 10"),
     ({"inputs": []}, 422, "no rows to score"),
 ])
-def test_bad_requests_name_the_problem(body, status, message):
+def test_bad_requests_name_the_problem(payload, status, message):
     with pytest.raises(BadRequest) as e:
-        parse_payload(body, COLS)
+        parse(body(payload), SCHEMA, 10)
     assert e.value.status == status and message in str(e.value)
 
 

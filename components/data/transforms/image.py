@@ -35,7 +35,12 @@ class ImageTransform(FittedTransform):
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """Raw rows -> (N, 1, H, W) float32."""
         self._require(df, self.columns)
-        x = df[self.columns].to_numpy(dtype=np.float32, copy=True)  # owned: normalised in place, no temporaries
+        return self.features_array(df[self.columns].to_numpy(dtype=np.float32, copy=True), owned=True)
+
+    def features_array(self, x: np.ndarray, owned: bool = False) -> np.ndarray:
+        """Raw pixel rows as an (N, H*W) array in `columns` order -> model input (the lean serving path).
+        `owned`: x is a float32 array the caller gives up (normalised in place, no temporaries)."""
+        x = x if owned else np.array(x, dtype=np.float32)
         x -= np.float32(self.mean)
         x /= np.float32(self.std)
         return x.reshape(-1, 1, self.height, self.width)
@@ -54,9 +59,9 @@ class ClusterTransform(ImageTransform):
 
     kind: Literal["image:clustering"] = "image:clustering"
 
-    def features(self, df: pd.DataFrame) -> np.ndarray:
-        """Raw rows -> (N, H*W) float32."""
-        return super().features(df).reshape(len(df), -1)
+    def features_array(self, x: np.ndarray, owned: bool = False) -> np.ndarray:
+        """Raw pixel rows (N, H*W) -> (N, H*W) float32."""
+        return super().features_array(x, owned).reshape(len(x), -1)
 
     def targets(self, df: pd.DataFrame) -> np.ndarray:
         return self.features(df)

@@ -43,8 +43,11 @@ class TabularTransform(FittedTransform):
     def features(self, df: pd.DataFrame) -> np.ndarray:
         """Raw rows -> (N, F) float32."""
         self._require(df, self.columns)
-        x = df[self.columns].to_numpy(dtype=np.float64)
-        return ((x - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
+        return self.features_array(df[self.columns].to_numpy(dtype=np.float64))
+
+    def features_array(self, x: np.ndarray) -> np.ndarray:
+        """Raw rows as an (N, F) array in `columns` order -> model input (the lean serving path)."""
+        return ((np.asarray(x, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.std)).astype(np.float32)
 
     def targets(self, df: pd.DataFrame) -> np.ndarray:
         """Class indices, or standardised float32 values for regression."""

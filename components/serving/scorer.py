@@ -1,0 +1,159 @@
+"""Online scoring, off the event loop: each request's table is checked (the family's GX suite, as batch
+scoring runs it), queued, and scored together with the requests that queued while the previous batch ran.
+
+One thread scores (the model is not shared between threads); while it works, new requests wait in the queue,
+and the next batch takes all of them (up to `max_batch_rows`): no delay is added to a lone request, and under
+load the per-call cost of the model is shared. A family whose samples span rows (a series: one forecast
+from a whole history) is scored one request at a time. Every scored batch goes through `Scorer.score_batch`,
+the one call site of the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from components.data.suitecheck import SuiteCheck
+from components.data.validator import ValidationReport, Validator
+from components.inference.predict import forward, predict, to_frame
+from components.serving.loaded import Loaded
+from components.serving.payload import BadRequest, Table
+
+log = logging.getLogger(__name__)
+
+
+class Overloaded(Exception):
+    """The server cannot take or finish the request in time (HTTP 503)."""
+
+
+@dataclass
+class Job:
+    table: Table
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class Checks:
+    """The family's suite on one request: compiled (components/data/suitecheck.py) where it can be exact, else
+    GX itself (one Validator, serialised: it is not thread-safe)."""
+
+    def __init__(self, loaded: Loaded):
+        self.loaded = loaded
+        self.fast = SuiteCheck(loaded.validation, loaded.manifest)
+        self._gx: Validator | None = None
+        self._lock = threading.Lock()
+        self.unsupported = self.fast.supported(self._columns())
+        if self.unsupported:
+            log.warning("serve: the suite has checks only GX can run (%s): each request runs GX (~60 ms or more)",
+                        ", ".join(self.unsupported))
+
+    def _columns(self) -> list[str]:
+        from components.data.suites import DERIVED
+
+        frame = pd.DataFrame({c: [] for c in self.loaded.columns})
+        kind = self.loaded.manifest["kind"]
+        return list(DERIVED[kind](frame, self.loaded.validation).columns) if kind in DERIVED else list(frame.columns)
+
+    def __call__(self, table: Table) -> ValidationReport:
+        frame = table.to_frame(self.loaded.columns)
+        report = self.fast(frame)
+        if report is not None:
+            return report
+        with self._lock:
+            if self._gx is None:
+                self._gx = Validator(self.loaded.validation, self.loaded.manifest, require_label=False, name="serve")
+            return self._gx(frame)
+
+    def require(self, table: Table) -> None:
+        """BadRequest (422) naming every failed check."""
+        report = self(table)
+        if not report.success:
+            for f in report.failures:  # a 6,000-character text need not come back whole
+                f.examples = [f"{e[:60]}..." if isinstance(e, str) and len(e) > 60 else e for e in f.examples]
+            raise BadRequest(report.message(f"request ({table.rows} row(s))").replace("\n  - ", "; ")
+                             .replace(":;", ":"))
+
+
+class Scorer:
+    """Batches checked requests and scores them on one thread; `timeout_s` bounds a request's wait."""
+
+    def __init__(self, loaded: Loaded, max_batch_rows: int = 2048, timeout_s: float = 30.0,
+                 max_queued_rows: int = 200_000):
+        self.loaded, self.max_batch_rows, self.timeout_s = loaded, max_batch_rows, timeout_s
+        self.max_queued_rows = max_queued_rows
+        transform = loaded.ckpt.transform
+        self.rowwise = not hasattr(transform, "serving_features")  # a series forecasts from the whole request
+        self.lean = self.rowwise and hasattr(transform, "features_array")
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keel-score")
+        self.queue: asyncio.Queue[Job] | None = None
+        self.queued_rows = 0
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    async def score(self, table: Table) -> dict[str, list[Any]]:
+        """The request's output columns (name -> values), or Overloaded."""
+        if self.queued_rows + table.rows > self.max_queued_rows:
+            raise Overloaded(f"server busy: {self.queued_rows} rows are waiting to be scored; retry later")
+        job = Job(table)
+        self.queued_rows += table.rows
+        self.queue.put_nowait(job)
+        try:
+            return await asyncio.wait_for(asyncio.shield(job.done), self.timeout_s)
+        except TimeoutError:
+            raise Overloaded(f"scoring did not finish within {self.timeout_s:g} s (--timeout); retry later, "
+                             "or send fewer rows per request") from None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            jobs = [await self.queue.get()]
+            rows = jobs[0].table.rows
+            while self.rowwise and not self.queue.empty() and rows < self.max_batch_rows:
+                jobs.append(self.queue.get_nowait())
+                rows += jobs[-1].table.rows
+            try:
+                outputs = await loop.run_in_executor(self.pool, self.score_batch, [j.table for j in jobs])
+                for job, out in zip(jobs, outputs, strict=True):
+                    if not job.done.done():
+                        job.done.set_result(out)
+            except Exception as e:  # noqa: BLE001 - the batch's requests get the error; the loop keeps serving
+                for job in jobs:
+                    if not job.done.done():
+                        job.done.set_exception(e)
+            finally:
+                self.queued_rows -= rows
+
+    def score_batch(self, tables: list[Table]) -> list[dict[str, list[Any]]]:
+        """Score the tables of one batch together: the one place the model runs (a scored batch's hook goes
+        here). Returns each table's output columns."""
+        ckpt, columns = self.loaded.ckpt, self.loaded.columns
+        if self.lean and all(t.matrix is not None for t in tables):  # numbers only: no pandas on the way in
+            matrix = tables[0].matrix if len(tables) == 1 else np.concatenate([t.matrix for t in tables])
+            predictions = forward(ckpt, ckpt.transform.features_array(matrix))
+        else:
+            frames = [t.to_frame(columns) for t in tables]
+            predictions = predict(ckpt, frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True),
+                                  serving=True)
+        out = to_frame(ckpt, predictions)
+        values = {c: out[c].tolist() for c in out.columns}
+        if not self.rowwise:
+            return [values]
+        result, start = [], 0
+        for t in tables:
+            result.append({c: v[start:start + t.rows] for c, v in values.items()})
+            start += t.rows
+        return result
