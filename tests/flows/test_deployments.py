@@ -66,7 +66,7 @@ def test_each_run_gets_the_deployed_commit_and_data_in_a_folder_of_its_own(tmp_p
 def test_only_deployments_that_share_a_folder_are_limited_to_one_run():
     by_name = {d["name"]: d for d in SPEC["deployments"]}
     shared = {n for n, d in by_name.items() if "pull" in d}  # their own pull: a shared working directory
-    assert shared == {"nightly-batch-scoring"}
+    assert shared == {"nightly-batch-scoring", "hourly-monitoring"}  # the inference log lives in the checkout
     for name in (*shared, "promotion"):  # promotion: one gate at a time moves @production
         assert by_name[name]["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
     assert "set_working_directory" not in str(SPEC["pull"])

@@ -215,7 +215,7 @@ def test_inferred_suite_runs_in_validate_and_shows_in_data_docs(project):
     suite = json.loads((project / "suites" / "digits.json").read_text())
     assert len(suite["expectations"]) > 100 and (project / "reports/suites/digits/index.html").is_file()
     params = load_params(project / "params.yaml", {"validate.suite": "both"})
-    report = validate.run(params.validation, paths.RAW_DIR, project / "validation-both", project / "suites")
+    report = validate.run(params.validation, paths.RAW_DIR, project / "validation-both", suites_dir=project / "suites")
     assert report.success and report.evaluated > 192  # the params suite (3 checks x 64 pixels, ...) and more
     docs = project / "validation-both/data_docs"
     suite_pages = "".join(p.read_text() for p in docs.rglob("expectations/**/*.html"))
