@@ -15,31 +15,21 @@ from scipy.spatial.distance import jensenshannon
 # ---------------------------------------------------------------- multiple-testing corrections
 
 
+def _adjusted(p: Sequence[float], method: str) -> np.ndarray:
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p, dtype=float)
+    return p if len(p) == 0 else multipletests(p, method=method)[1]
+
+
 def holm(p: Sequence[float]) -> np.ndarray:
     """Holm step-down adjusted p-values (family-wise error rate)."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return _adjusted(p, "holm")
 
 
 def benjamini_hochberg(p: Sequence[float]) -> np.ndarray:
     """Benjamini-Hochberg step-up adjusted p-values (false discovery rate)."""
-    p = np.asarray(p, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out
+    return _adjusted(p, "fdr_bh")
 
 
 # ---------------------------------------------------------------- univariate statistics
