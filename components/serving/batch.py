@@ -22,7 +22,7 @@ from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_path, sha256_file
-from components.data.validator import Validator, validate
+from components.data.validator import Validator
 from components.families.registry import get
 from components.lifecycle import registry
 from components.lifecycle.ledger import now_iso
@@ -142,13 +142,12 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
 def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict) -> Iterator[tuple[pd.DataFrame, Any]]:
     """The input's chunks (label dropped), each with its passing GX report; the first failing chunk raises
     DataValidationError naming the rows, the checks, counts and examples."""
-    check = Validator(cfg, manifest, require_label=False, name="batch", result_format="BOOLEAN_ONLY", chunks=True)
+    check = Validator(cfg, manifest, require_label=False, name="batch", chunks=True)
     start = 0
     for chunk in read_chunks(input_path, chunk_rows):
         chunk = chunk.drop(columns=[LABEL], errors="ignore")
-        report = check(chunk)  # the fast pass; only a failing chunk is re-checked for counts and examples
+        report = check(chunk)  # a fast pass; only a failing chunk is checked again for counts and examples
         if not report.success:
-            report = validate(chunk, cfg, manifest, require_label=False, name="batch")
             raise DataValidationError(report.message(f"{input_path} rows {start}..{start + len(chunk) - 1}"),
                                       [f.describe() for f in report.failures])
         yield chunk, report
