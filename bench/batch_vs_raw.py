@@ -37,10 +37,9 @@ import torch
 def setup(workdir: Path, rows: int):
     """Register the default CNN as bench-cnn@production in a temp store; write `rows` raw digits rows."""
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{workdir / 'mlflow.db'}"
+    from components.config.sections import FeaturesConfig, IngestConfig
     from components.data.split import split
     from components.data.transforms.image import ImageTransform
-
-    from components.config.sections import FeaturesConfig, IngestConfig
     from components.inference.checkpoint import build_model, save_checkpoint
     from components.lifecycle import registry, tracking
     from components.models.cnn import CnnConfig
