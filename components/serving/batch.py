@@ -21,7 +21,8 @@ from components.config.params import load_params
 from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
-from components.core.io import atomic_path, sha256_file
+from components.core.io import atomic_dir, atomic_path, sha256_file, sha256_paths
+from components.data.cluster import map_parts
 from components.data.validator import Validator
 from components.families.registry import get
 from components.lifecycle import registry
@@ -103,10 +104,12 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
 
     The GX suite is the schema check here (exact columns, types, values: stricter than the MLflow signature),
     so chunks go to the model's own predict, not through MLflow's per-call signature enforcement, which
-    re-checks and copies every column (~13% of the forward on 250k digits rows)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    re-checks and copies every column (~13% of the forward on 250k digits rows).
 
+    A directory `input_path` (a partitioned Parquet dataset) is scored part by part, in parallel on Dask when the
+    environment asks for it (components/data/cluster.py), into a directory of parts: `run_partitioned`."""
+    if Path(input_path).is_dir():
+        return run_partitioned(model_name, input_path, output_path, params_path, alias, chunk_rows)
     if not Path(input_path).is_file():
         raise StageInputError(f"{input_path}: input file not found")
     ref = registry.require_alias(model_name, alias)
@@ -117,26 +120,75 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     chunk_rows = chunk_rows or default_chunk_rows(input_path)
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
             "input": str(input_path), "input_sha256": digest, "created_at": now_iso()}
-    rows = chunks = checks = 0
-    writer = None
     with atomic_path(Path(output_path)) as tmp:
-        try:
-            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, manifest):
-                table = pa.Table.from_pandas(model.predict(None, chunk), preserve_index=False)
-                if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
-                    dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
-                    writer = pq.ParquetWriter(tmp, table.schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
-                                              use_dictionary=dictionary)
-                writer.write_table(table)
-                rows, chunks, checks = rows + len(chunk), chunks + 1, checks + report.successful
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
+        checked = checked_chunks(input_path, chunk_rows, cfg, manifest)
+        rows, chunks, checks = write_predictions(model, checked, tmp, meta)
+        if not chunks:
             raise StageInputError(f"{input_path}: no rows to score")
     log.info("batch: %s v%s scored %d rows in %d chunks -> %s", model_name, ref.version, rows, chunks, output_path)
     return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_path),
                        input_sha256=digest, output=Path(output_path), rows=rows, chunks=chunks, checks_passed=checks)
+
+
+def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_path: Path = paths.PARAMS,
+                    alias: str = "production", chunk_rows: int | None = None) -> BatchResult:
+    """Score every Parquet file under `input_dir` (one task per file: the model loaded once per worker) into
+    `<output_dir>/part-NNNNN.parquet`, each with the run's metadata; the directory appears atomically."""
+    files = sorted(Path(input_dir).rglob("*.parquet"))
+    if not files:
+        raise StageInputError(f"{input_dir}: no .parquet files to score")
+    ref = registry.require_alias(model_name, alias)
+    model = _MODELS.setdefault(ref.model_uri, registry.load_pyfunc(ref.model_uri).unwrap_python_model())
+    cfg = load_params(params_path, {"model": model.ckpt.family}).validation
+    manifest = suite_manifest(model.ckpt) | {"pixel_checks": "profile"}
+    digest = sha256_paths([Path(input_dir)])
+    meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
+            "input": str(input_dir), "input_sha256": digest, "created_at": now_iso()}
+    with atomic_dir(Path(output_dir)) as tmp:
+        done = map_parts(score_part, [(ref.model_uri, cfg, manifest, f, chunk_rows, tmp / f"part-{i:05d}.parquet", meta)
+                                      for i, f in enumerate(files)])
+        rows, chunks, checks = (sum(d[k] for d in done) for k in range(3))
+        if not rows:
+            raise StageInputError(f"{input_dir}: no rows to score")
+    log.info("batch: %s v%s scored %d rows in %d parts -> %s", model_name, ref.version, rows, len(files), output_dir)
+    return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_dir),
+                       input_sha256=digest, output=Path(output_dir), rows=rows, chunks=chunks, checks_passed=checks)
+
+
+_MODELS: dict[str, Any] = {}  # per process (a Dask worker): the pinned model, loaded once for all its parts
+
+
+def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | None, out: Path,
+               meta: dict) -> tuple[int, int, int]:
+    """Validate and score one input file into `out` with this process's copy of `model_uri`."""
+    if model_uri not in _MODELS:
+        _MODELS.clear()
+        _MODELS[model_uri] = registry.load_pyfunc(model_uri).unwrap_python_model()
+    chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest)
+    return write_predictions(_MODELS[model_uri], chunks, out, meta)
+
+
+def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Path, meta: dict) -> tuple[int, int, int]:
+    """Score each checked chunk with the unwrapped pyfunc `model` into one Parquet file `out` whose schema
+    metadata is `meta`; returns (rows, chunks, checks passed). Nothing is written for no chunks."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = n = checks = 0
+    writer = None
+    try:
+        for chunk, report in chunks:
+            table = pa.Table.from_pandas(model.predict(None, chunk), preserve_index=False)
+            if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
+                dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+                writer = pq.ParquetWriter(out, table.schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
+                                          use_dictionary=dictionary)
+            writer.write_table(table)
+            rows, n, checks = rows + len(chunk), n + 1, checks + report.successful
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows, n, checks
 
 
 def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict) -> Iterator[tuple[pd.DataFrame, Any]]:
@@ -158,6 +210,9 @@ def read_metadata(path: Path) -> dict:
     """The Keel metadata stored in a predictions file."""
     import pyarrow.parquet as pq
 
+    path = Path(path)
+    if path.is_dir():  # a partitioned output: every part carries the same metadata
+        path = next(iter(sorted(path.glob("*.parquet"))), path)
     meta = pq.read_schema(path).metadata or {}
     if META_KEY not in meta:
         raise StageInputError(f"{path}: no Keel metadata (not written by keel predict)")
