@@ -45,13 +45,13 @@ def generate(root: Path, rows: int, cols: int, seed: int = 0) -> None:
 
 def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
     """ingest, validate, features and predict on `source` (Dask with `workers` processes, 0: in this process)."""
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"  # before the workers start: they inherit it
     if workers:
         from distributed import Client, LocalCluster
 
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         os.environ["KEEL_DASK_ADDRESS"] = cluster.scheduler_address
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
     from components.config.params import read_params_file
     from components.config.sections import FeaturesConfig, IngestConfig, TabularValidateConfig
     from components.stages import features, ingest, validate

@@ -138,7 +138,7 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
     if not files:
         raise StageInputError(f"{input_dir}: no .parquet files to score")
     ref = registry.require_alias(model_name, alias)
-    model = _MODELS.setdefault(ref.model_uri, registry.load_pyfunc(ref.model_uri).unwrap_python_model())
+    model = loaded(ref.model_uri)
     cfg = load_params(params_path, {"model": model.ckpt.family}).validation
     manifest = suite_manifest(model.ckpt) | {"pixel_checks": "profile"}
     digest = sha256_paths([Path(input_dir)])
@@ -158,14 +158,19 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
 _MODELS: dict[str, Any] = {}  # per process (a Dask worker): the pinned model, loaded once for all its parts
 
 
-def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | None, out: Path,
-               meta: dict) -> tuple[int, int, int]:
-    """Validate and score one input file into `out` with this process's copy of `model_uri`."""
+def loaded(model_uri: str):
+    """This process's copy of the pinned `model_uri` (the unwrapped pyfunc), loaded on first use."""
     if model_uri not in _MODELS:
         _MODELS.clear()
         _MODELS[model_uri] = registry.load_pyfunc(model_uri).unwrap_python_model()
+    return _MODELS[model_uri]
+
+
+def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | None, out: Path,
+               meta: dict) -> tuple[int, int, int]:
+    """Validate and score one input file into `out` with this process's copy of `model_uri`."""
     chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest)
-    return write_predictions(_MODELS[model_uri], chunks, out, meta)
+    return write_predictions(loaded(model_uri), chunks, out, meta)
 
 
 def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Path, meta: dict) -> tuple[int, int, int]:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from components.core import paths
+from components.core.errors import DataValidationError
 from components.core.io import read_json
 from components.data import cluster, streaming
 from components.inference.checkpoint import build_model, save_checkpoint
@@ -87,6 +88,13 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
         x = np.random.default_rng(i).normal(size=(400, 3))
         pd.DataFrame(x, columns=COLS).assign(zone=np.int32(i % 2)).to_parquet(scored / f"in-{i}.parquet", index=False)
     p_one = batch.run("dask-lin", scored, tmp_path / "one" / "pred", params_file)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    pd.read_parquet(scored / "in-0.parquet").to_parquet(bad / "a.parquet")
+    pd.read_parquet(scored / "in-1.parquet").drop(columns="zone").to_parquet(bad / "b.parquet")
+    with pytest.raises(DataValidationError, match=r"b\.parquet rows 0\.\.399"):
+        batch.run("dask-lin", bad, tmp_path / "bad-pred", params_file)
+    assert not (tmp_path / "bad-pred").exists()  # nothing half-written
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
             Client(lc) as c:
