@@ -154,7 +154,6 @@ class TrainConfig(Strict):
     compile: bool = False  # torch.compile the model
     nproc: PositiveInt = 1  # > 1: DDP in that many processes per node, through torchrun
     resume: bool = True  # continue from the state a killed run left (train --resume-dir)
-    isolate: bool = False  # nproc 1: train in one torchrun child, so a killed trainer fails only the train call
     fp32_reference: bool = False  # bf16/fp16 runs: also train (or find) an fp32 run and log fp32_delta_* against it
 
 

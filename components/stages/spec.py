@@ -69,7 +69,7 @@ class Stage:
     tracked: bool = False  # writes to the MLflow store
     data: bool = False  # a data stage: the flow submits it to its task runner
     retries: bool = False  # safe to repeat after a transient failure
-    flow_kwargs: dict[str, Any] = field(default_factory=dict)  # what the flow adds to the stage's arguments
+    flow_kwargs: dict[str, Any] = field(default_factory=dict)  # what the flow adds (train: isolate)
 
     @property
     def module(self) -> str:

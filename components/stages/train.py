@@ -1,8 +1,7 @@
 """Train: the stage that trains the selected family with the shared loop (components/training/loop.py).
 
 `run` trains in this process, or in child processes through torchrun (components/training/launcher.py):
-`train.nproc > 1` (DDP), or `train.isolate` / `isolate` (one child, so that a killed trainer surfaces as a
-retryable error). The flow trains in its own process by default: no second import of torch and MLflow.
+`train.nproc > 1` (DDP), or `isolate` (one child, so that a killed trainer surfaces as a retryable error).
 Per-epoch state kept outside the stage's outputs lets a re-run after a kill resume
 (components/training/resume.py). With `train.fp32_reference: true`, a bf16/fp16 run also records its
 metric deltas against an fp32 run of the same params.
@@ -87,7 +86,7 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
                  if params.train.precision != "fp32" and params.train.fp32_reference else None)
     job = {"params": params, "features_dir": Path(features_dir), "out_dir": Path(out_dir),
            "resume_dir": None if resume_dir is None else Path(resume_dir), "reference": reference}
-    if (params.train.nproc > 1 or params.train.isolate or isolate) and not distributed.in_worker():
+    if (params.train.nproc > 1 or isolate) and not distributed.in_worker():
         return launcher.launch(params.train.nproc, FIT, **job)
     return fit(**job)
 
@@ -231,8 +230,8 @@ def summarize(history: History, reference: dict[str, Any] | None) -> dict[str, f
 
 
 # Per-epoch training state lives in .keel/resume (not an out: DVC deletes outs before running a stage);
-# re-running after a kill resumes from the last finished epoch (`train.isolate`: also within one flow run).
+# re-running after a kill resumes from the last finished epoch. The flow trains in a child process (isolate).
 STAGE = Stage("train", run, (Io("features_dir", paths.FEATURES_DIR, "in"),
                              Io("out_dir", paths.MODEL_DIR, "out", marker=paths.CHECKPOINT_FILE),
                              Io("resume_dir", paths.RESUME_DIR, "state", option="--resume-dir")),
-              args=lambda p: {"params": p}, tracked=True, retries=True)
+              args=lambda p: {"params": p}, tracked=True, retries=True, flow_kwargs={"isolate": True})

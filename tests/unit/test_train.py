@@ -115,17 +115,3 @@ def test_evaluate_loss_matches_a_whole_split_forward():
     mse, none = evaluate_loss(Affine(), _line(37), 10, classification=False)
     assert none is None and mse > 0
 
-
-def test_one_process_trains_here_unless_isolation_is_asked_for(monkeypatch, tmp_path):
-    """The flow's train stage runs in its own process (no second torch/MLflow import); a torchrun child only for
-    DDP, `train.isolate` or `isolate=True`."""
-    from components.stages import train as stage
-    from tests.helpers import params_with
-
-    monkeypatch.setattr(stage.launcher, "launch", lambda nproc, target, **job: ("child", nproc, target))
-    monkeypatch.setattr(stage, "fit", lambda **job: "here")
-    assert stage.STAGE.flow_kwargs == {}
-    assert stage.run(params_with(), tmp_path, tmp_path / "m") == "here"
-    assert stage.run(params_with({"train.isolate": True}), tmp_path, tmp_path / "m") == ("child", 1, stage.FIT)
-    assert stage.run(params_with(), tmp_path, tmp_path / "m", isolate=True) == ("child", 1, stage.FIT)
-    assert stage.run(params_with({"train.nproc": 2}), tmp_path, tmp_path / "m") == ("child", 2, stage.FIT)
