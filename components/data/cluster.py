@@ -7,13 +7,20 @@ Which engine runs the per-part work of the partitioned (larger than memory) path
   neither                             in this process, one part after another (pyarrow streaming)
 Inside a Dask task (the flow on a DaskTaskRunner) the parts go to the same cluster through `worker_client`.
 Every engine runs the same per-part function, so the results are the same; only where it runs differs.
+
+Embedded workers are spawned processes that import Keel afresh from the parent's `sys.path`. Loading a
+registered model puts the model's code snapshot (only the modules it needs) first on that path, so the
+cluster is started with this process's Keel checkout first (`keel_first`): workers run the code the caller
+runs. Workers of an existing cluster run whatever Keel their machines have installed: the same commit.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 ADDRESS_ENV = "KEEL_DASK_ADDRESS"
@@ -27,6 +34,20 @@ def use_dask() -> bool:
     if engine not in ("", "dask", "pyarrow"):
         raise ValueError(f"{ENGINE_ENV}={engine!r}: expected 'dask' or 'pyarrow'")
     return engine == "dask" or (engine == "" and bool(os.environ.get(ADDRESS_ENV)))
+
+
+@contextmanager
+def keel_first() -> Iterator[None]:
+    """This process's Keel checkout (the folder holding the imported `components`) first on `sys.path` for the
+    block: processes spawned in it (Dask workers) import the same Keel, not a model's code snapshot."""
+    import components
+
+    root = str(Path(components.__file__).resolve().parents[1])
+    sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        sys.path.remove(root)  # the first occurrence: the one inserted here
 
 
 @contextmanager
@@ -48,8 +69,8 @@ def client() -> Iterator[Any]:
             yield c
         return
     workers = int(os.environ.get(WORKERS_ENV, "2"))
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
-            Client(lc) as c:
+    with keel_first(), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                    dashboard_address=None) as lc, Client(lc) as c:
         yield c
 
 

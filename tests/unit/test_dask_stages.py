@@ -96,8 +96,10 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
         batch.run("dask-lin", bad, tmp_path / "bad-pred", params_file)
     assert not (tmp_path / "bad-pred").exists()  # nothing half-written
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
-            Client(lc) as c:
+    # an existing cluster whose workers run this checkout (batch.run above put the model's code snapshot first
+    # on sys.path, which spawned workers would inherit: keel_first, as the embedded cluster does)
+    with cluster.keel_first(), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                            dashboard_address=None) as lc, Client(lc) as c:
         monkeypatch.setenv(cluster.ADDRESS_ENV, lc.scheduler_address)
         two, two_t = _stages(params, tmp_path / "two")
         p_two = batch.run("dask-lin", scored, tmp_path / "two" / "pred", params_file)
@@ -119,11 +121,18 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
     assert metas[0]["version"] == p_two.version == "1"
 
 
-def test_embedded_local_cluster_runs_the_parts_in_worker_processes(monkeypatch):
+def test_embedded_local_cluster_runs_the_parts_in_worker_processes(monkeypatch, tmp_path):
     monkeypatch.delenv(cluster.ADDRESS_ENV, raising=False)
     monkeypatch.setenv(cluster.ENGINE_ENV, "dask")
     monkeypatch.setenv(cluster.WORKERS_ENV, "1")
     got = cluster.map_parts(divmod, [(7, 2), (9, 4), (1, 1)])
     assert got == [(3, 1), (2, 1), (1, 0)]
+    # a model's code snapshot first on sys.path (as loading a registered model leaves it): a bare `components`
+    # package without this module; the workers still import this checkout's Keel
+    (tmp_path / "components" / "data").mkdir(parents=True)
+    for init in ("components/__init__.py", "components/data/__init__.py"):
+        (tmp_path / init).write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cluster.map_parts(cluster.use_dask, [()]) == [True]  # components.data.cluster imported on the worker
     pids = cluster.map_parts(os.getpid.__call__, [()])
     assert pids[0] != os.getpid()
