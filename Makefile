@@ -47,7 +47,7 @@ run: install
 
 ## test: the import layering, then the whole suite, as CI runs it
 test: install lint-imports
-	pytest -m "not quality"
+	pytest -n 2 --dist loadfile -m "not quality"
 
 ## lint-imports: the one-way layering of components/ (contracts in pyproject.toml)
 lint-imports: install
