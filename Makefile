@@ -96,6 +96,7 @@ bench: install
 	python bench/batch_vs_raw.py
 	python bench/quality.py
 	python bench/drift.py
+	python bench/optimizers.py
 
 lint: install
 	ruff check components flows tests bench examples
