@@ -2,6 +2,11 @@
 Prints rows/s for each and the ratios (Keel / raw; goal >= 0.9).
 
     python bench/batch_vs_raw.py [--rows 200000] [--repeats 3] [--chunk-rows N (default: keel predict's)]
+        [--device cuda]
+
+`--device cuda`: every path scores on the GPU (Keel's through KEEL_INFERENCE_DEVICE, the raw ones with the
+model and inputs moved there; the raw forwards' inputs are on the GPU beforehand, their outputs synchronised
+but left there); on a machine without CUDA it says so and exits 0.
 
 raw:          the CNN's forward on tensors prepared beforehand (batches of 1024, inference mode), in
               PyTorch's default (NCHW) layout: what a hand-written loop does
@@ -67,8 +72,15 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=200_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--chunk-rows", type=int, default=None)
-    p.add_argument("--out", type=Path, default=Path("bench/results/batch_vs_raw.json"))
+    p.add_argument("--out", type=Path, default=None, help="default bench/results/batch_vs_raw_<device>.json")
+    p.add_argument("--device", default="cpu")
     args = p.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"--device {args.device}: no CUDA device here (torch.cuda.is_available() is False); nothing measured")
+        return
+    device = torch.device(args.device)
+    os.environ["KEEL_INFERENCE_DEVICE"] = str(device)  # Keel's pyfunc and keel predict score there
+    args.out = args.out or Path(f"bench/results/batch_vs_raw_{device.type}.json")
     from components.core import paths
     from components.lifecycle import registry
     from components.serving import batch
@@ -79,16 +91,22 @@ def main() -> None:
         args.chunk_rows = args.chunk_rows or batch.default_chunk_rows(work / "input.parquet")
         pyfunc = registry.load_pyfunc("models:/bench-cnn@production")
         ckpt = pyfunc.unwrap_python_model().ckpt
-        x = torch.from_numpy(ckpt.transform.features(data))  # prepared once, outside the raw timing
-        net = copy.deepcopy(ckpt.model).eval()  # a copy: Keel's predict turns its own model channels-last
+        x = torch.from_numpy(ckpt.transform.features(data)).to(device)  # prepared once, outside the raw timing
+        net = copy.deepcopy(ckpt.model).to(device).eval()  # a copy: Keel's predict turns its own model channels-last
         net_cl = copy.deepcopy(net).to(memory_format=torch.channels_last)
         x_cl = x.contiguous(memory_format=torch.channels_last)
 
+        def sync() -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+
         def forward(model: torch.nn.Module, inputs: torch.Tensor) -> float:
+            sync()
             t0 = time.perf_counter()
             with torch.inference_mode():
                 for i in range(0, len(inputs), 1024):
                     model(inputs[i:i + 1024])
+            sync()
             return time.perf_counter() - t0
 
         def raw_job() -> float:
@@ -101,7 +119,8 @@ def main() -> None:
             for b in pq.ParquetFile(work / "input.parquet").iter_batches(batch_size=args.chunk_rows):
                 xb = torch.from_numpy(((b.to_pandas().to_numpy(np.float32) - mean) / std).reshape(-1, 1, 8, 8))
                 with torch.inference_mode():
-                    proba = torch.cat([net(xb[i:i + 1024])[0] for i in range(0, len(xb), 1024)]).softmax(1).numpy()
+                    proba = torch.cat([net(xb[i:i + 1024].to(device))[0] for i in range(0, len(xb), 1024)]
+                                      ).softmax(1).cpu().numpy()
                 cols = {"prediction": proba.argmax(1)} | {f"p_{k}": proba[:, k].astype(np.float64) for k in range(10)}
                 table = pa.table(cols)
                 writer = writer or pq.ParquetWriter(work / "raw_out.parquet", table.schema)
@@ -130,7 +149,7 @@ def main() -> None:
             for who in (list(fns) if r % 2 == 0 else list(fns)[::-1]):  # interleave to spread machine noise
                 runs[who].append(len(data) / fns[who]())
     med = {k: statistics.median(v) for k, v in runs.items()}
-    result = {"rows": len(data), "chunk_rows": args.chunk_rows, "repeats": args.repeats,
+    result = {"device": str(device), "rows": len(data), "chunk_rows": args.chunk_rows, "repeats": args.repeats,
               "rows_per_s": {k: round(v) for k, v in med.items()},
               "ratio_keel_predict_vs_raw": round(med["keel_predict"] / med["raw"], 3),
               "ratio_keel_batch_vs_raw": round(med["keel_batch"] / med["raw"], 3),
@@ -142,6 +161,9 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    print(f"[{device}] keel predict (pyfunc) / raw forward = {result['ratio_keel_predict_vs_raw']:.3f}; "
+          f"keel predict end to end / raw forward = {result['ratio_keel_batch_vs_raw']:.3f}; "
+          f"/ hand-written scoring job = {result['ratio_keel_batch_vs_raw_job']:.3f}")
     assert np.isfinite(result["ratio_keel_predict_vs_raw"])
 
 

@@ -2,9 +2,12 @@
 
     python bench/flow_overhead.py [--epochs 5]
 
-Runs in a temporary folder with its own MLflow store and Prefect home. Order: direct calls, then the
-flow (its first call also starts Prefect's temporary server, timed separately), then the flow again
-with nothing changed (every task served from the cache).
+Runs in a temporary folder with its own MLflow store and Prefect home, each side in a fresh process.
+Direct: the six stage calls, then the same calls again in the same process (warm). Flow: the first run
+(which also starts Prefect's temporary server), a warm uncached run in the same process
+(PREFECT_TASKS_REFRESH_CACHE: every task runs again, as after a param change that invalidates every step),
+then a run with nothing changed (every task served from the cache). Prints `flow/direct = X` for the first
+and the warm run (goal <= 1.3) and the per-task overhead of the warm run (goal <= 50 ms).
 """
 
 from __future__ import annotations
@@ -37,13 +40,18 @@ if mode == "direct":
         ("evaluate", lambda: evaluate.run(params.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)),
         ("register", lambda: register.run(params.registration)),
     ]
-    t0 = time.perf_counter()
-    for name, fn in steps:
-        t = time.perf_counter(); fn(); times[name] = time.perf_counter() - t
-    print(json.dumps({"total": time.perf_counter() - t0, "tasks": times}))
+    out = {}
+    for label in ("first", "warm"):
+        times = {}
+        t0 = time.perf_counter()
+        for name, fn in steps:
+            t = time.perf_counter(); fn(); times[name] = time.perf_counter() - t
+        out[label] = {"total": time.perf_counter() - t0, "tasks": times}
+    print(json.dumps(out))
 else:
     import asyncio
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
     from flows.training_flow import training_flow
 
     async def task_times(flow_run_id):
@@ -53,9 +61,10 @@ else:
         return {r.name.rsplit("-", 1)[0]: r.total_run_time.total_seconds() for r in runs}
 
     out = {}
-    for label in ("first", "cached"):
+    for label in ("first", "warm", "cached"):
         t = time.perf_counter()
-        state = training_flow(return_state=True)
+        with temporary_settings(updates={PREFECT_TASKS_REFRESH_CACHE: label == "warm"}):
+            state = training_flow(return_state=True)
         out[label] = {"total": time.perf_counter() - t, "state": state.name,
                       "tasks": asyncio.run(task_times(state.state_details.flow_run_id))}
     print(json.dumps(out))
@@ -89,18 +98,25 @@ def main() -> None:
             t = time.perf_counter()
             results[mode] = run_child(mode, work, env) | {"process": time.perf_counter() - t}
     direct, flow = results["direct"], results["flow"]
-    print(f"{'task':<10}{'direct s':>10}{'flow s':>10}{'overhead s':>12}{'cached s':>10}")
-    for name, d in direct["tasks"].items():
-        f = flow["first"]["tasks"].get(name, float("nan"))
-        c = flow["cached"]["tasks"].get(name, float("nan"))
-        print(f"{name:<10}{d:>10.3f}{f:>10.3f}{f - d:>12.3f}{c:>10.3f}")
-    print(f"{'total':<10}{direct['total']:>10.2f}{flow['first']['total']:>10.2f}"
-          f"{flow['first']['total'] - direct['total']:>12.2f}{flow['cached']['total']:>10.2f}")
+    print(f"{'task':<10}{'direct s':>10}{'flow s':>10}{'warm direct':>12}{'warm flow':>11}{'overhead':>10}"
+          f"{'cached':>8}")
+    for name, d in direct["first"]["tasks"].items():
+        f, wd = flow["first"]["tasks"].get(name, float("nan")), direct["warm"]["tasks"][name]
+        wf, c = flow["warm"]["tasks"].get(name, float("nan")), flow["cached"]["tasks"].get(name, float("nan"))
+        print(f"{name:<10}{d:>10.3f}{f:>10.3f}{wd:>12.3f}{wf:>11.3f}{wf - wd:>10.3f}{c:>8.3f}")
+    for label in ("first", "warm"):
+        d, f = direct[label]["total"], flow[label]["total"]
+        print(f"{'total ' + label:<20}direct {d:.2f} s, flow {f:.2f} s")
     in_tasks = sum(flow["first"]["tasks"].values())
-    print(f"flow run outside its tasks (temporary server start, run/state API calls): "
-          f"{flow['first']['total'] - in_tasks:.2f} s; tasks sum {in_tasks:.2f} s vs direct {direct['total']:.2f} s")
-    print(f"flow / direct (first run, incl. temporary-server start): {flow['first']['total'] / direct['total']:.2f}x; "
-          f"cached re-run: {flow['cached']['total']:.2f} s")
+    print(f"first flow run outside its tasks (temporary server start, run/state API calls): "
+          f"{flow['first']['total'] - in_tasks:.2f} s")
+    per_task = (flow["warm"]["total"] - direct["warm"]["total"]) / len(direct["warm"]["tasks"])
+    print(f"flow/direct = {flow['first']['total'] / direct['first']['total']:.2f} (first run in a fresh process, "
+          f"temporary server included; goal <= 1.3)")
+    print(f"flow/direct = {flow['warm']['total'] / direct['warm']['total']:.2f} (warm, uncached: every task runs; "
+          f"goal <= 1.3)")
+    print(f"per-task overhead (warm) = {per_task * 1000:.0f} ms (goal <= 50 ms); cached re-run: "
+          f"{flow['cached']['total']:.2f} s")
     out = root / "bench/results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "flow_overhead.json").write_text(json.dumps(results, indent=2))

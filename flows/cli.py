@@ -138,8 +138,10 @@ LogDirOpt = Annotated[Path, typer.Option("--log-dir", help="the inference log (m
 
 @app.command()
 def predict(model: Annotated[str, typer.Argument(help="registered model name")],
-            input_path: Annotated[Path, typer.Argument(help="rows to score: .parquet, .csv or .csv.gz (raw columns)")],
-            output_path: Annotated[Path, typer.Argument(help="predictions (.parquet) with model/version metadata")],
+            input_path: Annotated[Path, typer.Argument(
+                help="rows to score: .parquet, .csv or .csv.gz (raw columns), or a directory of .parquet files")],
+            output_path: Annotated[Path, typer.Argument(
+                help="predictions (.parquet; a directory of parts for a directory input) with model/version metadata")],
             alias: Annotated[str, typer.Option("--alias")] = "production",
             chunk_rows: Annotated[int | None, typer.Option(
                 "--chunk-rows", min=1, help="rows per chunk [default: ~64 MiB of input values]")] = None,

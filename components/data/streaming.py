@@ -14,6 +14,7 @@ Peak memory: about one part (PART_ROWS rows, in validate) or one source row grou
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import IngestError, StageInputError
 from components.core.io import atomic_dir, sha256_paths, write_json
+from components.data.cluster import map_parts
 from components.data.sources import dataset_name
 from components.data.transforms.tabular import TabularTransform
 from components.data.validator import Failure, ValidationReport, Validator
@@ -52,59 +54,72 @@ def part_files(folder: Path) -> list[Path]:
 
 
 def ingest(source: Path, out_dir: Path, label_column: str, kind: str, part_rows: int | None = None) -> dict[str, Any]:
-    """Stream `source` into `<out_dir>/parts/` and write the manifest; returns the manifest."""
+    """Copy `source` into `<out_dir>/parts/` (parts of `part_rows` rows, written in parallel on Dask) and write
+    the manifest; returns the manifest."""
     try:
         ds = pads.dataset(source, format="parquet", partitioning="hive")
     except (pa.ArrowInvalid, OSError) as e:
         raise IngestError(f"{source}: not a readable Parquet dataset: {e}") from e
     names = [LABEL if n == label_column else n for n in ds.schema.names]
-    part_rows = part_rows or PART_ROWS
+    plan = plan_parts(ds, part_rows or PART_ROWS)
+    if not plan:
+        raise IngestError(f"{source}: the Parquet dataset has no rows")
     with atomic_dir(out_dir) as tmp:
         (tmp / PARTS_DIR).mkdir()
-        writer, in_part, rows, n_parts = None, 0, 0, 0
-        for batch in _source_batches(ds):
-            batch = batch.rename_columns(names)
-            while batch.num_rows:
-                if writer is None or in_part >= part_rows:
-                    if writer is not None:
-                        writer.close()
-                    writer = pq.ParquetWriter(tmp / PARTS_DIR / f"part-{n_parts:05d}.parquet", batch.schema)
-                    n_parts, in_part = n_parts + 1, 0
-                take = min(batch.num_rows, part_rows - in_part)
-                writer.write_batch(batch.slice(0, take))
-                batch = batch.slice(take)
-                in_part, rows = in_part + take, rows + take
-        if writer is None:
-            raise IngestError(f"{source}: the Parquet dataset has no rows")
-        writer.close()
+        rows = sum(map_parts(write_part, [(ranges, ds.schema, names, tmp / PARTS_DIR / f"part-{i:05d}.parquet")
+                                          for i, ranges in enumerate(plan)]))
         manifest = {"source": str(source), "dataset": dataset_name(str(source)), "kind": kind, "rows": rows,
                     "columns": names, "dtypes": {n: str(t) for n, t in zip(names, ds.schema.types, strict=True)},
                     "image_shape": None, "layout": "partitioned",
                     "parts": [f.name for f in part_files(tmp / PARTS_DIR)],
                     "source_sha256": sha256_paths([Path(source)]), "sha256": sha256_paths([tmp / PARTS_DIR])}
         write_json(tmp / paths.MANIFEST_FILE, manifest)
-    log.info("ingest: %d rows from %s -> %d parts in %s", rows, source, n_parts, out_dir)
+    log.info("ingest: %d rows from %s -> %d parts in %s", rows, source, len(plan), out_dir)
     return manifest
 
 
-def _source_batches(ds: pads.FileSystemDataset):
-    """Record batches file by file (one row group decoded at a time; the dataset scanner reads ahead and held
-    several hundred MB more), with hive partition keys (`key=value/` folders) added as constant columns."""
+def plan_parts(ds: pads.FileSystemDataset, part_rows: int) -> list[list[tuple[str, dict, int, int]]]:
+    """The source's rows, file after file, cut into parts of `part_rows`: per part, its (file, hive partition
+    keys, first row, end row) ranges. Only footers are read."""
+    plan: list[list[tuple[str, dict, int, int]]] = [[]]
+    room = part_rows
     for frag in ds.get_fragments():
         keys = pads.get_partition_keys(frag.partition_expression)
-        for batch in pq.ParquetFile(frag.path, filesystem=ds.filesystem).iter_batches(batch_size=BATCH_ROWS):
-            if keys:
-                cols = {n: batch.column(n) for n in batch.schema.names}
-                cols |= {k: pa.array([v] * batch.num_rows).cast(ds.schema.field(k).type) for k, v in keys.items()}
-                batch = pa.RecordBatch.from_pydict({n: cols[n] for n in ds.schema.names})
-            yield batch
+        n, start = pq.ParquetFile(frag.path, filesystem=ds.filesystem).metadata.num_rows, 0
+        while start < n:
+            if room == 0:
+                plan, room = [*plan, []], part_rows
+            take = min(room, n - start)
+            plan[-1].append((frag.path, keys, start, start + take))
+            start, room = start + take, room - take
+    return [p for p in plan if p]
+
+
+def write_part(ranges: list[tuple[str, dict, int, int]], schema: pa.Schema, names: list[str], out: Path) -> int:
+    """Write one planned part to `out` (a source row group decoded at a time, hive partition keys added as
+    constant columns, columns renamed to `names`); returns its rows."""
+    rows, renamed = 0, pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
+    with pq.ParquetWriter(out, renamed) as writer:
+        for path, keys, start, end in ranges:
+            source, first = pq.ParquetFile(path), 0
+            for g in range(source.metadata.num_row_groups):
+                last = first + source.metadata.row_group(g).num_rows
+                if last > start and first < end:
+                    t = source.read_row_group(g).slice(max(start - first, 0), min(end, last) - max(start, first))
+                    cols = {n: t.column(n) for n in t.schema.names}
+                    cols |= {k: pa.array([v] * t.num_rows).cast(schema.field(k).type) for k, v in keys.items()}
+                    writer.write_table(pa.Table.from_arrays([cols[n] for n in schema.names], schema=renamed))
+                    rows += t.num_rows
+                first = last
+    return rows
 
 
 def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
-    """The GX suite on each part; one merged ValidationReport (failures prefixed with their part)."""
-    check, reports = Validator(cfg, manifest, name="part"), {}  # one GX context and suite for every part
-    for f in part_files(Path(raw_dir) / PARTS_DIR):
-        reports[f.name] = check(pq.read_table(f).to_pandas())
+    """The GX suite on each part (in parallel on Dask: components/data/cluster.py); one merged ValidationReport
+    (failures prefixed with their part)."""
+    files = part_files(Path(raw_dir) / PARTS_DIR)
+    reports = dict(zip([f.name for f in files], map_parts(validate_part, [(cfg, manifest, f) for f in files]),
+                       strict=True))
     failures = [fl.model_copy(update={"expectation": f"{part}: {fl.expectation}"})
                 for part, r in reports.items() for fl in r.failures]
     # Row-count bounds apply to the whole dataset, not to each part.
@@ -117,22 +132,37 @@ def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
                             failures=failures, rows=total), {p: r.success for p, r in reports.items()}
 
 
+_VALIDATORS: dict[str, Validator] = {}  # per process: one GX context and suite for every part a worker checks
+
+
+def validate_part(cfg, manifest: dict[str, Any], f: Path) -> ValidationReport:
+    """The GX suite on one part, with this process's Validator for (cfg, manifest)."""
+    key = cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
+    if key not in _VALIDATORS:
+        _VALIDATORS.clear()
+        _VALIDATORS[key] = Validator(cfg, manifest, name="part")
+    return _VALIDATORS[key](pq.read_table(f).to_pandas())
+
+
 class _Moments:
-    """Running count/mean/M2 per column, merged chunk by chunk (Chan et al.), in float64."""
+    """Count/mean/M2 per column, merged chunk by chunk and part by part (Chan et al.), in float64."""
 
     def __init__(self, width: int):
         self.n, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
 
     def update(self, x: np.ndarray) -> None:
-        if len(x) == 0:
-            return
-        n_b, mean_b = len(x), x.mean(axis=0)
-        m2_b = ((x - mean_b) ** 2).sum(axis=0)
-        n = self.n + n_b
-        delta = mean_b - self.mean
-        self.mean = self.mean + delta * n_b / n
-        self.m2 = self.m2 + m2_b + delta ** 2 * self.n * n_b / n
-        self.n = n
+        if len(x):
+            mean = x.mean(axis=0)
+            self.merge(len(x), mean, ((x - mean) ** 2).sum(axis=0))
+
+    def merge(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> _Moments:
+        if n_b:
+            n = self.n + n_b
+            delta = mean_b - self.mean
+            self.mean = self.mean + delta * n_b / n
+            self.m2 = self.m2 + m2_b + delta ** 2 * self.n * n_b / n
+            self.n = n
+        return self
 
     @property
     def std(self) -> np.ndarray:
@@ -142,33 +172,20 @@ class _Moments:
 
 
 def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: str) -> tuple[dict, dict]:
-    """Split every part into train/val/test parts and fit the transform out of core; returns (sizes, sha256)."""
+    """Split every part into train/val/test parts and fit the transform out of core (parts in parallel on
+    Dask: components/data/cluster.py); returns (sizes, sha256)."""
     columns = [c for c in manifest["columns"] if c != LABEL]
     x_stats, y_stats, classes = _Moments(len(columns)), _Moments(1), set()
     sizes = dict.fromkeys(paths.SPLITS, 0)
     with atomic_dir(out_dir) as tmp:
         for name in paths.SPLITS:
             (tmp / name).mkdir()
-        for i, f in enumerate(part_files(Path(raw_dir) / PARTS_DIR)):
-            source = pq.ParquetFile(f)
-            writers = {name: pq.ParquetWriter(tmp / name / f.name, source.schema_arrow) for name in paths.SPLITS}
-            rng = np.random.default_rng([cfg.seed, i])  # the split of a row depends on (seed, part, position)
-            for batch in source.iter_batches(batch_size=BATCH_ROWS):  # a row group at a time, at most
-                u = rng.random(batch.num_rows)
-                which = np.where(u < cfg.test_size, 2, np.where(u < cfg.test_size + cfg.val_size, 1, 0))
-                for k, name in enumerate(paths.SPLITS):
-                    part = batch.filter(pa.array(which == k))
-                    writers[name].write_batch(part)
-                    sizes[name] += part.num_rows
-                train = batch.filter(pa.array(which == 0))
-                x_stats.update(np.column_stack([train.column(c).to_numpy().astype(np.float64) for c in columns]))
-                y = train.column(LABEL).to_numpy()
-                if task == "regression":
-                    y_stats.update(y.astype(np.float64)[:, None])
-                else:
-                    classes.update(np.unique(y).tolist())
-            for w in writers.values():
-                w.close()
+        files = part_files(Path(raw_dir) / PARTS_DIR)
+        for part in map_parts(split_part, [(cfg, i, f, tmp, columns, task) for i, f in enumerate(files)]):
+            x_stats.merge(*part["x"])
+            y_stats.merge(*part["y"])
+            classes.update(part["classes"])
+            sizes = {k: sizes[k] + part["sizes"][k] for k in sizes}
         if sizes["train"] == 0:
             raise StageInputError(f"{raw_dir}: no rows drawn into the train split")
         extra = ({"target_mean": float(y_stats.mean[0]), "target_std": float(y_stats.std[0])}
@@ -179,6 +196,34 @@ def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: 
         write_json(tmp / paths.SPLIT_FILE, {"seed": cfg.seed, "dataset": manifest["dataset"], "layout": "partitioned",
                                             "raw_sha256": manifest["sha256"], "sizes": sizes, "sha256": hashes})
     return sizes, hashes
+
+
+def split_part(cfg, i: int, f: Path, out: Path, columns: list[str], task: str) -> dict[str, Any]:
+    """Part `i` (`f`) into `<out>/<split>/<f.name>`: each row's split drawn from a generator seeded by
+    (features.seed, i), so it is the same wherever the part runs; returns its sizes and train statistics."""
+    x_stats, y_stats, classes = _Moments(len(columns)), _Moments(1), set()
+    sizes = dict.fromkeys(paths.SPLITS, 0)
+    source = pq.ParquetFile(f)
+    writers = {name: pq.ParquetWriter(out / name / f.name, source.schema_arrow) for name in paths.SPLITS}
+    rng = np.random.default_rng([cfg.seed, i])  # the split of a row depends on (seed, part, position)
+    for batch in source.iter_batches(batch_size=BATCH_ROWS):  # a row group at a time, at most
+        u = rng.random(batch.num_rows)
+        which = np.where(u < cfg.test_size, 2, np.where(u < cfg.test_size + cfg.val_size, 1, 0))
+        for k, name in enumerate(paths.SPLITS):
+            part = batch.filter(pa.array(which == k))
+            writers[name].write_batch(part)
+            sizes[name] += part.num_rows
+        train = batch.filter(pa.array(which == 0))
+        x_stats.update(np.column_stack([train.column(c).to_numpy().astype(np.float64) for c in columns]))
+        y = train.column(LABEL).to_numpy()
+        if task == "regression":
+            y_stats.update(y.astype(np.float64)[:, None])
+        else:
+            classes.update(np.unique(y).tolist())
+    for w in writers.values():
+        w.close()
+    return {"sizes": sizes, "classes": classes, "x": (x_stats.n, x_stats.mean, x_stats.m2),
+            "y": (y_stats.n, y_stats.mean, y_stats.m2)}
 
 
 class ParquetStream(IterableDataset):

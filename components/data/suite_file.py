@@ -193,11 +193,14 @@ class SuiteChoice(BaseModel):
         on_derived = [e for e in expectations if e.get("kwargs", {}).get("column") in derived]
         return [e for e in expectations if e not in on_derived], on_derived
 
-    def combine(self, hand_written: list[Any]) -> list[Any]:
-        """The expectations for the raw frame (GX objects): the inferred ones, merged under the hand-written."""
+    def combine(self, hand_written: list[Any], covered: set[tuple[str, str]] | frozenset = frozenset()) -> list[Any]:
+        """The expectations for the raw frame (GX objects): the inferred ones, merged under the hand-written.
+        `covered`: (type, column) of hand-written checks run elsewhere (the column profile); in `both` mode
+        their inferred twins are dropped as well."""
         suite = self.inferred.suite
         if self.mode == "both":
-            suite = merge(suite, [to_json(e) for e in hand_written])
+            kept = [e for e in suite["expectations"] if key(e) not in covered]
+            suite = merge({**suite, "expectations": kept}, [to_json(e) for e in hand_written])
         return [to_gx(e) for e in self._split(suite["expectations"])[0]]
 
     def derived(self) -> list[Any]:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.data.suites import DERIVED, PROFILES, SUITES
-from components.data.validator import Failure, ValidationReport, _plain
+from components.data.suites import DERIVED, SUITES, ColumnChecks, column_profile, profiled
+from components.data.validator import Failure, ValidationReport, _plain, per_column_failures
 
 EXAMPLES = 5
 
@@ -204,20 +204,49 @@ class Compiled:
         return failures
 
 
+def profile_flags(frame: pd.DataFrame, checks: ColumnChecks) -> dict[str, set[str]]:
+    """What GX flags on a column profile (`column_profile`), per profile column: not numeric, nulls, a minimum
+    below or a maximum above the column's bounds (missing values skipped, as GX skips them)."""
+    p, names = checks.prefix, frame["column"].to_numpy()
+    low = np.array([checks.bounds.get(c, (-np.inf, np.inf))[0] for c in names], dtype=float)
+    high = np.array([checks.bounds.get(c, (-np.inf, np.inf))[1] for c in names], dtype=float)
+    lo, hi = frame[f"{p}_min"].to_numpy(dtype=float), frame[f"{p}_max"].to_numpy(dtype=float)
+    nulls = frame[f"{p}_nulls"].to_numpy(dtype=float)
+    masks = {f"{p}_numeric": frame[f"{p}_numeric"].notna().to_numpy() & (frame[f"{p}_numeric"] != True).to_numpy(),  # noqa: E712
+             f"{p}_nulls": nulls > 0, f"{p}_min": lo < low, f"{p}_max": hi > high}  # NaN compares False
+    return {k: set(names[m]) for k, m in masks.items() if m.any()}
+
+
+PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
+
+
+def _pairs(expectations: list[Any], frame: pd.DataFrame, checks: ColumnChecks) -> list[Failure]:
+    """The profile's per-column range checks (min >= low, high >= max), as GX reports them (no column)."""
+    flags, p, out = profile_flags(frame, checks), checks.prefix, []
+    for e in (e for e in expectations if e.expectation_type == PAIR):
+        extreme = f"{p}_max" if e.column_A == f"{p}_high" else e.column_A
+        bad = [c for c in frame["column"] if c in flags.get(extreme, ())]
+        if bad:
+            row = frame.set_index("column")
+            out.append(Failure(expectation=PAIR, unexpected_count=len(bad),
+                               examples=_plain([f"{c}={row.at[c, extreme]}" for c in bad[:EXAMPLES]])))
+    return out
+
+
 class SuiteCheck:
-    """The kind's suite and profile (as `Validator` runs them) for frames of one column layout, without GX."""
+    """The kind's suite and column checks (as `Validator` runs them) for frames of one column layout, without GX."""
 
     def __init__(self, cfg: Any, manifest: dict[str, Any], require_label: bool = False):
         self.cfg, self.manifest, self.require_label = cfg, manifest, require_label
         self.kind = manifest.get("kind", "image")
-        self._main: tuple[list[str], Compiled, list[tuple[str, str]]] | None = None
-        self._profile: Compiled | None = None
+        self._main: tuple[list[str], Compiled, Any] | None = None  # columns, compiled suite, the suite
+        self._profile: tuple[ColumnChecks, Compiled] | None = None
 
     def compile(self, columns: list[str]) -> Compiled:
         """The suite for frames with `columns` (after the kind's derived columns), compiled once."""
         if self._main is None or self._main[0] != columns:
-            expectations, problems = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)
-            self._main = columns, Compiled(expectations), problems
+            suite = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)
+            self._main = columns, Compiled(suite.expectations), suite
         return self._main[1]
 
     def supported(self, columns: list[str]) -> list[str]:
@@ -231,17 +260,25 @@ class SuiteCheck:
         main = self.compile(list(map(str, df.columns)))
         if main.unsupported:
             return None
+        suite = self._main[2]
         try:
             failures, evaluated = main(df), main.count
-            profile = PROFILES[self.kind](df, self.cfg, self.manifest) if self.kind in PROFILES else None
-            if profile is not None:
-                frame, expectations = profile
-                self._profile = self._profile or Compiled(expectations)
-                failures += self._profile(frame.set_index(frame["column"].to_numpy()))  # examples: px_3=17.0
-                evaluated += self._profile.count
+            if suite.columns is not None:
+                frame, expectations = column_profile(df, suite.columns)
+                if profiled(suite.columns.columns, self.manifest):  # the profile's own checks, as GX reports them
+                    if self._profile is None or self._profile[0] != suite.columns:
+                        self._profile = suite.columns, Compiled([e for e in expectations if e.expectation_type
+                                                                 != PAIR])
+                    failures += self._profile[1](frame.set_index(frame["column"].to_numpy()))  # e.g. px_3=17.0
+                    failures += _pairs(expectations, frame, suite.columns)
+                    evaluated += len(expectations)
+                else:  # per column, as Validator reports them
+                    checked, per_column = per_column_failures(df, suite.columns, frame,
+                                                              profile_flags(frame, suite.columns))
+                    failures, evaluated = failures + per_column, evaluated + checked
         except Undecided:
             return None
-        failures += [Failure(expectation=check, error=problem) for check, problem in self._main[2]]
+        failures += [Failure(expectation=check, error=problem) for check, problem in suite.problems]
         return ValidationReport(success=not failures, evaluated=evaluated, successful=evaluated - len(failures),
                                 failures=failures, rows=len(df))
 

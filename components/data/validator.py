@@ -1,5 +1,5 @@
-"""Great Expectations, run: a kind's suite (components/data/suites.py) through one GX context and
-checkpoint, with Data Docs; the outcome as a `ValidationReport` whose failures name each check, column,
+"""Great Expectations, run: a kind's suite (components/data/suites.py) and its column profile through one
+GX context, with Data Docs; the outcome as a `ValidationReport` whose failures name each check, column,
 count and examples."""
 
 from __future__ import annotations
@@ -13,7 +13,19 @@ from pydantic import BaseModel
 
 from components.config.sections import ValidateConfig
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
-from components.data.suites import DERIVED, PROFILES, SUITES
+from components.data.suites import (
+    BETWEEN,
+    DERIVED,
+    EXIST,
+    NOT_NULL,
+    SUITES,
+    TYPE,
+    ColumnChecks,
+    Suite,
+    column_profile,
+    hint,
+    profiled,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,98 +72,205 @@ class ValidationReport(BaseModel):
 
 
 class Validator:
-    """The kind's GX suites and checkpoints, built once and run on many frames of one column layout (batch
-    chunks, partitions): a fresh GX context per frame costs ~0.05 s. Not thread-safe; use one per thread.
+    """The kind's GX suites, built once and run on many frames of one column layout (batch chunks,
+    partitions): one GX context, and Data Docs rendered only for each new result. Not thread-safe; use one
+    per thread.
+
+    A run is two GX validations: the table suite on the frame, and the per-column checks on its column profile
+    (components/data/suites.py), reported per column or, for wide images and batch scoring, per profile check.
 
     `chunks=True` (successive chunks of one file to score, so no label and row bounds [1, max]): when the table
     suite holds only table-level checks (row and column counts, column set) and passed on a chunk, a later
     chunk with the same columns and 1..that many rows has the same outcome, so it is not run again (GX
     fingerprints every frame it sees: ~0.04 s per 250k rows).
 
-    `suite`: `validate.suite` inferred | both (components/data/suite_file.py) in place of the params suite."""
+    `suite`: `validate.suite` inferred | both (components/data/suite_file.py) in place of the params suite
+    (inferred: its column checks too; both: the column checks win over their inferred twins)."""
 
     def __init__(self, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,
-                 require_label: bool = True, name: str = "raw", result_format: str = "SUMMARY", chunks: bool = False,
+                 require_label: bool = True, name: str = "raw", chunks: bool = False,
                  suite: SuiteChoice | None = None):
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
+        # GX fingerprints every frame under HASH_THRESHOLD bytes (md5 of pandas' row hashes: half of GX's time on
+        # a 1M-row table) for a batch marker in Data Docs; Keel identifies the data by its own sha256.
+        pandas_execution_engine.HASH_THRESHOLD = 0
         self.cfg, self.manifest, self.require_label, self.name = cfg, manifest, require_label, name
-        self.kind, self.docs_dir, self.result_format = manifest.get("kind", "image"), docs_dir, result_format
+        self.kind, self.docs_dir = manifest.get("kind", "image"), docs_dir
         self.ctx = gx.get_context(mode="ephemeral")
         self.ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.actions = []
         if docs_dir is not None:
             add_docs_site(self.ctx, docs_dir)
-            self.actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=["keel"]))
         self.source = self.ctx.data_sources.add_pandas("keel")
-        self._main: tuple[list[str], Any, list[tuple[str, str]]] | None = None  # columns, checkpoint, problems
-        self._profile: Any = None
-        self.suite, self._derived = suite, None  # the inferred checks on derived columns: their own checkpoint
+        self._main: tuple[list[str], Any, Suite] | None = None  # columns, validation definition, suite
+        self._profile: tuple[ColumnChecks, Any] | None = None  # the checks and the profile's validation definition
+        self.suite, self._derived = suite, None  # the inferred checks on derived columns: their own definition
         if chunks and require_label:
             raise ValueError("chunks=True validates unlabelled chunks to score (require_label=False)")
         self.chunks, self._table_only = chunks, False
         self._passed: tuple[int, Any] | None = None  # rows and result of the last passing table-only run
 
-    def _checkpoint(self, name: str, expectations: list[Any], result_format: dict[str, Any]):
+    def _run(self, definition: Any, frame: pd.DataFrame, detail: str | dict[str, Any], run_id: Any) -> Any:
+        """One GX validation. Without Data Docs to render, a BOOLEAN_ONLY pass first (GX's cheapest format);
+        the detailed format (counts, examples, named columns) only when something failed."""
+        if self.docs_dir is None:
+            quick = definition.run(batch_parameters={"dataframe": frame}, result_format="BOOLEAN_ONLY", run_id=run_id)
+            if quick.success:
+                return quick
+        return definition.run(batch_parameters={"dataframe": frame}, result_format=detail, run_id=run_id)
+
+    def _definition(self, name: str, expectations: list[Any]):
         import great_expectations as gx
 
         batch = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
         suite = self.ctx.suites.add(gx.ExpectationSuite(name=f"{name}_suite", expectations=expectations))
-        vd = self.ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch,
-                                                                         suite=suite))
-        return self.ctx.checkpoints.add(gx.Checkpoint(name=f"{name}_checkpoint", validation_definitions=[vd],
-                                                      actions=self.actions, result_format=result_format))
+        return self.ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch,
+                                                                           suite=suite))
 
     def __call__(self, df: pd.DataFrame) -> ValidationReport:
-        """Run the suite (and the column profile's suite, for wide data) on `df`."""
+        """Run the table suite and the column checks on `df`; Data Docs for these two results."""
+        from great_expectations.core.run_identifier import RunIdentifier
+
         if self.kind in DERIVED:
             df = DERIVED[self.kind](df, self.cfg)
         columns = list(map(str, df.columns))
         if self._main is None or self._main[0] != columns:  # the table suite depends on the columns present
-            expectations, problems = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)
-            expectations = self.suite.combine(expectations) if self.suite else expectations  # hand-written wins
-            name = self.name if self._main is None else f"{self.name}_{len(self.ctx.checkpoints.all())}"
-            self._main = columns, self._checkpoint(name, expectations, {"result_format": self.result_format}), problems
-            self._table_only = all(e.expectation_type.startswith("expect_table_") for e in expectations)
+            suite = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)
+            if self.suite is not None:  # the inferred suite in place of (inferred) or under (both) the params one
+                checks = suite.columns if self.suite.mode == "both" else None
+                covered = {(k, c) for c in checks.columns for k in checks.checks(c)} if checks else set()
+                suite = Suite(self.suite.combine(suite.expectations, covered), suite.problems, checks)
+            name = self.name if self._main is None else f"{self.name}_{len(self.ctx.validation_definitions.all())}"
+            self._main = columns, self._definition(name, suite.expectations), suite
+            self._table_only = all(e.expectation_type.startswith("expect_table_") for e in suite.expectations)
             self._passed = None
+        _, main, suite = self._main
+        run_id = RunIdentifier(run_name=self.name)
         if self.chunks and self._table_only and self._passed is not None and 0 < len(df) <= self._passed[0]:
-            results = [self._passed[1]]  # same columns, 1..rows-of-a-passing-chunk rows: same outcome
+            results, fresh = [self._passed[1]], []  # same columns, 1..rows-of-a-passing-chunk rows: same outcome
         else:
-            results = [self._main[1].run(batch_parameters={"dataframe": df})]
-            self._passed = (len(df), results[0]) if results[0].success else None
-        profile = PROFILES[self.kind](df, self.cfg, self.manifest) if self.kind in PROFILES else None
-        if profile is not None:  # wide data: column-level checks on a profile (one row per column), in the same docs
-            frame, exps = profile
-            if self._profile is None:  # its expectations depend on the params only
-                self._profile = self._checkpoint(f"{self.name}_profile", exps, {
-                    "result_format": "SUMMARY", "unexpected_index_column_names": ["column"]})
-            results.append(self._profile.run(batch_parameters={"dataframe": frame}))
+            results = [self._run(main, df, "SUMMARY", run_id)]
+            self._passed, fresh = (len(df), results[0]) if results[0].success else None, [results[0]]
+        evaluated = results[0].statistics["evaluated_expectations"]
+        successful = results[0].statistics["successful_expectations"]
+        failures = [_failure(r) for r in results[0].results if not r.success]
+        if suite.columns is not None:
+            frame, exps = column_profile(df, suite.columns)
+            if self._profile is None or self._profile[0] != suite.columns:
+                self._profile = suite.columns, self._definition(f"{self.name}_profile_{len(self.ctx.suites.all())}"
+                                                                if self._profile else f"{self.name}_profile", exps)
+            profile = self._run(self._profile[1], frame, {"result_format": "COMPLETE",
+                                                          "unexpected_index_column_names": ["column"]}, run_id)
+            fresh.append(profile)
+            if profiled(suite.columns.columns, self.manifest):  # the profile's own checks, naming columns
+                evaluated += profile.statistics["evaluated_expectations"]
+                successful += profile.statistics["successful_expectations"]
+                failures += [_failure(r) for r in profile.results if not r.success]
+            else:  # as the per-column expectations would report
+                checked, per_column = per_column_failures(df, suite.columns, frame, flagged(profile, suite.columns))
+                evaluated, successful = evaluated + checked, successful + checked - len(per_column)
+                failures += per_column
         if self.suite is not None:  # the inferred checks of pixel mean, text coverage: on a frame of their own
             if self._derived is None:
                 exps = self.suite.derived()
-                self._derived = exps and self._checkpoint(f"{self.name}_derived", exps,
-                                                          {"result_format": self.result_format})
+                self._derived = exps and self._definition(f"{self.name}_derived", exps)
             if self._derived:
                 frame = derived_frame(df, self.suite.inferred.derived)
-                results.append(self._derived.run(batch_parameters={"dataframe": frame}))
-        failures, evaluated, successful = [], 0, 0
-        for vr in (vr for result in results for vr in result.run_results.values()):
-            evaluated += vr.statistics["evaluated_expectations"]
-            successful += vr.statistics["successful_expectations"]
-            failures += [_failure(r) for r in vr.results if not r.success]
-        failures += [Failure(expectation=check, error=problem) for check, problem in self._main[2]]
-        index = Path(self.docs_dir) / "index.html" if self.docs_dir is not None else None
+                fresh.append(derived := self._run(self._derived, frame, "SUMMARY", run_id))
+                evaluated += derived.statistics["evaluated_expectations"]
+                successful += derived.statistics["successful_expectations"]
+                failures += [_failure(r) for r in derived.results if not r.success]
+        failures += [Failure(expectation=check, error=problem) for check, problem in suite.problems]
+        docs = self._build_docs(fresh) if self.docs_dir is not None and fresh else None
         return ValidationReport(success=not failures, evaluated=evaluated, successful=successful, failures=failures,
-                                rows=len(df), data_docs=str(index) if index and index.exists() else None)
+                                rows=len(df), data_docs=docs)
+
+    def _build_docs(self, results: list[Any]) -> str | None:
+        """Render Data Docs for these results only (and the index), not every result the context holds."""
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        ids = []
+        for r in results:
+            suite = ExpectationSuiteIdentifier(name=r.suite_name)
+            ids += [ValidationResultIdentifier(suite, r.meta["run_id"], r.batch_id), suite]
+        self.ctx.build_data_docs(site_names=["keel"], resource_identifiers=ids)
+        index = Path(self.docs_dir) / "index.html"
+        return str(index) if index.exists() else None
 
 
 def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,
-             require_label: bool = True, name: str = "raw", result_format: str = "SUMMARY",
-             suite: SuiteChoice | None = None) -> ValidationReport:
-    """Run the kind's suite (`manifest["kind"]`) on `df` through a GX Checkpoint; Data Docs into `docs_dir`.
-    result_format BOOLEAN_ONLY is about twice as fast but its failures carry no counts or examples."""
-    return Validator(cfg, manifest, docs_dir, require_label, name, result_format, suite=suite)(df)
+             require_label: bool = True, name: str = "raw", suite: SuiteChoice | None = None) -> ValidationReport:
+    """Run the kind's suite (`manifest["kind"]`) on `df` through GX; Data Docs into `docs_dir`."""
+    return Validator(cfg, manifest, docs_dir, require_label, name, suite=suite)(df)
+
+
+EXAMPLES = 20  # values kept per failure, as GX's SUMMARY format keeps
+
+
+def flagged(profile: Any, checks: ColumnChecks) -> dict[str, set[str]]:
+    """Profile column checked (`<prefix>_numeric`, `_nulls`, `_min`, `_max`) -> the data columns GX flagged."""
+    p, found = checks.prefix, {}
+    for r in profile.results:
+        if not r.success:
+            kw = r.expectation_config.kwargs
+            # pair checks (a range per column) compare min >= low and high >= max: keyed by the extreme
+            what = kw.get("column") or (f"{p}_max" if kw["column_A"] == f"{p}_high" else kw["column_A"])
+            named = (r.result or {}).get("unexpected_index_list") or []
+            found.setdefault(what, set()).update(d["column"] for d in named if isinstance(d, dict))
+    return found
+
+
+def per_column_failures(df: pd.DataFrame, checks: ColumnChecks, frame: pd.DataFrame,
+                        flagged: dict[str, set[str]]) -> tuple[int, list[Failure]]:
+    """The profile's outcome as per-column failures: (checks stood for, failures), in column order. `flagged`
+    names the failing columns per profile check (`flagged`: GX's verdict); counts and examples of
+    out-of-range values are then read from those columns."""
+    p = checks.prefix
+    row = frame.set_index("column")
+    failures, checked = [], 0
+    for c in checks.columns:
+        kinds = checks.checks(c)
+        checked += len(kinds)
+        if c not in df.columns:
+            failures.append(Failure(expectation=EXIST, column=c))
+            failures += [Failure(expectation=k, column=c, error=f"could not be evaluated: column {c!r} does not exist")
+                         for k in kinds if k != EXIST]
+            continue
+        if c in flagged.get(f"{p}_numeric", ()):
+            failures.append(Failure(expectation=TYPE, column=c, examples=[str(df[c].dtype)]))
+        if c in flagged.get(f"{p}_nulls", ()):
+            n = int(row.at[c, f"{p}_nulls"])
+            failures.append(Failure(expectation=NOT_NULL, column=c, unexpected_count=n,
+                                    examples=[None] * min(n, EXAMPLES)))
+        if BETWEEN in kinds and (c in flagged.get(f"{p}_min", ()) or c in flagged.get(f"{p}_max", ())
+                                 or c in flagged.get(f"{p}_numeric", ())):
+            failure = _out_of_range(df[c], c, checks.bounds[c])
+            if failure is not None:
+                failures.append(failure)
+    return checked, failures
+
+
+def _out_of_range(values: pd.Series, column: str, bounds: tuple[float | None, float | None]) -> Failure | None:
+    """Count and examples of the values outside `bounds` (nulls ignored), or why they cannot be compared."""
+    low, high = bounds
+    try:
+        outside = pd.Series(False, index=values.index)
+        if low is not None:
+            outside |= (values < low).fillna(False).astype(bool)
+        if high is not None:
+            outside |= (values > high).fillna(False).astype(bool)
+    except TypeError as e:  # not comparable with numbers (text)
+        return Failure(expectation=BETWEEN, column=column,
+                       error=f"could not be evaluated: values of dtype {values.dtype} are not comparable with "
+                             f"[{low}, {high}] ({str(e).splitlines()[0][:200]})")
+    n = int(outside.sum())
+    return Failure(expectation=BETWEEN, column=column, unexpected_count=n, hint=hint(bounds),
+                   examples=_plain(values[outside].head(EXAMPLES).tolist())) if n else None
 
 
 def _failure(r) -> Failure:

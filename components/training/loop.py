@@ -145,16 +145,20 @@ def eval_step(model: torch.nn.Module, batch: Tensors, amp: Amp | None = None) ->
 
 def evaluate_loss(model: torch.nn.Module, data: Tensors, batch_size: int,
                   classification: bool, amp: Amp | None = None) -> tuple[float, float | None]:
-    """Mean loss over `data` and, for classifiers, accuracy."""
+    """Mean loss over `data` and, for classifiers, accuracy. Sums stay on the device: one host sync at the end,
+    not one per batch."""
     model.eval()
-    total, correct = torch.zeros(()), 0
+    sums, n = None, 0
     for b in epoch_batches(data, batch_size):
         out, loss = eval_step(model, b, amp)
-        total += loss.cpu() * len(b)
-        if classification:
-            correct += int((out.argmax(1) == b.y).sum())
+        hits = (out.argmax(1) == b.y).sum() if classification else loss.new_zeros(())
+        batch = torch.stack([loss * len(b), hits.to(loss.dtype)])
+        sums = batch if sums is None else sums + batch
+        n += len(b)
     model.train()
-    return float(total) / len(data), (correct / len(data) if classification else None)
+    total, correct = sums.tolist() if sums is not None else (0.0, 0.0)
+    n = max(n, 1)
+    return total / n, (correct / n if classification else None)
 
 
 def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainConfig, device: torch.device,

@@ -3,7 +3,16 @@ import torch
 from torch import nn
 
 from components.config.sections import TrainConfig
-from components.training.loop import History, Tensors, batches, get_device, make_optimizer, set_seeds, train_loop
+from components.training.loop import (
+    History,
+    Tensors,
+    batches,
+    evaluate_loss,
+    get_device,
+    make_optimizer,
+    set_seeds,
+    train_loop,
+)
 
 
 class Affine(nn.Module):
@@ -81,3 +90,28 @@ def test_device_selection():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="cuda"):
             get_device("cuda")
+
+
+def test_evaluate_loss_matches_a_whole_split_forward():
+    """Loss and accuracy summed on the device over uneven batches equal one forward over the whole split."""
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(103, 5, generator=g), torch.randint(0, 3, (103,), generator=g)
+    lin = nn.Linear(5, 3)
+
+    class Clf(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, x, y=None):
+            out = self.lin(x)
+            return out, nn.functional.cross_entropy(out, y)
+
+    loss, acc = evaluate_loss(Clf(), Tensors(x, y), 16, classification=True)
+    with torch.no_grad():
+        out = lin(x)
+    assert loss == pytest.approx(float(nn.functional.cross_entropy(out, y)), rel=1e-6)
+    assert acc == int((out.argmax(1) == y).sum()) / len(y)
+    mse, none = evaluate_loss(Affine(), _line(37), 10, classification=False)
+    assert none is None and mse > 0
+

@@ -147,12 +147,16 @@ class InferenceLog:
         self._thread.start()
         atexit.register(self.close)
 
-    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None) -> str:
-        """Log (a sample of) one scored batch; returns its request id. Never raises: a failure is counted."""
+    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None,
+               start: int | None = None) -> str:
+        """Log (a sample of) one scored batch; returns its request id. Never raises: a failure is counted.
+        `start`: the position of its first row in the request (default: after the request's previous batch
+        in this process; a part of a partitioned input scored elsewhere gives its offset)."""
         request_id = request_id or uuid.uuid4().hex
         try:
             with self._lock:
-                start = self._offsets[1] if self._offsets[0] == request_id else 0
+                if start is None:
+                    start = self._offsets[1] if self._offsets[0] == request_id else 0
                 self._offsets = (request_id, start + len(inputs))
                 self._append(inputs, outputs, request_id, start)
         except Exception:  # noqa: BLE001 - the log must never fail a scoring call
@@ -237,7 +241,8 @@ class NoLog:
 
     counts: dict[str, int] = {}
 
-    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None) -> str:
+    def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None,
+               start: int | None = None) -> str:
         return request_id or uuid.uuid4().hex
 
     def close(self) -> None:
