@@ -14,7 +14,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install datasets run test test-quality test-fast lint-imports docs dvc-yaml flow bench lint clean up down deploy worker screenshots
+.PHONY: install datasets run test test-quality test-fast lint-imports docs dvc-yaml flow bench lint clean up down deploy worker screenshots screenshot-card
 
 install: $(VENV)/.installed datasets
 
@@ -89,6 +89,10 @@ worker: install
 
 screenshots: install
 	source infra/env.sh && python infra/screenshots.py --out docs/screens
+
+## screenshot-card: docs/screens/model-card.png, a version page with its model card (no team stack needed)
+screenshot-card: install
+	python infra/model_card_screenshot.py --out docs/screens
 
 bench: install
 	python bench/train_vs_raw.py

@@ -27,18 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DP = {"train.privacy.enabled": True, "train.privacy.target_epsilon": 8.0}
-SMALL_TEXT = {"features.max_vocab": 4000, "train.text_gru.freeze_embedding": True,
+SMALL_TEXT = {"features.text_gru.max_vocab": 4000, "train.text_gru.freeze_embedding": True,
               "train.text_gru.pooled_norm": True}
+# text_gru's family defaults (batch 64, 12 epochs, lr 2e-3) win over shared train keys: override in its block
+DP_TEXT = {"train.text_gru.batch_size": 256, "train.text_gru.epochs": 10, "train.text_gru.lr": 0.003}
 VARIANTS: dict[str, dict[str, dict]] = {
     "cnn": {"non_private": {},
             "dp": DP | {"train.lr": 0.002, "train.batch_size": 64, "train.epochs": 30, "train.patience": 30}},
     "text_gru": {
         "non_private": {},
         "non_private_small": SMALL_TEXT,
-        "dp_default": DP | {"features.max_vocab": 4000, "train.batch_size": 256, "train.epochs": 6},
-        "dp_small": DP | SMALL_TEXT | {"train.batch_size": 256, "train.epochs": 10, "train.lr": 0.003},
-        "dp_small_synthetic_c": DP | SMALL_TEXT | {"train.batch_size": 256, "train.epochs": 10, "train.lr": 0.003,
-                                                   "train.privacy.max_grad_norm": "synthetic"},
+        "dp_default": DP | {"features.text_gru.max_vocab": 4000, "train.text_gru.batch_size": 256,
+                            "train.text_gru.epochs": 6},
+        "dp_small": DP | SMALL_TEXT | DP_TEXT,
+        "dp_small_synthetic_c": DP | SMALL_TEXT | DP_TEXT | {"train.privacy.max_grad_norm": "synthetic"},
     },
 }
 
@@ -105,8 +107,9 @@ def main(family: str, only: list[str]) -> None:
         print(f"{family} {name}: accuracy {results[name]['accuracy']:.4f} macro_f1 {results[name]['macro_f1']:.4f} "
               f"mia_auc {results[name]['mia_auc']:.3f} epsilon {eps if eps is None else round(eps, 2)} "
               f"train {wall:.0f} s wall / {cpu:.0f} s CPU", flush=True)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=1))
+        out.parent.mkdir(parents=True, exist_ok=True)  # merged at write time: variants may run side by side
+        out.write_text(json.dumps((json.loads(out.read_text()) if out.is_file() else {}) | {name: results[name]},
+                                  indent=1))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,10 @@ def test_default_run_meets_the_bar_and_stages_the_model(repo):
     run = client(repo).get_run(mv.run_id)
     assert run.data.metrics["test_accuracy"] == metrics["accuracy"]
     assert "val_loss" in run.data.metrics and run.data.params["train.seed"] == "42"
+    # issue 14: the version carries its explanation (both sanity checks pass) and a model card
+    assert mv.tags["explain.randomisation_passes"] == "true" and mv.tags["explain.deletion_passes"] == "true"
+    assert float(mv.tags["explain.completeness_error"]) <= 0.01 and mv.tags["explain.report"]
+    assert mv.description.startswith("# Model card: digits-cnn v1")
 
 
 def test_registered_model_predicts_from_raw_pixels(repo, digits_frame):
@@ -130,11 +134,20 @@ def test_bad_data_stops_the_pipeline_naming_the_check(repo, digits_frame, name):
 
 
 def test_exp_run_with_a_param_override(repo):
-    done = dvc(repo, "exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=3")
+    """`dvc exp run -S train.privacy.enabled=true` (issue 14) registers a version tagged with the epsilon it spent."""
+    original = (repo / "params.yaml").read_text()
+    try:  # the exp's params stay in the workspace: later tests must not train privately
+        done = dvc(repo, "exp", "run", "-S", "train.lr=0.003", "-S", "train.epochs=3", "-S",
+                   "train.privacy.enabled=true")
+    finally:
+        (repo / "params.yaml").write_text(original)
     assert done.returncode == 0, done.stderr[-2000:]
     shown = dvc(repo, "exp", "show", "--no-pager", "--csv")
     assert "0.003" in shown.stdout
     assert versions(repo) == ["1", "2"]
+    tags = client(repo).get_model_version("digits-cnn", "2").tags
+    assert 0 < float(tags["privacy.epsilon"]) <= 8.0 and float(tags["privacy.delta"]) == 1e-5
+    assert tags["privacy.accountant"] == "rdp" and int(tags["privacy.steps"]) > 0
 
 
 def test_exp_run_switches_family_to_linear_regression(repo):
