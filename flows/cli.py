@@ -290,6 +290,22 @@ def explain(model: Annotated[str, typer.Argument(help="registered model name, e.
 
 
 @app.command()
+def tune(family: Annotated[str, typer.Argument(help="the family to tune, e.g. cnn (its declared search space)")],
+         trials: Annotated[int, typer.Option(min=1, help="trials to add to the study")] = 10,
+         study: Annotated[str | None, typer.Option(help="study name (default: the family)")] = None,
+         params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+    """Search the family's hyperparameters with Optuna (resumable); propose the best, never edit params.yaml."""
+    from components.tuning.tune import tune as search
+
+    try:
+        done = search(params, family, trials, parse_overrides(set_), study_name=study)
+    except KeelError as e:
+        fail(e)
+    typer.echo(f"{done.study}: {done.trials}; best trial {done.best_trial} (val_loss {done.best_val_loss:.4f})")
+    typer.echo(f"proposal: {done.proposal}\napply it with:\n  {done.command}")
+
+
+@app.command()
 def version() -> None:
     """Print the versions of Keel and the stack it drives."""
     from importlib.metadata import version as v

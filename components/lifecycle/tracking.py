@@ -81,13 +81,16 @@ def ensure_experiment(name: str) -> str:
 
 
 @contextmanager
-def start_run(model_name: str, run_name: str | None = None, run_id: str | None = None) -> Iterator[RunRef]:
-    """Start a new run in experiment `model_name`, or resume `run_id`."""
+def start_run(model_name: str, run_name: str | None = None, run_id: str | None = None,
+              parent_run_id: str | None = None) -> Iterator[RunRef]:
+    """Start a new run in experiment `model_name`, or resume `run_id`; `parent_run_id`: nested under that
+    (active) run, e.g. a tuning trial under its study's run."""
     import mlflow
 
     exp_id = ensure_experiment(model_name)
     with outages.guard(tracking_uri(), f"run {run_id} of {model_name!r}" if run_id else f"a run of {model_name!r}"):
-        run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name)
+        run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name,
+                               nested=parent_run_id is not None, parent_run_id=parent_run_id)
     finished = False
     try:  # only the start and the end are the store's: the body's own errors pass unchanged
         yield RunRef(run_id=run.info.run_id, experiment_id=run.info.experiment_id,

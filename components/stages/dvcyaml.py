@@ -73,7 +73,8 @@ def dvc_yaml() -> dict[str, Any]:
         "params": PARAMS_SECTIONS,
         "outs": [str(paths.PARAMS_DIR)]}}
     stages |= {s.name: _stage(s) for s in STAGES}
-    return {"stages": stages, "plots": PLOTS}
+    declared = [{str(i.default / f): {"x": "step"}} for s in STAGES for i in s.paths("out") for f in i.plots]
+    return {"stages": stages, "plots": declared + PLOTS}
 
 
 def render() -> str:

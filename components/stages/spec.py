@@ -35,6 +35,7 @@ class Io:
     files: tuple[str, ...] = ()  # the files inside it that count (empty: the whole path)
     marker: str | None = None  # out: the file whose presence shows the stage ran (default: the first of files)
     metrics: tuple[str, ...] = ()  # out: those of `files` that are DVC metrics
+    plots: tuple[str, ...] = ()  # out: those of `files` that are DVC plots (x: dvclive's `step`)
     cache: bool = True  # out: keep it in DVC's cache
     in_flow: bool = True  # False: the flow passes None (e.g. DVC's own lock file)
     option: str | None = None  # the CLI flag, when not derived from `arg`

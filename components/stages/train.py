@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import BaseModel
 from components.config import views
 from components.config.params import Params
 from components.core import paths
+from components.core.errors import StageInputError
 from components.core.io import read_json, sha256_json, write_json
 from components.data.artifacts import load_fitted, load_split
 from components.data.streaming import ParquetStream
@@ -31,6 +33,7 @@ from components.data.transforms.registry import Transform
 from components.families.registry import get
 from components.inference.checkpoint import build_model, save_checkpoint
 from components.lifecycle import tracking
+from components.lifecycle.epochlog import EpochLog
 from components.problems.registry import TASKS
 from components.stages.spec import Io, Stage
 from components.training import distributed, launcher, privacy
@@ -80,17 +83,24 @@ def load_inputs(features_dir: Path) -> Inputs:
 
 
 def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path = paths.MODEL_DIR,
-        resume_dir: Path | None = None, isolate: bool = False) -> TrainResult:
+        resume_dir: Path | None = None, isolate: bool = False, live_dir: Path | None = None, *,
+        parent_run_id: str | None = None, on_epoch: Callable[[EpochStats], bool | None] | None = None) -> TrainResult:
     """Train the selected family here, or in `train.nproc` torchrun processes (also when `isolate`).
-    `resume_dir`: where per-epoch training state is kept; a re-run after a kill resumes from it."""
+    `resume_dir`: where per-epoch training state is kept; a re-run after a kill resumes from it.
+    `live_dir`: dvclive's folder for the per-epoch metrics (None: MLflow only). In-process callers
+    (components/tuning) may nest the run under `parent_run_id` and watch each epoch with `on_epoch`
+    (True stops training after that epoch, like early stopping)."""
     privacy.check(get(params.model).registered_as, params.train)  # DP where it cannot hold: refused up front
     reference = (fp32_reference(params, features_dir, resume_dir)
                  if params.train.precision != "fp32" and params.train.fp32_reference else None)
     job = {"params": params, "features_dir": Path(features_dir), "out_dir": Path(out_dir),
-           "resume_dir": None if resume_dir is None else Path(resume_dir), "reference": reference}
+           "resume_dir": None if resume_dir is None else Path(resume_dir), "reference": reference,
+           "live_dir": None if live_dir is None else Path(live_dir)}
     if (params.train.nproc > 1 or isolate) and not distributed.in_worker():
+        if parent_run_id or on_epoch:
+            raise StageInputError("train: parent_run_id and on_epoch work in this process only (train.nproc=1)")
         return launcher.launch(params.train.nproc, FIT, **job)
-    return fit(**job)
+    return fit(**job, parent_run_id=parent_run_id, on_epoch=on_epoch)
 
 
 def fp32_reference(params: Params, features_dir: Path, resume_dir: Path | None) -> dict[str, Any]:
@@ -115,8 +125,9 @@ def reference_digest(params: Params) -> str:
 
 
 def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | None = None,
-        reference: dict[str, Any] | None = None) -> TrainResult:
-    """Train in this process (one rank under torchrun); rank 0 logs to MLflow and writes `out_dir`."""
+        reference: dict[str, Any] | None = None, live_dir: Path | None = None, *, parent_run_id: str | None = None,
+        on_epoch: Callable[[EpochStats], bool | None] | None = None) -> TrainResult:
+    """Train in this process (one rank under torchrun); rank 0 logs to MLflow (and dvclive) and writes `out_dir`."""
     cfg = params.train
     set_seeds(cfg.seed)
     dist = distributed.init(get_device(cfg.device))
@@ -138,22 +149,23 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
         out_dir.mkdir(parents=True)
     model_name = params.registered_name(data.split["dataset"])
     no_run = tracking.RunRef(run_id="", experiment_id="", tracking_uri="", model_name=model_name)  # ranks > 0
-    with (tracking.start_run(model_name, run_name=f"train-{params.model}", run_id=state and state["run_id"])
-          if main else nullcontext(no_run)) as ref:
+    with (tracking.start_run(model_name, run_name=f"train-{params.model}", run_id=state and state["run_id"],
+                             parent_run_id=parent_run_id) if main else nullcontext(no_run)) as ref:
         meta = {"run_id": ref.run_id, "model_name": model_name, "dataset": data.split["dataset"],
                 "params_sha256": params.digest(), "split_sha256": data.split["sha256"], "module_fixes": fixes}
+        hooks = Hooks(model, params, data, out_dir, spath, meta, live_dir, on_epoch) if main else None
         if main:
-            log_start(ref, out_dir, params, data, device, state)
-        hooks = Hooks(model, params, data, out_dir, spath, meta) if main else None
+            log_start(ref, out_dir, params, data, device, state, hooks.metrics)
         try:
             history = train_loop(model, data.train, data.val, cfg, device, TASKS[params.task].val_metric == "accuracy",
                                  hooks.on_epoch if hooks else None, resume=state,
                                  on_state=hooks.on_state if hooks else None, dist=dist)
         finally:
             distributed.shutdown(dist)
+            if hooks:
+                hooks.metrics.close()
         if not main:
             return TrainResult(model_dir=out_dir, run_id="", metrics={})
-        hooks.metrics.flush()
         summary = finish(hooks, history, reference, device)
     if spath != out_dir / paths.LAST_CHECKPOINT_FILE and spath.is_file():
         shutil.move(spath, out_dir / paths.LAST_CHECKPOINT_FILE)  # the finished run's state, kept with the model
@@ -164,7 +176,7 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
 
 
 def log_start(ref: tracking.RunRef, out_dir: Path, params: Params, data: Inputs, device: torch.device,
-              state: dict[str, Any] | None) -> None:
+              state: dict[str, Any] | None, metrics: EpochLog) -> None:
     """Record the run: run.json beside the model, the resolved params and lineage tags, resumed epochs."""
     cfg = params.train
     tracking.write_run_ref(out_dir, ref)
@@ -179,28 +191,30 @@ def log_start(ref: tracking.RunRef, out_dir: Path, params: Params, data: Inputs,
     if state is not None:
         log.info("train: resuming from epoch %d (state saved after epoch %d)", state["epoch"] + 1, state["epoch"])
         tracking.set_tags({"keel.resumed_from_epoch": state["epoch"] + 1})
-        tracking.log_missing_steps(ref.run_id, {e["epoch"]: {k: v for k, v in e.items() if k != "epoch"}
-                                                for e in state["history"]["epochs"]})
+        metrics.replay({e["epoch"]: {k: v for k, v in e.items() if k != "epoch"} for e in state["history"]["epochs"]})
 
 
 class Hooks:
-    """What rank 0 does after each epoch: metrics to MLflow, the best checkpoint, the resumable state."""
+    """What rank 0 does after each epoch: metrics to MLflow and dvclive, the best checkpoint, the resumable state,
+    then the caller's `watch` (True: stop)."""
 
     def __init__(self, model: torch.nn.Module, params: Params, data: Inputs, out_dir: Path, spath: Path,
-                 meta: dict[str, Any]):
+                 meta: dict[str, Any], live_dir: Path | None = None,
+                 watch: Callable[[EpochStats], bool | None] | None = None):
         self.model, self.params, self.data, self.out_dir = model, params, data, out_dir
-        self.spath, self.meta = spath, meta
-        self.metrics = tracking.MetricBuffer(meta["run_id"])
+        self.spath, self.meta, self.watch = spath, meta, watch
+        self.metrics = EpochLog(meta["run_id"], live_dir)
 
     def save(self, extra: dict[str, Any]) -> None:
         """Write the self-describing checkpoint (weights + config + transform) with `meta` | `extra`."""
         save_checkpoint(self.out_dir / paths.CHECKPOINT_FILE, self.model, self.params.model, self.params.arch,
                         self.data.transform, self.data.input_shape, self.meta | extra)
 
-    def on_epoch(self, stats: EpochStats, improved: bool) -> None:
+    def on_epoch(self, stats: EpochStats, improved: bool) -> bool:
         self.metrics.add(stats.model_dump(exclude={"epoch"}), step=stats.epoch)
         if improved:
             self.save({"epoch": stats.epoch})
+        return bool(self.watch(stats)) if self.watch is not None else False
 
     def on_state(self, s: dict[str, Any]) -> None:
         save_state(self.spath, s | {"run_id": self.meta["run_id"], "split_sha256": self.data.split["sha256"],
@@ -247,5 +261,7 @@ def summarize(history: History, reference: dict[str, Any] | None) -> dict[str, f
 # re-running after a kill resumes from the last finished epoch. The flow trains in a child process (isolate).
 STAGE = Stage("train", run, (Io("features_dir", paths.FEATURES_DIR, "in"),
                              Io("out_dir", paths.MODEL_DIR, "out", marker=paths.CHECKPOINT_FILE),
-                             Io("resume_dir", paths.RESUME_DIR, "state", option="--resume-dir")),
+                             Io("resume_dir", paths.RESUME_DIR, "state", option="--resume-dir"),
+                             Io("live_dir", paths.LIVE_DIR, "out", files=(paths.METRICS_FILE, paths.LIVE_METRICS),
+                                metrics=(paths.METRICS_FILE,), plots=(paths.LIVE_METRICS,), cache=False)),
               args=lambda p: {"params": p}, tracked=True, retries=True, flow_kwargs={"isolate": True})

@@ -68,6 +68,7 @@ class History(BaseModel):
     best_val_loss: float = float("inf")
     best_val_accuracy: float | None = None
     stopped_early: bool = False
+    stopped_by: str | None = None  # patience (early stopping) | callback (on_epoch asked, e.g. a pruned trial)
     resumed_from_epoch: int | None = None  # set when training continued from a saved state
     privacy: dict[str, Any] | None = None  # DP-SGD: what was spent (privacy.Private.report)
 
@@ -163,12 +164,14 @@ def evaluate_loss(model: torch.nn.Module, data: Tensors, batch_size: int,
 
 def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainConfig, device: torch.device,
                classification: bool = True,
-               on_epoch: Callable[[EpochStats, bool], None] | None = None, *,
+               on_epoch: Callable[[EpochStats, bool], bool | None] | None = None, *,
                resume: dict[str, Any] | None = None, on_state: Callable[[dict[str, Any]], None] | None = None,
                dist: distributed.Dist | None = None) -> History:
     """Train with early stopping on validation loss; restores the best weights before returning.
 
-    `cfg.precision` and `cfg.compile` apply here. `on_state` gets the full training state after every
+    `cfg.precision` and `cfg.compile` apply here. `on_epoch(stats, improved)` sees each epoch's figures (the one
+    per-epoch hook: metrics logging, checkpoints, pruning); returning True stops training there, as early stopping
+    does (`History.stopped_by` says which). `on_state` gets the full training state after every
     epoch; passing it back as `resume` continues from there. `dist`: this process's DDP rank (every rank
     evaluates the whole validation split, so early stopping agrees across ranks).
     """
@@ -234,12 +237,11 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
                            epsilon=private.epsilon() if private else None)
         history.epochs.append(stats)
         bar.set_postfix(train_loss=f"{train_loss:.4f}", val_loss=f"{val_loss:.4f}")
-        if on_epoch is not None:
-            on_epoch(stats, improved)
-        if stale >= cfg.patience:
-            history.stopped_early = True
-            log.info("early stop at epoch %d; best epoch %d (val_loss %.4f)", epoch, history.best_epoch,
-                     history.best_val_loss)
+        stop = bool(on_epoch(stats, improved)) if on_epoch is not None else False
+        if stale >= cfg.patience or stop:
+            history.stopped_early, history.stopped_by = True, "patience" if stale >= cfg.patience else "callback"
+            log.info("%s at epoch %d; best epoch %d (val_loss %.4f)", "early stop" if history.stopped_by == "patience"
+                     else "stopped by on_epoch", epoch, history.best_epoch, history.best_val_loss)
         if on_state is not None:
             on_state({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                       "scaler": amp.state_dict(), "rng": rng_state(gen), "stale": stale, "best_state": best_state,

@@ -24,7 +24,7 @@ OVERRIDES = {"validate.min_rows": 50, "train.epochs": 14, "train.patience": 14, 
 
 def _train_cmd(params: Path, feats: Path, out: Path, resume: Path) -> list[str]:
     return [sys.executable, "-m", "components.stages", "train", "--params", str(params), "--features", str(feats),
-            "--out", str(out), "--resume-dir", str(resume)]
+            "--out", str(out), "--resume-dir", str(resume), "--live", f"{out}-live"]
 
 
 def _env() -> dict[str, str]:
@@ -88,6 +88,9 @@ def test_killed_training_resumes_and_matches_an_uninterrupted_run(prepared):
     for a, b in zip(h1["epochs"], h2["epochs"], strict=True):
         assert abs(a["val_loss"] - b["val_loss"]) <= 1e-6 and abs(a["train_loss"] - b["train_loss"]) <= 1e-6
     assert h1["best_epoch"] == h2["best_epoch"]
+    rows = (tmp / "cut-live" / paths.LIVE_METRICS / "val_loss.tsv").read_text().splitlines()[1:]  # dvclive: replayed
+    assert [(int(r.split("\t")[0]), float(r.split("\t")[1])) for r in rows] == [(e["epoch"], e["val_loss"])
+                                                                                 for e in h2["epochs"]]
     w1, w2 = (torch.load(tmp / d / paths.CHECKPOINT_FILE, weights_only=True)["state_dict"] for d in ("whole", "cut"))
     assert all(torch.allclose(w1[k].float(), w2[k].float(), atol=1e-6) for k in w1)
     last = torch.load(tmp / "cut" / paths.LAST_CHECKPOINT_FILE, weights_only=True)
