@@ -18,6 +18,7 @@ import pandas as pd
 
 from components.core.errors import KeelError
 from components.lifecycle import registry
+from components.serving.upload import add_upload_routes
 
 log = logging.getLogger(__name__)
 MAX_ROWS = 100_000
@@ -127,6 +128,7 @@ def create_app(model_name: str, alias: str = "production"):
             return error(422, str(e).splitlines()[0][:1000])
         return info | {"predictions": json.loads(out.to_json(orient="records"))}
 
+    add_upload_routes(app, model, info)  # POST /upload: a raw image or clip (media families only)
     return app
 
 

@@ -104,7 +104,9 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
 
     transform = load_checkpoint(model_dir / paths.CHECKPOINT_FILE).transform
     # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
-    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
+    test = load_split(features_dir, "test")
+    example = transform.example(test) if hasattr(transform, "example") else \
+        test[transform.input_columns].head(getattr(transform, "example_rows", 5))
     with tracking.resume_run(model_dir):
         uri = registry.log_pyfunc(model_dir / paths.CHECKPOINT_FILE, example)
     version = registry.register_version(uri, name, tags | {"gate.absolute": "pass" if not reasons else "fail"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -121,13 +122,25 @@ def epoch_batches(data, batch_size: int, generator: torch.Generator | None = Non
 
 
 def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: Tensors,
-               amp: Amp | None = None) -> torch.Tensor:
-    """One forward/backward/step (under `amp`'s autocast and GradScaler); returns the detached batch loss."""
+               amp: Amp | None = None, clip: float | None = None) -> torch.Tensor:
+    """One forward/backward/step (under `amp`'s autocast and GradScaler, the gradient norm clipped to `clip`);
+    returns the detached batch loss."""
     opt.zero_grad(set_to_none=True)
     with amp.autocast() if amp is not None else nullcontext():
         _, loss = model(batch.x, batch.y)
-    backward_step(loss, opt, amp)
+    backward_step(loss, opt, amp, clip)
     return loss.detach().float()
+
+
+def lr_at(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of optimizer step `step` (from 0): a linear warm-up over `warmup_epochs`, then
+    `lr` (schedule constant) or a cosine decay to 0 at the end of `epochs` (schedule cosine)."""
+    warm, total = cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+    return cfg.lr
 
 
 @torch.no_grad()
@@ -180,6 +193,8 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         history, best_state, stale = History.model_validate(resume["history"]), resume["best_state"], resume["stale"]
         history.resumed_from_epoch = len(history.epochs) + 1
     per_rank = -(-cfg.batch_size // dist.world_size)  # train.batch_size is the global batch: same steps per epoch
+    scheduled = cfg.schedule != "constant" or cfg.warmup_epochs > 0
+    steps_per_epoch = -(-len(train) // cfg.batch_size)
     bar = tqdm(range(len(history.epochs) + 1, cfg.epochs + 1), desc="train", unit="epoch", leave=False,
                disable=None if cfg.progress and dist.is_main else True)  # None: shown on a terminal only
     for epoch in bar:
@@ -189,8 +204,11 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         loss_sum = torch.zeros((), device=device)
         seen = 0
         with ddp.join() if dist.enabled else nullcontext():  # streamed shards may differ in length
-            for b in epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed):
-                loss_sum += train_step(fwd, opt, b, amp) * len(b)
+            for i, b in enumerate(epoch_batches(train, per_rank, gen, dist, epoch, cfg.seed)):
+                if scheduled:  # a function of the step alone: a resumed run continues the same curve
+                    for group in opt.param_groups:
+                        group["lr"] = lr_at(cfg, (epoch - 1) * steps_per_epoch + i, steps_per_epoch)
+                loss_sum += train_step(fwd, opt, b, amp, cfg.clip_grad_norm) * len(b)
                 seen += len(b)
         totals = distributed.all_sum(torch.stack([loss_sum, torch.tensor(float(seen), device=device)]), dist)
         train_loss = float(totals[0] / totals[1])  # one device sync per epoch
