@@ -88,7 +88,7 @@ def score(ref: registry.VersionRef, test, rule: gate.Rule) -> gate.Scored:
     if task.rows_scorer is not None:  # a metric too slow to recompute per replicate: matched once, then re-weighted
         on_rows = task.rows_scorer(ckpt.transform, test, preds)
         return gate.Scored(version=ref.version, split_sha256=split, n_rows=len(test), value=float(value[rule.metric]),
-                           score=lambda rows: float(on_rows(rows)[rule.metric]))
+                           score=lambda rows: float(on_rows(rows, rule.metric)[rule.metric]))
     return gate.Scored(version=ref.version, split_sha256=split, n_rows=len(test), value=float(value[rule.metric]),
                        score=lambda rows: float(task.score(ckpt.transform, test.iloc[rows], preds[rows])[rule.metric]))
 

@@ -20,8 +20,8 @@ class Task:
     figures and baselines fitted on `train`).
     options(transform) -> {name: default}: settings a caller may change per call (the pyfunc's params), passed
     as keyword arguments to `postprocess` and `frame`.
-    rows_scorer(transform, test, predictions) -> rows -> metrics: `score` on a subset of rows (repeats allowed),
-    for a task whose `score` is too slow to call once per bootstrap replicate (the gate uses it when set).
+    rows_scorer(transform, test, predictions) -> (rows, metric) -> metrics: `score` on a subset of rows (repeats
+    allowed), for a task whose `score` is too slow to call once per bootstrap replicate (the gate uses it when set).
     """
 
     name: str
@@ -34,4 +34,4 @@ class Task:
     plots: Callable[[Any, pd.DataFrame, np.ndarray, Path], list[Path]]
     val_metric: str | None = None  # a metric the training loop reports on the validation split
     options: Callable[[Any], dict[str, Any]] | None = None
-    rows_scorer: Callable[[Any, pd.DataFrame, np.ndarray], Callable[[np.ndarray], dict[str, float]]] | None = None
+    rows_scorer: Callable[[Any, pd.DataFrame, np.ndarray], Callable[..., dict[str, float]]] | None = None

@@ -105,21 +105,24 @@ class RowScorer:
         ignored = np.concatenate([e["dtIgnore"][:, :maxdet] for _, e in found], axis=1)[:, order] > 0
         return {"n_gt": n_gt, "image": image, "tp": matched & ~ignored, "keep": ~ignored}
 
-    def __call__(self, rows: np.ndarray) -> dict[str, float]:
-        """{"map", "map50"} of the images `rows` (indices, repeats allowed)."""
+    def __call__(self, rows: np.ndarray, metric: str | None = None) -> dict[str, float]:
+        """{"map", "map50"} of the images `rows` (indices, repeats allowed); with `metric`, only that one (map50
+        then accumulates one IoU threshold instead of ten: what the gate's bootstrap asks for)."""
         if self.ev is None:
             return {"map": 0.0, "map50": 0.0}
         weight = np.bincount(np.asarray(rows, np.int64), minlength=self.n).astype(np.float64)
         thresholds = self.ev.params.recThrs
-        precision = np.full((len(self.ev.params.iouThrs), len(thresholds), len(self.per_class)), -1.0)
+        t50 = int(np.argmin(np.abs(self.ev.params.iouThrs - 0.5)))
+        ious = [t50] if metric == "map50" else list(range(len(self.ev.params.iouThrs)))
+        precision = np.full((len(ious), len(thresholds), len(self.per_class)), -1.0)
         for k, c in enumerate(self.per_class):
             npig = float(weight @ c["n_gt"])
             if npig == 0:
                 continue
             w = weight[c["image"]]
-            tp_sum = np.cumsum(c["tp"] * w, axis=1)
-            fp_sum = np.cumsum((c["keep"] & ~c["tp"]) * w, axis=1)
-            for t in range(len(tp_sum)):
+            tp_sum = np.cumsum(c["tp"][ious] * w, axis=1)
+            fp_sum = np.cumsum((c["keep"][ious] & ~c["tp"][ious]) * w, axis=1)
+            for t in range(len(ious)):
                 tp, fp = tp_sum[t], fp_sum[t]
                 q = np.zeros(len(thresholds))
                 if len(tp):
@@ -127,6 +130,7 @@ class RowScorer:
                     idx = np.searchsorted(tp / npig, thresholds, side="left")
                     q[idx < len(pr)] = pr[idx[idx < len(pr)]]
                 precision[t, :, k] = q
-        t50 = int(np.argmin(np.abs(self.ev.params.iouThrs - 0.5)))
         mean = lambda p: float(p[p > -1].mean()) if (p > -1).any() else 0.0  # noqa: E731
-        return {"map": mean(precision), "map50": mean(precision[t50])}
+        if metric == "map50":
+            return {"map50": mean(precision[0])}
+        return {"map": mean(precision), "map50": mean(precision[ious.index(t50)])}

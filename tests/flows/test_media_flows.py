@@ -15,16 +15,16 @@ from tests.helpers import write_params
 pytestmark = pytest.mark.slow
 
 DETECTION = {"model": "detection", "train.progress": False, "validate.min_rows": 10,
-             "ingest.detection.scenes": {"n_train": 400, "n_val": 50, "n_test": 100},
-             "train.detection": {"epochs": 10, "batch_size": 16, "lr": 0.006, "patience": 10, "channels": [8, 16, 32],
+             "ingest.detection.scenes": {"n_train": 300, "n_val": 40, "n_test": 80},
+             "train.detection": {"epochs": 8, "batch_size": 16, "lr": 0.006, "patience": 10, "channels": [8, 16, 32],
                                  "blocks": 0, "head_channels": 16, "giou_weight": 0.0},
              "register.detection.min": {"map50": 0.3}}
 VIDEO = {"model": "video", "train.progress": False, "validate.min_rows": 10,
-         "ingest.video.clips": {"n_train": 400, "n_val": 60, "n_test": 100, "height": 32, "width": 32, "n_frames": 16,
+         "ingest.video.clips": {"n_train": 300, "n_val": 40, "n_test": 80, "height": 32, "width": 32, "n_frames": 16,
                                 "min_size": 10, "max_size": 14, "min_steps": 6},
          "ingest.video.decode": {"frames": 16, "height": 24, "width": 24},
          "validate.video.frame_size": [32, 32],
-         "train.video": {"epochs": 10, "channels": [8, 16], "frame_dim": 32, "gru_hidden": 32},
+         "train.video": {"epochs": 8, "channels": [8, 16], "frame_dim": 32, "gru_hidden": 32},
          "register.video.min": {"accuracy": 0.45}}
 
 
@@ -51,7 +51,7 @@ def test_detection_flow_trains_registers_and_scores_raw_images(tmp_path, monkeyp
     summary = training_flow("params.yaml")
     m = summary.metrics
     assert summary.model_name == "scenes-detection" and summary.staged, summary
-    assert m["map50"] >= 0.3 and m["map"] <= m["map50"] and m["n_test"] == 100, m
+    assert m["map50"] >= 0.3 and m["map"] <= m["map50"] and m["n_test"] == 80, m
     assert 0.2 < m["baseline_map50"] < 0.9, m  # the classical pipeline, same test scenes
     assert Path("reports/plots/boxes.png").is_file() and Path("reports/plots/pr_curves.png").is_file()
 

@@ -130,6 +130,7 @@ def test_subset_scores_equal_pycocotools_on_the_same_images(detections):
     drawn = coco_eval.evaluate([boxes[i] for i in rows], [classes[i] for i in rows], preds[rows], ["a", "b", "c"])
     assert 0 < drawn["map"] < 1
     assert scorer(rows) == pytest.approx({"map": drawn["map"], "map50": drawn["map50"]}, abs=1e-9)
+    assert scorer(rows, "map50") == pytest.approx({"map50": drawn["map50"]}, abs=1e-9)  # the gate's one threshold
 
 
 def test_detection_targets_follow_the_resize_and_predictions_map_back():
