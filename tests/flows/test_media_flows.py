@@ -20,11 +20,11 @@ DETECTION = {"model": "detection", "train.progress": False, "validate.min_rows":
                                  "blocks": 0, "head_channels": 16, "giou_weight": 0.0},
              "register.detection.min": {"map50": 0.3}}
 VIDEO = {"model": "video", "train.progress": False, "validate.min_rows": 10,
-         "ingest.video.clips": {"n_train": 300, "n_val": 40, "n_test": 80, "height": 32, "width": 32, "n_frames": 16,
+         "ingest.video.clips": {"n_train": 400, "n_val": 60, "n_test": 100, "height": 32, "width": 32, "n_frames": 16,
                                 "min_size": 10, "max_size": 14, "min_steps": 6},
          "ingest.video.decode": {"frames": 16, "height": 24, "width": 24},
          "validate.video.frame_size": [32, 32],
-         "train.video": {"epochs": 8, "channels": [8, 16], "frame_dim": 32, "gru_hidden": 32},
+         "train.video": {"epochs": 10, "channels": [8, 16], "frame_dim": 32, "gru_hidden": 32},
          "register.video.min": {"accuracy": 0.45}}
 
 
