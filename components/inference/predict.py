@@ -3,6 +3,8 @@ pyfunc and batch scoring."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -20,11 +22,14 @@ def task_of(ckpt: Checkpoint) -> Task:
 
 @torch.inference_mode()
 def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
-            device: torch.device | None = None, serving: bool = False) -> np.ndarray:
+            device: torch.device | None = None, serving: bool = False,
+            options: dict[str, Any] | None = None) -> np.ndarray:
     """Raw rows -> predictions (class probabilities for classifiers, values in target units for regression).
 
     `serving`: the input is what a caller sends; a transform whose samples differ then (a series: one window
     at the end of the history instead of every window with a known future) says so by `serving_features`.
+    `options`: the task's per-call settings (Task.options, e.g. detection's nms_iou). A transform whose outputs
+    are in the model's space maps them back to each input row's (`restore`: detection boxes to image pixels).
     """
     device = device or torch.device("cpu")
     model = ckpt.model.to(device).eval()
@@ -34,12 +39,14 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     outs = [model(x[i:i + batch_size].to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
     raw = torch.cat(outs).numpy() if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
-    return task_of(ckpt).postprocess(ckpt.transform, raw)
+    out = task_of(ckpt).postprocess(ckpt.transform, raw, **(options or {}))
+    restore = getattr(ckpt.transform, "restore", None)
+    return restore(df, out) if restore is not None else out
 
 
-def to_frame(ckpt: Checkpoint, predictions: np.ndarray) -> pd.DataFrame:
+def to_frame(ckpt: Checkpoint, predictions: np.ndarray, options: dict[str, Any] | None = None) -> pd.DataFrame:
     """Predictions -> the pyfunc's output frame (`prediction`, plus `p_<class>` for classifiers)."""
-    return task_of(ckpt).frame(ckpt.transform, predictions)
+    return task_of(ckpt).frame(ckpt.transform, predictions, **(options or {}))
 
 
 @torch.inference_mode()

@@ -21,6 +21,7 @@ from components.core import paths
 from components.core.errors import KeelError
 from components.inference.scorelog.writer import open_log
 from components.lifecycle import registry
+from components.serving.upload import add_upload_routes
 
 log = logging.getLogger(__name__)
 MAX_ROWS = 100_000
@@ -134,6 +135,7 @@ def create_app(model_name: str, alias: str = "production", log_dir: Path = paths
         request_id = scorelog.record(frame, out, request.headers.get("x-request-id"))  # to the inference log
         return info | {"request_id": request_id, "predictions": json.loads(out.to_json(orient="records"))}
 
+    add_upload_routes(app, model, info)  # POST /upload: a raw image or clip (media families only)
     return app
 
 
