@@ -39,7 +39,9 @@ def test_run_splits_headline_metrics_from_detail(tmp_path, small_digits, mlflow_
     train.run(p)
     result = evaluate.run(p.evaluate)
     metrics, detail = read_json(tmp_path / "reports/metrics.json"), read_json(tmp_path / "reports/details.json")
-    assert set(metrics) == {"accuracy", "macro_f1", "loss", "n_test"}
+    trust = {k for k in metrics if k.startswith(("robust_", "mia_"))}  # evaluate.robustness / membership test
+    assert set(metrics) - trust == {"accuracy", "macro_f1", "loss", "n_test"}
+    assert {"robust_accuracy_noise", "mia_auc"} <= trust
     assert set(detail["per_class"]) == {str(i) for i in range(10)}
     assert result.metrics["accuracy"] == metrics["accuracy"]
     assert {p.name for p in result.plots} == {"confusion_matrix.png", "loss.png", "confusion.csv", "loss.csv"}
