@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from components.config.sections import ValidateConfig
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
-from components.data.suites import DERIVED, PROFILES, SUITES
+from components.data.suites import DERIVED, MEDIA_INDEX, PROFILES, SUITES
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,10 @@ class Validator:
             expectations, problems = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)
             expectations = self.suite.combine(expectations) if self.suite else expectations  # hand-written wins
             name = self.name if self._main is None else f"{self.name}_{len(self.ctx.checkpoints.all())}"
-            self._main = columns, self._checkpoint(name, expectations, {"result_format": self.result_format}), problems
+            index = MEDIA_INDEX.get(self.kind)  # failures name the file of each unexpected row
+            fmt = {"result_format": self.result_format} | (
+                {"unexpected_index_column_names": [index]} if index in columns else {})
+            self._main = columns, self._checkpoint(name, expectations, fmt), problems
             self._table_only = all(e.expectation_type.startswith("expect_table_") for e in expectations)
             self._passed = None
         if self.chunks and self._table_only and self._passed is not None and 0 < len(df) <= self._passed[0]:
@@ -159,11 +162,14 @@ def _failure(r) -> Failure:
     exc = _exception_message(r.exception_info or {})
     examples = res.get("partial_unexpected_list")
     named = res.get("partial_unexpected_index_list") or []
+    column = cfg.kwargs.get("column")
     if named and all(isinstance(d, dict) and "column" in d for d in named):  # a profile row names its column
-        examples = [f"{d['column']}={d.get(cfg.kwargs.get('column'))}" for d in named]
+        examples = [f"{d['column']}={d.get(column)}" for d in named]
+    elif named and all(isinstance(d, dict) and set(d) - {column} for d in named):  # a media row names its file
+        examples = [f"{next(v for k, v in d.items() if k != column)} ({column}={d.get(column)})" for d in named]
     if examples is None and "observed_value" in res:
         examples = [res["observed_value"]]
-    return Failure(expectation=cfg.type, column=cfg.kwargs.get("column"),
+    return Failure(expectation=cfg.type, column=column,
                    unexpected_count=res.get("unexpected_count"), examples=_plain(examples or []),
                    error=f"could not be evaluated: {str(exc).splitlines()[0][:300]}" if exc else None,
                    hint=(cfg.meta or {}).get("keel"))

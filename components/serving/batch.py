@@ -1,4 +1,5 @@
-"""Batch inference: score a file with `models:/<model>@production`, chunk by chunk (bounded memory).
+"""Batch inference: score a file (or, for the media kinds, a folder of images or clips) with
+`models:/<model>@production`, chunk by chunk (bounded memory).
 
 Each chunk passes the family's Great Expectations suite (the label is not required) before it is
 scored; a failing chunk stops the run and nothing is written (the output appears atomically). The output
@@ -21,7 +22,8 @@ from pydantic import BaseModel
 from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
-from components.core.io import atomic_path, sha256_file
+from components.core.io import atomic_path, sha256_file, sha256_paths
+from components.data import media
 from components.data.validator import Validator, validate
 from components.inference.scorelog.writer import open_log
 from components.lifecycle.ledger import now_iso
@@ -47,6 +49,7 @@ class BatchResult(BaseModel):
 
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: ~64 MiB of input values (8 bytes each); peak memory is a few chunks
+FOLDER_CHUNK = 256  # files per chunk when scoring a folder of images or clips
 
 
 def default_chunk_rows(path: Path) -> int:
@@ -102,12 +105,18 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if not Path(input_path).is_file():
+    folder = Path(input_path).is_dir()
+    if not (folder or Path(input_path).is_file()):
         raise StageInputError(f"{input_path}: input file not found")
     loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run
     ref, model, cfg = loaded.ref, loaded.model, loaded.validation
-    digest = sha256_file(input_path)
-    chunk_rows = chunk_rows or default_chunk_rows(input_path)
+    kind = loaded.manifest["kind"]
+    if folder and kind not in media.KINDS:
+        raise StageInputError(f"{input_path}: a folder is scored by image_file, detection and video models; "
+                              f"{model_name} is a {kind} model: score a .parquet or .csv file")
+    digest = sha256_paths([input_path]) if folder else sha256_file(input_path)
+    chunk_rows = chunk_rows or (FOLDER_CHUNK if folder else default_chunk_rows(input_path))
+    name = media.NAMES[kind] if folder else None  # a folder's predictions start with the file they are about
     scorelog, request_id = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch"), uuid4().hex
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
             "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id}
@@ -115,12 +124,15 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     writer = None
     with atomic_path(Path(output_path)) as tmp:
         try:
-            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, loaded.manifest):
+            for chunk, report in checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None):
                 scored = model.predict(None, chunk)
                 scorelog.record(chunk, scored, request_id)  # a sample, to the inference log (converted off this path)
+                if name is not None:
+                    scored.insert(0, name, chunk[name].to_numpy())
                 table = pa.Table.from_pandas(scored, preserve_index=False)
                 if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
-                    dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+                    dictionary = [f.name for f in table.schema
+                                  if not pa.types.is_floating(f.type) and not pa.types.is_nested(f.type)]
                     writer = pq.ParquetWriter(tmp, table.schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
                                               use_dictionary=dictionary)
                 writer.write_table(table)
@@ -137,12 +149,15 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
                        request_id=request_id)
 
 
-def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict) -> Iterator[tuple[pd.DataFrame, Any]]:
+def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict,
+                   kind: str | None = None) -> Iterator[tuple[pd.DataFrame, Any]]:
     """The input's chunks (label dropped), each with its passing GX report; the first failing chunk raises
-    DataValidationError naming the rows, the checks, counts and examples."""
+    DataValidationError naming the rows, the checks, counts and examples. `kind`: the input is a folder of
+    that media kind's files."""
     check = Validator(cfg, manifest, require_label=False, name="batch", result_format="BOOLEAN_ONLY", chunks=True)
     start = 0
-    for chunk in read_chunks(input_path, chunk_rows):
+    chunks = media.scoring_chunks(input_path, kind, chunk_rows) if kind else read_chunks(input_path, chunk_rows)
+    for chunk in chunks:
         chunk = chunk.drop(columns=[LABEL], errors="ignore")
         report = check(chunk)  # the fast pass; only a failing chunk is re-checked for counts and examples
         if not report.success:
