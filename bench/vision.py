@@ -7,7 +7,10 @@
 * video decode throughput (source frames/s): Keel's `video.probe` (decode every frame, check, select and
   resize T) vs a plain PyAV loop that decodes every frame and converts each with `to_ndarray`.
 
-    python bench/vision.py [--scenes 600] [--epochs 3] [--repeats 3] [--clips 100] [--device cpu]
+    python bench/vision.py [--scenes 600] [--epochs 3] [--repeats 3] [--clips 100] [--device cpu|cuda|auto]
+
+`--device cuda` trains both loops on the GPU and measures the latencies there as well as on the CPU (decode
+is PyAV on the CPU either way).
 
 Prints the goal lines (ratios) and writes bench/results/vision.json. Run it on a quiet machine: wall-clock
 figures on a shared one are load noise.
@@ -89,9 +92,10 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--clips", type=int, default=100)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda", "auto"))
     args = p.parse_args()
-    device = torch.device(args.device)
+    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+                          else "cpu")
     tmp = Path(tempfile.mkdtemp(prefix="keel-vision-"))
     data, transform, test = scene_tensors(tmp / "scenes", args.scenes, device)
     cfg = TrainConfig(epochs=args.epochs, patience=args.epochs + 1, batch_size=32, lr=0.003, progress=False)
@@ -111,7 +115,8 @@ def main() -> None:
     ckpt = Checkpoint(model=model, family="detection", config=arch, transform=transform,
                       input_shape=tuple(data.x.shape[1:]), meta={})
     one_image = test.head(1)[["image"]]
-    image_ms = median_ms(lambda: predict(ckpt, one_image, serving=True), 50)
+    devices = [torch.device("cpu")] + ([device] if device.type != "cpu" else [])
+    image_ms = {d.type: median_ms(lambda d=d: predict(ckpt, one_image, serving=True, device=d), 50) for d in devices}
 
     clip_cfg = ClipConfig(n_train=args.clips, n_val=1, n_test=1)
     clips.write_clips(tmp / "clips", clip_cfg)
@@ -128,7 +133,7 @@ def main() -> None:
     vckpt = Checkpoint(model=vmodel, family="video", config=video_model.VideoConfig(), transform=vt,
                        input_shape=(decode.frames, 1, decode.height, decode.width), meta={})
     one_clip = pd.DataFrame({"video": [Path(files[0]).read_bytes()]})
-    clip_ms = median_ms(lambda: predict(vckpt, one_clip, serving=True), 30)
+    clip_ms = {d.type: median_ms(lambda d=d: predict(vckpt, one_clip, serving=True, device=d), 30) for d in devices}
 
     med = {"keel": statistics.median(keel), "raw": statistics.median(raw)}
     result = {"device": str(device), "threads": torch.get_num_threads(), "train_scenes": len(data),
@@ -139,7 +144,9 @@ def main() -> None:
               "all": {"keel": keel, "raw": raw}}
     print(f"detection training: keel {med['keel']:,.0f} img/s, raw {med['raw']:,.0f} img/s, "
           f"ratio {result['detection_ratio']:.3f} (goal >= 0.97)")
-    print(f"latency: raw PNG -> boxes {image_ms:.2f} ms; raw MP4 -> label {clip_ms:.2f} ms (median, batch 1)")
+    for d in image_ms:
+        print(f"latency on {d}: raw PNG -> boxes {image_ms[d]:.2f} ms; raw MP4 -> label {clip_ms[d]:.2f} ms "
+              "(median, batch 1, decode included)")
     print(f"video decode: keel {keel_fps:,.0f} source frames/CPU-s, plain PyAV loop {plain_fps:,.0f}, "
           f"ratio {result['decode_ratio']:.2f}")
     out = Path("bench/results")

@@ -137,7 +137,8 @@ def decode(value: Any, cfg: DecodeConfig) -> np.ndarray:
 
 def probe_all(df: pd.DataFrame, cfg: DecodeConfig) -> pd.DataFrame:
     """`df` (with a `video` column) plus the checks' columns, `frames` and `error`, one decode per clip."""
-    found = pd.DataFrame([probe(v, cfg) for v in df[VIDEO]], index=df.index)
+    found = pd.DataFrame([probe(v, cfg) for v in df[VIDEO]], index=df.index,
+                         columns=None if len(df) else [*CHECKS, FRAMES, "error"])  # no clips: the columns alone
     return pd.concat([df, found.astype({"decodable": bool, "frame_count": "Int64", "width": "Int64",
                                         "height": "Int64", "fps": "float64", "long_enough": "boolean"})], axis=1)
 
