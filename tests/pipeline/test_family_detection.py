@@ -58,7 +58,7 @@ def test_tiny_run_registers_and_scores_raw_images(tiny, tmp_path):
 
     with serving_upload(repo, NAME, tmp_path / "serve-log") as call:
         status, out = call("/upload?score_threshold=0", files[0].read_bytes())
-        assert status == 200 and out["version"] == mv.version, out
+        assert status == 200 and out["version"] == str(mv.version), out
         everything = out["predictions"][0]
         status, out = call("/upload", files[0].read_bytes())
         assert status == 200 and same_boxes(out["predictions"][0], clean[0]), (out, clean[0])

@@ -61,7 +61,7 @@ def test_tiny_run_registers_and_scores_raw_clips(tiny, tmp_path):
 
     with serving_upload(repo, NAME, tmp_path / "serve-log") as call:
         status, out = call("/upload", clips[0].read_bytes())
-        assert status == 200 and out["version"] == mv.version, out
+        assert status == 200 and out["version"] == str(mv.version), out
         assert out["predictions"][0]["prediction"] == clean[0]["prediction"], (out, clean[0])
         status, out = call("/invocations", {"inputs": {"video": [base64.b64encode(clips[1].read_bytes()).decode()]}})
         assert status == 200 and out["predictions"][0]["prediction"] == clean[1]["prediction"], out
