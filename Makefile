@@ -47,7 +47,7 @@ run: install
 
 ## test: the import layering, then the whole suite, as CI runs it
 test: install lint-imports
-	pytest -m "not quality"
+	pytest -n 2 --dist loadfile -m "not quality"
 
 ## lint-imports: the one-way layering of components/ (contracts in pyproject.toml)
 lint-imports: install
@@ -96,6 +96,7 @@ bench: install
 	python bench/batch_vs_raw.py
 	python bench/quality.py
 	python bench/drift.py
+	python bench/optimizers.py
 
 lint: install
 	ruff check components flows tests bench examples

@@ -7,15 +7,35 @@ import os
 import pandas as pd
 import pytest
 
+# Bind the `components` package to this checkout now. Loading a registered model puts the model's own code
+# snapshot (artifacts/code, only the modules the model needs) first on sys.path; a test module that loaded a
+# model before anything imported `components` would otherwise import Keel from that snapshot.
+import components  # noqa: E402,F401
+
 # No telemetry, and no progress bars in test logs.
 for key, value in {"DO_NOT_TRACK": "true", "MLFLOW_DISABLE_TELEMETRY": "true", "DVC_NO_ANALYTICS": "1",
                    "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "GX_ANALYTICS_ENABLED": "false",
                    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false", "TQDM_DISABLE": "1"}.items():
     os.environ.setdefault(key, value)
+# Under pytest-xdist (`make test` runs two workers) each worker's torch takes one core: two workers with two
+# OpenMP threads each would oversubscribe a 2-core machine. Set before anything imports torch.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# Folders whose files run for minutes go first, so two xdist workers (`--dist loadfile`) do not end with one
+# long file running alone. A stable sort by folder: every file's tests stay together and in order.
+FIRST = ("integration", "pipeline", "flows", "lifecycle", "faults")
+
+
+def _weight(item: pytest.Item) -> int:
+    parts = item.path.parts
+    return next((i for i, name in enumerate(FIRST) if name in parts), len(FIRST))
 
 
 def pytest_collection_modifyitems(config, items):
-    """`gpu` tests skip themselves where CUDA is absent."""
+    """Slow folders first (see FIRST); `gpu` tests skip themselves where CUDA is absent."""
+    items.sort(key=_weight)
     import torch
 
     if torch.cuda.is_available():
