@@ -184,6 +184,7 @@ class TrainConfig(Strict):
     nproc: PositiveInt = 1  # > 1: DDP in that many processes per node, through torchrun
     resume: bool = True  # continue from the state a killed run left (train --resume-dir)
     fp32_reference: bool = False  # bf16/fp16 runs: also train (or find) an fp32 run and log fp32_delta_* against it
+    clip_grad_norm: Annotated[float, Field(gt=0.0)] | None = None  # clip the global gradient norm; null: no clipping
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)  # DP-SGD; a family block replaces it whole
 
 
@@ -269,7 +270,12 @@ SECTIONS: dict[str, str] = {"ingest": "ingest", "validate": "validation", "featu
 
 
 def section_schema(section: str, kind: str) -> type[Strict]:
-    """The config class of `section` for a family of data kind `kind`."""
-    return {"ingest": IngestConfig, "validate": VALIDATE_CONFIGS[kind], "features": FEATURES_CONFIGS[kind],
-            "train": TrainConfig, "evaluate": EvaluateConfig, "register": RegisterConfig,
+    """The config class of `section` for a family of data kind `kind` (media kinds: components/config/media.py)."""
+    from components.config.media import MEDIA  # imported here: media.py extends this module's classes
+
+    if section in MEDIA.get(kind, {}):
+        return MEDIA[kind][section]
+    if section in ("validate", "features"):
+        return (VALIDATE_CONFIGS if section == "validate" else FEATURES_CONFIGS)[kind]
+    return {"ingest": IngestConfig, "train": TrainConfig, "evaluate": EvaluateConfig, "register": RegisterConfig,
             "promote": PromoteConfig, "monitor": MonitorConfig}[section]

@@ -29,6 +29,7 @@ SPLITS = ("train", "val", "test")
 TRANSFORM_FILE = "transform.json"
 SPLIT_FILE = "split.json"
 CHECKPOINT_FILE = "model.pt"
+BASELINE_FILE = "baseline.pt"  # a family's neural baseline, trained in the same run (Family.baseline)
 LAST_CHECKPOINT_FILE = "last.pt"
 HISTORY_FILE = "history.json"
 RUN_FILE = "run.json"

@@ -42,19 +42,20 @@ def split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[
 
 
 def predefined_split(df: pd.DataFrame, cfg: FeaturesConfig, stratify: bool = True) -> dict[str, pd.DataFrame]:
-    """Honour the `split` column: test = its `test` rows; val = a seeded `val_size` share of its `train` rows.
+    """Honour the `split` column: test = its `test` rows; val = its `val` rows when it has some, else a seeded
+    `val_size` share of its `train` rows.
 
     `test_size` does not apply. The `split` column is dropped from every part.
     """
     values = df[SPLIT].astype(str)
-    unknown = sorted(set(values.unique()) - {"train", "test"})
+    unknown = sorted(set(values.unique()) - {"train", "val", "test"})
     if unknown:
-        raise StageInputError(f"column {SPLIT!r}: unknown value(s) {unknown[:5]} (expected train, test)")
-    i_pool, i_te = np.flatnonzero(values == "train"), np.flatnonzero(values == "test")
+        raise StageInputError(f"column {SPLIT!r}: unknown value(s) {unknown[:5]} (expected train, val, test)")
+    i_pool, i_given, i_te = (np.flatnonzero(values == s) for s in ("train", "val", "test"))
     if len(i_pool) == 0 or len(i_te) == 0:
         raise StageInputError(f"column {SPLIT!r}: {len(i_pool)} train and {len(i_te)} test rows; both are needed")
-    i_tr, i_va = i_pool, i_pool[:0]
-    if cfg.val_size > 0:
+    i_tr, i_va = i_pool, i_given
+    if len(i_given) == 0 and cfg.val_size > 0:
         y = df[LABEL].to_numpy()[i_pool] if stratify else None
         i_tr, i_va = train_test_split(i_pool, test_size=cfg.val_size, stratify=y, random_state=cfg.seed)
     data = df.drop(columns=SPLIT)

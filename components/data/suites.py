@@ -34,6 +34,7 @@ from components.config.sections import (
     ValidateConfig,
 )
 from components.core.columns import LABEL, SPLIT, TEXT, TIMESTAMP, VALUE
+from components.data import coco, images, video
 
 PER_COLUMN_MAX = 256  # wider images report the profile's own checks (see the module docstring)
 NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
@@ -265,8 +266,45 @@ def text_suite(cfg: TextValidateConfig, columns: list[str], manifest: dict[str, 
     return Suite(exps + _label(require_label, cfg.labels), [])
 
 
+def media_suite(cfg: Any, columns: list[str], manifest: dict[str, Any], require_label: bool) -> Suite:
+    """Encoded files (image_file, detection, video), checked on the table `DERIVED` makes, one row per file
+    (`MEDIA_INDEX` names it in a failure): every file decodes; images have allowed channels and sides within
+    bounds, and (detection) boxes inside the image with a positive area and known labels; clips have fps, frame
+    count and frame size within bounds and enough frames for the decode settings."""
+    import great_expectations.expectations as gxe
+
+    def holds(column: str):
+        return gxe.ExpectColumnValuesToBeInSet(column=column, value_set=[True])
+
+    def between(column: str, low: float | None, high: float | None = None):
+        return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high)
+
+    kind = manifest.get("kind")
+    exps = _rows(cfg, require_label) + [holds("decodable")]
+    if kind == "video":
+        (h_low, h_high), (w_low, w_high) = ((s, s) for s in cfg.frame_size) if cfg.frame_size else \
+            ((cfg.min_side, cfg.max_side),) * 2
+        exps += [between("fps", *cfg.fps), between("frame_count", cfg.min_frames), between("width", w_low, w_high),
+                 between("height", h_low, h_high), holds("long_enough")]
+    else:
+        exps += [gxe.ExpectColumnValuesToBeInSet(column="channels", value_set=list(cfg.channels)),
+                 between("width", cfg.min_side, cfg.max_side), between("height", cfg.min_side, cfg.max_side)]
+    if kind == "detection":
+        exps += [holds(c) for c in ("box_inside_image", "box_positive_area", "box_label_known") if c in columns]
+    else:
+        exps += _label(require_label, cfg.labels)
+    if SPLIT in columns:
+        exps.append(gxe.ExpectColumnValuesToBeInSet(column=SPLIT, value_set=["train", "val", "test"]))
+    return Suite(exps, [])
+
+
 # data kind -> suite builder; kinds added by families register here.
 SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite, "series": series_suite,
-                                           "text": text_suite}
+                                           "text": text_suite, "image_file": media_suite, "detection": media_suite,
+                                           "video": media_suite}
 # data kind -> derived columns added before the suite runs (checks GX cannot express on the raw columns).
-DERIVED: dict[str, Callable[[pd.DataFrame, Any], pd.DataFrame]] = {"series": series_gaps}
+# Media kinds: the table of per-file check values (decoded here, or at ingest for clips) replaces the rows.
+DERIVED: dict[str, Callable[[pd.DataFrame, Any], pd.DataFrame]] = {
+    "series": series_gaps, "image_file": images.image_checks, "detection": coco.box_checks, "video": video.clip_checks}
+# data kind -> the column naming each row's file in a failure
+MEDIA_INDEX = {"image_file": images.FILE, "detection": images.FILE, "video": video.VIDEO}

@@ -17,6 +17,7 @@ from components.data.suites import (
     BETWEEN,
     DERIVED,
     EXIST,
+    MEDIA_INDEX,
     NOT_NULL,
     SUITES,
     TYPE,
@@ -144,6 +145,9 @@ class Validator:
                 suite = Suite(self.suite.combine(suite.expectations, covered), suite.problems, checks)
             name = self.name if self._main is None else f"{self.name}_{len(self.ctx.validation_definitions.all())}"
             self._main = columns, self._definition(name, suite.expectations), suite
+            index = MEDIA_INDEX.get(self.kind)  # media: failures name the file of each unexpected row
+            self._detail = {"result_format": "SUMMARY", "unexpected_index_column_names": [index]} \
+                if index in columns else "SUMMARY"
             self._table_only = all(e.expectation_type.startswith("expect_table_") for e in suite.expectations)
             self._passed = None
         _, main, suite = self._main
@@ -151,7 +155,7 @@ class Validator:
         if self.chunks and self._table_only and self._passed is not None and 0 < len(df) <= self._passed[0]:
             results, fresh = [self._passed[1]], []  # same columns, 1..rows-of-a-passing-chunk rows: same outcome
         else:
-            results = [self._run(main, df, "SUMMARY", run_id)]
+            results = [self._run(main, df, self._detail, run_id)]
             self._passed, fresh = (len(df), results[0]) if results[0].success else None, [results[0]]
         evaluated = results[0].statistics["evaluated_expectations"]
         successful = results[0].statistics["successful_expectations"]
@@ -278,11 +282,14 @@ def _failure(r) -> Failure:
     exc = _exception_message(r.exception_info or {})
     examples = res.get("partial_unexpected_list")
     named = res.get("partial_unexpected_index_list") or []
+    column = cfg.kwargs.get("column")
     if named and all(isinstance(d, dict) and "column" in d for d in named):  # a profile row names its column
-        examples = [f"{d['column']}={d.get(cfg.kwargs.get('column'))}" for d in named]
+        examples = [f"{d['column']}={d.get(column)}" for d in named]
+    elif named and all(isinstance(d, dict) and set(d) - {column} for d in named):  # a media row names its file
+        examples = [f"{next(v for k, v in d.items() if k != column)} ({column}={d.get(column)})" for d in named]
     if examples is None and "observed_value" in res:
         examples = [res["observed_value"]]
-    return Failure(expectation=cfg.type, column=cfg.kwargs.get("column"),
+    return Failure(expectation=cfg.type, column=column,
                    unexpected_count=res.get("unexpected_count"), examples=_plain(examples or []),
                    error=f"could not be evaluated: {str(exc).splitlines()[0][:300]}" if exc else None,
                    hint=(cfg.meta or {}).get("keel"))

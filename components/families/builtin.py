@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.families.family import Family
 from components.families.search import Choice, Float, Int
-from components.models import anomaly, clustering, cnn, forecasting, linear, rnn, text_cnn, text_gru
+from components.models import anomaly, clustering, cnn, detection, forecasting, linear, rnn, text_cnn, text_gru, video
 
 DIGITS = {"validate": {"pixel_min": 0, "pixel_max": 16, "labels": list(range(10))}}  # ingest.source's default
 # `keel tune` search spaces (train keys; components/families/search.py); pruned on the per-epoch val loss
@@ -63,4 +63,27 @@ BUILTIN: tuple[Family, ...] = (
         "train": {"lr": 0.001, "batch_size": 256, "epochs": 40, "patience": 10},
         "register": {"min": {"roc_auc": 0.99, "pr_auc": 0.95}}},
            search={"lr": Float(1e-4, 1e-2, log=True), "latent": Int(2, 8), "batch_size": Choice((128, 256, 512))}),
+    # Media kinds (components/data/media.py): the default sources are generated in ingest from real images and
+    # written in the documented on-disk format; a team points `ingest.source` at its own folder instead.
+    Family("image_cnn", "image_file", "classification", cnn.CnnConfig, cnn.build, architecture="cnn", defaults={
+        "ingest": {"source": "keel:photos"},  # RGB / gray PNG and JPEG files of varied sizes, <class>/*
+        "validate": {"labels": list(range(10))},
+        "features": {"image_size": [32, 32], "channels": 3},
+        "train": {"batch_size": 64, "epochs": 30, "patience": 6},
+        "register": {"min": {"accuracy": 0.9}}}),
+    Family("detection", "detection", "detection", detection.DetectionConfig, detection.build, defaults={
+        "ingest": {"source": "keel:scenes"},  # 3000 / 300 / 1000 scenes of 1-5 digits on 64x64 canvases
+        "validate": {"labels": [str(k) for k in range(10)]},
+        "features": {"image_size": [64, 64], "channels": 1},
+        "train": {"lr": 0.003, "batch_size": 32, "epochs": 10, "patience": 10, "schedule": "onecycle",
+                  "warmup": 0.1, "clip_grad_norm": 10.0},  # one-cycle lr: 1 of the 10 epochs warming up
+        "register": {"min": {"map50": 0.90}}}),
+    Family("video", "video", "classification", video.VideoConfig, video.build, baseline=video.build_baseline,
+           defaults={
+               "ingest": {"source": "keel:crossings"},  # 2000 / 400 / 800 H.264 clips, 64x64, 32 frames at 25 fps
+               "validate": {"labels": ["left-left", "left-right", "right-left", "right-right"],
+                            "frame_size": [64, 64]},
+               "train": {"lr": 0.002, "batch_size": 32, "epochs": 12, "patience": 12, "schedule": "onecycle",
+                         "warmup": 0.08},  # one-cycle lr: ~1 of the 12 epochs warming up
+               "register": {"min": {"accuracy": 0.95}}}),
 )

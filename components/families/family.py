@@ -15,8 +15,9 @@ from typing import Any
 from components.core.strict import Strict
 from components.families import search as _search
 
-KINDS = ("image", "tabular", "series", "text")  # the data kinds Keel can ingest, check and transform
-TASKS = ("classification", "regression", "clustering", "forecasting", "text_classification", "anomaly")
+# the data kinds Keel can ingest, check and transform (image: pixel columns; image_file: encoded image files)
+KINDS = ("image", "tabular", "series", "text", "image_file", "detection", "video")
+TASKS = ("classification", "regression", "clustering", "forecasting", "text_classification", "anomaly", "detection")
 SECTIONS = ("ingest", "validate", "features", "train", "evaluate", "register", "promote", "monitor")
 
 
@@ -29,8 +30,8 @@ class Family:
     """
 
     name: str
-    kind: str  # data kind: image | tabular | series | text
-    task: str  # classification | regression | clustering | forecasting | text_classification | anomaly
+    kind: str  # data kind: one of KINDS
+    task: str  # one of TASKS
     config: type[Strict]  # the architecture block `train.<name>`
     build: Callable[..., Any]
     # The model's name in the registered name `<dataset>-<architecture>` when the family reuses another's
@@ -44,6 +45,9 @@ class Family:
     # The hyperparameter search space of `keel tune <name>`: train key -> Float | Int | Choice
     # (components/families/search.py). Empty: the family cannot be tuned (keel tune says so).
     search: Mapping[str, _search.Dim] = field(default_factory=dict)
+    # A neural baseline trained in the same run by the same loop on the same data: build(config, input_shape,
+    # n_outputs, **extra) like `build`; evaluate scores it next to the model (`baseline_<metric>`).
+    baseline: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
         problems = [f"kind {self.kind!r} is not one of {KINDS}"] if self.kind not in KINDS else []

@@ -20,9 +20,18 @@ from components.models.layers import MODULE_FIXES
 CHECKPOINT_FORMAT = 1
 
 
-def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...]) -> nn.Module:
-    """Instantiate the family's module for the transform's inputs and outputs."""
-    return get(family).build(cfg, input_shape, transform.n_outputs, **transform.model_kwargs())
+BASELINE = "baseline"  # meta["role"] of a family's neural baseline (Family.baseline), saved beside the model
+
+
+def build_model(family: str, cfg: Strict, transform: Transform, input_shape: tuple[int, ...],
+                role: str | None = None) -> nn.Module:
+    """Instantiate the family's module (or, with role "baseline", its baseline) for the transform's inputs and
+    outputs."""
+    declared = get(family)
+    build = declared.baseline if role == BASELINE else declared.build
+    if build is None:
+        raise ValueError(f"family {family!r} declares no baseline model")
+    return build(cfg, input_shape, transform.n_outputs, **transform.model_kwargs())
 
 
 @dataclass
@@ -63,7 +72,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Che
     cfg = get(family).config.model_validate(blob["config"])
     transform = load_transform(blob["transform"])
     input_shape = tuple(blob["input_shape"])
-    model = build_model(family, cfg, transform, input_shape)
+    model = build_model(family, cfg, transform, input_shape, blob["meta"].get("role"))
     for fix in blob["meta"].get("module_fixes", []):  # e.g. DP training's BatchNorm -> GroupNorm
         MODULE_FIXES[fix](model)
     model.load_state_dict(blob["state_dict"])

@@ -4,6 +4,7 @@ pyfunc and batch scoring."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -39,20 +40,27 @@ def task_of(ckpt: Checkpoint) -> Task:
 
 @torch.inference_mode()
 def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
-            device: torch.device | None = None, serving: bool = False) -> np.ndarray:
+            device: torch.device | None = None, serving: bool = False,
+            options: dict[str, Any] | None = None) -> np.ndarray:
     """Raw rows -> predictions (class probabilities for classifiers, values in target units for regression).
 
     `serving`: the input is what a caller sends; a transform whose samples differ then (a series: one window
     at the end of the history instead of every window with a known future) says so by `serving_features`.
+    `options`: the task's per-call settings (Task.options, e.g. detection's nms_iou). A transform whose outputs
+    are in the model's space maps them back to each input row's (`restore`: detection boxes to image pixels).
     """
     serve = getattr(ckpt.transform, "serving_features", None) if serving else None
-    return forward(ckpt, serve(df) if serve is not None else ckpt.transform.features(df), batch_size, device)
+    features = serve(df) if serve is not None else ckpt.transform.features(df)
+    out = forward(ckpt, features, batch_size, device, options)
+    restore = getattr(ckpt.transform, "restore", None)
+    return restore(df, out) if restore is not None else out
 
 
 @torch.inference_mode()
 def forward(ckpt: Checkpoint, features: np.ndarray, batch_size: int = 1024,
-            device: torch.device | None = None) -> np.ndarray:
-    """Model-ready rows (the transform's output) -> predictions: the network, then the task's postprocessing."""
+            device: torch.device | None = None, options: dict[str, Any] | None = None) -> np.ndarray:
+    """Model-ready rows (the transform's output) -> predictions: the network, then the task's postprocessing
+    (with the per-call `options`), in the model's space (`predict` maps them back to the input rows')."""
     device = device or inference_device()
     model = ckpt.model.to(device).eval()
     x = torch.from_numpy(features)
@@ -60,12 +68,12 @@ def forward(ckpt: Checkpoint, features: np.ndarray, batch_size: int = 1024,
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     outs = [model(x[i:i + batch_size].to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
     raw = torch.cat(outs).numpy() if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
-    return task_of(ckpt).postprocess(ckpt.transform, raw)
+    return task_of(ckpt).postprocess(ckpt.transform, raw, **(options or {}))
 
 
-def to_frame(ckpt: Checkpoint, predictions: np.ndarray) -> pd.DataFrame:
+def to_frame(ckpt: Checkpoint, predictions: np.ndarray, options: dict[str, Any] | None = None) -> pd.DataFrame:
     """Predictions -> the pyfunc's output frame (`prediction`, plus `p_<class>` for classifiers)."""
-    return task_of(ckpt).frame(ckpt.transform, predictions)
+    return task_of(ckpt).frame(ckpt.transform, predictions, **(options or {}))
 
 
 @torch.inference_mode()

@@ -26,7 +26,9 @@ USE = {"classification": "Classifies each input row ({inputs}) into one of {k} c
        "regression": "Predicts a number (`label`) from {inputs}.",
        "clustering": "Groups images ({inputs}) into clusters; labels are used only to score it.",
        "forecasting": "Forecasts the next {horizon} periods of a series (`timestamp`, `value`).",
-       "anomaly": "Scores rows ({inputs}) for anomalies and flags those above a threshold picked on validation."}
+       "anomaly": "Scores rows ({inputs}) for anomalies and flags those above a threshold picked on validation.",
+       "detection": "Finds objects in each image ({inputs}): boxes, each with one of {k} classes ({classes}) "
+                    "and a score."}
 
 
 def facts(name: str, version: str, ckpt: Any, metrics: dict[str, Any], details: dict[str, Any],

@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from components.core.codedeps import ROOT_PACKAGE, closure, code_sha256, imports_of
-from components.families.registry import declaration
+from components.families.registry import declaration, get
 
 ENTRY_MODULE = "components.lifecycle.pyfunc"  # what MLflow's models-from-code entry imports
 ALWAYS = ("mlflow",)  # the loader itself
+# distributions a data kind's transform imports inside functions (when it decodes what a caller sends), which
+# the module-level scan cannot see
+BY_KIND = {"image_file": ("pillow",), "detection": ("pillow",), "video": ("av",)}
 FORMAT = 1  # of keel.json
 
 
@@ -90,13 +93,14 @@ def pins(distributions: list[str]) -> list[str]:
     return out
 
 
-def requirements(files: dict[str, Path]) -> list[str]:
-    """Pinned distributions the packaged code imports at module level, plus MLflow."""
+def requirements(files: dict[str, Path], kind: str | None = None) -> list[str]:
+    """Pinned distributions the packaged code imports at module level, plus MLflow and what the data `kind`'s
+    decoding needs (BY_KIND)."""
     packaged = {rel.split("/")[0].removesuffix(".py") for rel in files}
     names = set().union(*(module_level_imports(p) for p in files.values())) - packaged - set(sys.stdlib_module_names)
     owners = packages_distributions()
     dists = {owners[n][0] for n in names if n in owners and not set(owners[n]) & set(ALWAYS)}
-    dists |= set(ALWAYS)
+    dists |= set(ALWAYS) | set(BY_KIND.get(kind, ()))
     return pins(sorted(dists, key=str.lower))
 
 
@@ -108,7 +112,8 @@ def bundle(family: str, dst: Path) -> Bundle:
         shutil.copyfile(src, Path(dst) / rel)
     tops = sorted({rel.split("/")[0] for rel in files})
     return Bundle(code_paths=[str(Path(dst) / t) for t in tops], files=sorted(files),
-                  sha256=code_sha256(Path(dst), sorted(files)), requirements=requirements(files))
+                  sha256=code_sha256(Path(dst), sorted(files)),
+                  requirements=requirements(files, get(family).kind))
 
 
 def describe(family: str, code: Bundle, checks: dict[str, Any] | None) -> dict[str, Any]:

@@ -90,6 +90,10 @@ def score(ref: registry.VersionRef, test, rule: gate.Rule, robustness=None, trai
     if task.name == "classification" and rule.metric == "accuracy":  # a per-row mean: resampled cheaply
         hits = preds.argmax(1) == ckpt.transform.targets(test)
         return replace(gate.Scored.from_rows(ref.version, split, hits, correct=True), **trust)
+    if task.rows_scorer is not None:  # a metric too slow to recompute per replicate: matched once, then re-weighted
+        on_rows = task.rows_scorer(ckpt.transform, test, preds)
+        return gate.Scored(version=ref.version, split_sha256=split, n_rows=len(test), value=float(value[rule.metric]),
+                           score=lambda rows: float(on_rows(rows, rule.metric)[rule.metric]), **trust)
     return gate.Scored(version=ref.version, split_sha256=split, n_rows=len(test), value=float(value[rule.metric]),
                        score=lambda rows: float(task.score(ckpt.transform, test.iloc[rows], preds[rows])[rule.metric]),
                        **trust)

@@ -18,6 +18,10 @@ class Task:
     score(transform, test, predictions) -> headline metrics; cheap, so the promotion gate can bootstrap it.
     metrics(transform, test, predictions, train) -> (headline for metrics.json, details such as per-class
     figures and baselines fitted on `train`).
+    options(transform) -> {name: default}: settings a caller may change per call (the pyfunc's params), passed
+    as keyword arguments to `postprocess` and `frame`.
+    rows_scorer(transform, test, predictions) -> (rows, metric) -> metrics: `score` on a subset of rows (repeats
+    allowed), for a task whose `score` is too slow to call once per bootstrap replicate (the gate uses it when set).
     """
 
     name: str
@@ -29,3 +33,5 @@ class Task:
     metrics: Callable[[Any, pd.DataFrame, np.ndarray, pd.DataFrame], tuple[dict[str, float], dict[str, Any]]]
     plots: Callable[[Any, pd.DataFrame, np.ndarray, Path], list[Path]]
     val_metric: str | None = None  # a metric the training loop reports on the validation split
+    options: Callable[[Any], dict[str, Any]] | None = None
+    rows_scorer: Callable[[Any, pd.DataFrame, np.ndarray], Callable[..., dict[str, float]]] | None = None

@@ -106,3 +106,44 @@ def forecast_png(path: Path, series, when, forecast: np.ndarray, title: str) -> 
     ax.legend()
     fig.tight_layout()
     return _save(fig, path)
+
+
+def boxes_png(path: Path, images: list[np.ndarray], truth: list[tuple[np.ndarray, list[str]]],
+              predicted: list[tuple[np.ndarray, list[str], np.ndarray]], title: str) -> Path:
+    """Images (H, W, C) uint8 with their true boxes (green) and predicted boxes (red, with class and score);
+    boxes xyxy in the image's pixels."""
+    from matplotlib.patches import Rectangle
+
+    cols = min(4, len(images)) or 1
+    rows = -(-len(images) // cols) or 1
+    fig = Figure(figsize=(3 * cols, 3 * rows + 0.4), dpi=110)
+    for n, (img, (t_boxes, t_names), (p_boxes, p_names, p_scores)) in enumerate(zip(images, truth, predicted,
+                                                                                   strict=True)):
+        ax = fig.add_subplot(rows, cols, n + 1)
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        for boxes, names, colour, scores in ((t_boxes, t_names, "lime", None), (p_boxes, p_names, "red", p_scores)):
+            for j, (x0, y0, x1, y1) in enumerate(boxes):
+                ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color=colour, lw=1))
+                text = names[j] if scores is None else f"{names[j]} {scores[j]:.2f}"
+                ax.text(x0, y0 if scores is None else y1, text, color=colour, fontsize=6,
+                        va="bottom" if scores is None else "top")
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pr_curves_png(path: Path, curves: dict[str, dict[str, list[float]]], title: str) -> Path:
+    """Precision against recall, one line per class."""
+    fig = Figure(figsize=(6, 4.5), dpi=110)
+    ax = fig.add_subplot()
+    for name, c in curves.items():
+        ax.plot(c["recall"], c["precision"], label=name, lw=1)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=6, ncol=2, loc="lower left")
+    fig.tight_layout()
+    return _save(fig, path)

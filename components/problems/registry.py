@@ -6,8 +6,10 @@ from components.problems.anomaly import ANOMALY
 from components.problems.base import Task
 from components.problems.classification import CLASSIFICATION, TEXT_CLASSIFICATION
 from components.problems.clustering import CLUSTERING
+from components.problems.detection import DETECTION
 from components.problems.forecasting import FORECASTING
 from components.problems.regression import REGRESSION
 
 TASKS: dict[str, Task] = {"classification": CLASSIFICATION, "regression": REGRESSION, "clustering": CLUSTERING,
-                          "forecasting": FORECASTING, "text_classification": TEXT_CLASSIFICATION, "anomaly": ANOMALY}
+                          "forecasting": FORECASTING, "text_classification": TEXT_CLASSIFICATION, "anomaly": ANOMALY,
+                          "detection": DETECTION}

@@ -1,4 +1,5 @@
-"""Batch inference: score a file with `models:/<model>@production`, chunk by chunk (bounded memory).
+"""Batch inference: score a file (or, for the media kinds, a folder of images or clips) with
+`models:/<model>@production`, chunk by chunk (bounded memory).
 
 Each chunk passes the family's Great Expectations suite (the label is not required) before it is
 scored; a failing chunk stops the run and nothing is written (the output appears atomically). The output
@@ -22,6 +23,7 @@ from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_dir, atomic_path, sha256_file, sha256_paths
+from components.data import media
 from components.data.cluster import map_parts
 from components.data.validator import Validator
 from components.inference.scorelog.writer import open_log
@@ -49,6 +51,7 @@ class BatchResult(BaseModel):
 
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: ~64 MiB of input values (8 bytes each); peak memory is a few chunks
+FOLDER_CHUNK = 256  # files per chunk when scoring a folder of images or clips
 
 
 def default_chunk_rows(path: Path) -> int:
@@ -103,24 +106,29 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     so chunks go to the model's own predict, not through MLflow's per-call signature enforcement, which
     re-checks and copies every column (~13% of the forward on 250k digits rows).
 
-    A directory `input_path` (a partitioned Parquet dataset) is scored part by part, in parallel on Dask when the
-    environment asks for it (components/data/cluster.py), into a directory of parts: `run_partitioned`."""
-    if Path(input_path).is_dir():
-        return run_partitioned(model_name, input_path, output_path, params_path, alias, chunk_rows, log_dir)
-    if not Path(input_path).is_file():
+    A directory `input_path` is a folder of files for a media model (image_file, detection, video: one row per
+    file, the file's name first in the output) or, for any other model, a partitioned Parquet dataset scored
+    part by part, in parallel on Dask when the environment asks for it (components/data/cluster.py), into a
+    directory of parts: `run_partitioned`."""
+    folder = Path(input_path).is_dir()
+    if not (folder or Path(input_path).is_file()):
         raise StageInputError(f"{input_path}: input file not found")
     loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run
+    kind = loaded.manifest["kind"]
+    if folder and kind not in media.KINDS:
+        return run_partitioned(model_name, input_path, output_path, params_path, alias, chunk_rows, log_dir, loaded)
     ref, model, cfg = loaded.ref, loaded.model, loaded.validation
-    digest = sha256_file(input_path)
-    chunk_rows = chunk_rows or default_chunk_rows(input_path)
+    digest = sha256_paths([input_path]) if folder else sha256_file(input_path)
+    chunk_rows = chunk_rows or (FOLDER_CHUNK if folder else default_chunk_rows(input_path))
+    name = media.NAMES[kind] if folder else None  # a folder's predictions start with the file they are about
     request_id = uuid4().hex
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
             "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id}
     scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch")
     with atomic_path(Path(output_path)) as tmp:
         try:
-            checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest)
-            rows, chunks, checks = write_predictions(model, checked, tmp, meta, scorelog, request_id)
+            checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None)
+            rows, chunks, checks = write_predictions(model, checked, tmp, meta, scorelog, request_id, name=name)
         finally:
             scorelog.close()
         if not chunks:
@@ -133,17 +141,17 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
 
 def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_path: Path = paths.PARAMS,
                     alias: str = "production", chunk_rows: int | None = None,
-                    log_dir: Path = paths.INFERENCE_LOG_DIR) -> BatchResult:
+                    log_dir: Path = paths.INFERENCE_LOG_DIR, loaded: Any = None) -> BatchResult:
     """Score every Parquet file under `input_dir` (one task per file: the model loaded once per worker) into
     `<output_dir>/part-NNNNN.parquet`, each with the run's metadata; the directory appears atomically. The
     inference log gets one request id, rows numbered across the files in sorted order (as `keel feedback`
-    numbers them), each worker writing its own segments."""
+    numbers them), each worker writing its own segments. `loaded`: the model `run` already loaded."""
     import pyarrow.parquet as pq
 
     files = sorted(Path(input_dir).rglob("*.parquet"))
     if not files:
         raise StageInputError(f"{input_dir}: no .parquet files to score")
-    loaded = load(model_name, alias, params_path)  # pinned: every worker loads this version's URI
+    loaded = loaded or load(model_name, alias, params_path)  # pinned: every worker loads this version's URI
     ref = loaded.ref
     _MODELS.clear()
     _MODELS[ref.model_uri] = loaded.model  # parts scored in this process (no Dask) reuse this copy
@@ -196,10 +204,11 @@ def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | N
 
 
 def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Path, meta: dict, scorelog: Any,
-                      request_id: str, start: int = 0) -> tuple[int, int, int]:
+                      request_id: str, start: int = 0, name: str | None = None) -> tuple[int, int, int]:
     """Score each checked chunk with the unwrapped pyfunc `model` into one Parquet file `out` whose schema
     metadata is `meta`, a sample to `scorelog` (rows numbered from `start`); returns (rows, chunks, checks
-    passed). Nothing is written for no chunks."""
+    passed). `name`: the chunk's column naming each row's file, copied first into the output (media folders).
+    Nothing is written for no chunks."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -209,9 +218,12 @@ def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Pa
         for chunk, report in chunks:
             scored = model.predict(None, chunk)
             scorelog.record(chunk, scored, request_id, start + rows)  # a sample (converted off this path)
+            if name is not None:
+                scored.insert(0, name, chunk[name].to_numpy())
             table = pa.Table.from_pandas(scored, preserve_index=False)
             if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
-                dictionary = [f.name for f in table.schema if not pa.types.is_floating(f.type)]
+                dictionary = [f.name for f in table.schema
+                              if not pa.types.is_floating(f.type) and not pa.types.is_nested(f.type)]
                 writer = pq.ParquetWriter(out, table.schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
                                           use_dictionary=dictionary)
             writer.write_table(table)
@@ -222,12 +234,15 @@ def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Pa
     return rows, n, checks
 
 
-def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict) -> Iterator[tuple[pd.DataFrame, Any]]:
+def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict,
+                   kind: str | None = None) -> Iterator[tuple[pd.DataFrame, Any]]:
     """The input's chunks (label dropped), each with its passing GX report; the first failing chunk raises
-    DataValidationError naming the rows, the checks, counts and examples."""
+    DataValidationError naming the rows, the checks, counts and examples. `kind`: the input is a folder of
+    that media kind's files."""
     check = Validator(cfg, manifest, require_label=False, name="batch", chunks=True)
     start = 0
-    for chunk in read_chunks(input_path, chunk_rows):
+    chunks = media.scoring_chunks(input_path, kind, chunk_rows) if kind else read_chunks(input_path, chunk_rows)
+    for chunk in chunks:
         chunk = chunk.drop(columns=[LABEL], errors="ignore")
         report = check(chunk)  # a fast pass; only a failing chunk is checked again for counts and examples
         if not report.success:

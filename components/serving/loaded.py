@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config.params import load_params
-from components.config.sections import VALIDATE_CONFIGS, ValidateConfig
+from components.config.sections import ValidateConfig, section_schema
 from components.families.registry import get
 from components.lifecycle import registry
 
@@ -52,7 +52,7 @@ def validation_of(model, params_path: Path) -> ValidateConfig:
     """The validation settings recorded in the model, else params.yaml's for its family."""
     checks = (getattr(model, "info", None) or {}).get("checks")
     if checks:
-        return VALIDATE_CONFIGS[checks["kind"]].model_validate(checks["validation"])
+        return section_schema("validate", checks["kind"]).model_validate(checks["validation"])
     return load_params(params_path, {"model": model.ckpt.family}).validation
 
 

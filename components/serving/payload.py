@@ -3,13 +3,17 @@
 Accepted bodies are MLflow's: `dataframe_split` ({columns, data}), `dataframe_records` (a list of objects),
 `inputs` / `instances` (a list of rows, a list of objects, or an object of columns). Every column must be
 the model's, once; each value must have its column's type: `double` a JSON number (not a boolean, not a
-string), `string` a JSON string, `datetime` an ISO 8601 string; null is a missing value, left to the
-family's checks (the GX suite) to accept or not. Bodies of only numbers take a lean path (one numpy
+string), `string` a JSON string, `datetime` an ISO 8601 string, `binary` (an encoded image or clip) base64
+text, as MLflow sends bytes in JSON (for an image also an (H, W[, 3]) array of 0..255 values): never a file
+path, so a client cannot make the server read its files; null is a missing value, left to the family's checks
+(the GX suite) to accept or not. Bodies of only numbers take a lean path (one numpy
 conversion, no pandas); anything that does not fit it is diagnosed value by value.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +131,8 @@ def _column(name: str, kind: str, values: list[Any]) -> pd.Series:
         if bad is not None:
             raise BadRequest(f"column {name}: expected a number, got {_shown(bad[1])} (row {bad[0]})")
         return pd.Series([np.nan if v is None else float(v) for v in values], dtype="float64", name=name)
+    if kind == "binary":
+        return pd.Series([_encoded(name, i, v) for i, v in enumerate(values)], dtype="object", name=name)
     bad = next(((i, v) for i, v in enumerate(values) if v is not None and not isinstance(v, str)), None)
     if bad is not None:
         want = "an ISO 8601 date/time string" if kind == "datetime" else "a string"
@@ -138,6 +144,23 @@ def _column(name: str, kind: str, values: list[Any]) -> pd.Series:
             raise BadRequest(f"column {name}: not an ISO 8601 date/time: {str(e).splitlines()[0][:200]}") from None
         return (stamps.dt.tz_convert(None) if stamps.dt.tz is not None else stamps).rename(name)
     return pd.Series(values, dtype="str", name=name)
+
+
+def _encoded(name: str, row: int, value: Any) -> Any:
+    """A binary column's value: base64 text -> bytes (a data: URL's prefix dropped); an array as it is."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise BadRequest(f"column {name}: row {row} is not a rectangular array of numbers") from None
+    if not isinstance(value, str):
+        raise BadRequest(f"column {name}: expected base64 text of the file, got {_shown(value)} (row {row})")
+    try:
+        return base64.b64decode(value.split(",", 1)[-1] if value.startswith("data:") else value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"column {name}: row {row} is not base64 text of an encoded file") from None
 
 
 def _shown(value: Any) -> str:

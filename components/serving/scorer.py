@@ -36,6 +36,7 @@ class Overloaded(Exception):
 @dataclass
 class Job:
     table: Table
+    options: dict[str, float] = field(default_factory=dict)  # the task's per-call settings (detection thresholds)
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
@@ -104,11 +105,11 @@ class Scorer:
             self._task.cancel()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-    async def score(self, table: Table) -> dict[str, list[Any]]:
-        """The request's output columns (name -> values), or Overloaded."""
+    async def score(self, table: Table, options: dict[str, float] | None = None) -> dict[str, list[Any]]:
+        """The request's output columns (name -> values), or Overloaded. `options`: the task's per-call settings."""
         if self.queued_rows + table.rows > self.max_queued_rows:
             raise Overloaded(f"server busy: {self.queued_rows} rows are waiting to be scored; retry later")
-        job = Job(table)
+        job = Job(table, options or {})
         self.queued_rows += table.rows
         self.queue.put_nowait(job)
         try:
@@ -119,14 +120,20 @@ class Scorer:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        waiting: Job | None = None  # taken from the queue, but asked for other options than the batch before it
         while True:
-            jobs = [await self.queue.get()]
-            rows = jobs[0].table.rows
+            jobs = [waiting or await self.queue.get()]
+            waiting, rows = None, jobs[0].table.rows
             while self.rowwise and not self.queue.empty() and rows < self.max_batch_rows:
-                jobs.append(self.queue.get_nowait())
-                rows += jobs[-1].table.rows
+                job = self.queue.get_nowait()
+                if job.options != jobs[0].options:
+                    waiting = job
+                    break
+                jobs.append(job)
+                rows += job.table.rows
             try:
-                outputs = await loop.run_in_executor(self.pool, self.score_batch, [j.table for j in jobs])
+                outputs = await loop.run_in_executor(self.pool, self.score_batch, [j.table for j in jobs],
+                                                     jobs[0].options)
                 for job, out in zip(jobs, outputs, strict=True):
                     if not job.done.done():
                         job.done.set_result(out)
@@ -137,18 +144,18 @@ class Scorer:
             finally:
                 self.queued_rows -= rows
 
-    def score_batch(self, tables: list[Table]) -> list[dict[str, list[Any]]]:
-        """Score the tables of one batch together: the one place the model runs (a scored batch's hook goes
-        here). Returns each table's output columns."""
+    def score_batch(self, tables: list[Table], options: dict[str, float] | None = None) -> list[dict[str, list[Any]]]:
+        """Score the tables of one batch together (with the task's per-call `options`): the one place the model
+        runs (a scored batch's hook goes here). Returns each table's output columns."""
         ckpt, columns = self.loaded.ckpt, self.loaded.columns
         if self.lean and all(t.matrix is not None for t in tables):  # numbers only: no pandas on the way in
             matrix = tables[0].matrix if len(tables) == 1 else np.concatenate([t.matrix for t in tables])
-            predictions = forward(ckpt, ckpt.transform.features_array(matrix))
+            predictions = forward(ckpt, ckpt.transform.features_array(matrix), options=options)
         else:
             frames = [t.to_frame(columns) for t in tables]
             predictions = predict(ckpt, frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True),
-                                  serving=True)
-        out = to_frame(ckpt, predictions)
+                                  serving=True, options=options)
+        out = to_frame(ckpt, predictions, options)
         values = {c: out[c].tolist() for c in out.columns}
         if not self.rowwise:
             return [values]

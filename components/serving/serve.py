@@ -9,7 +9,8 @@ Hardening: the body's size is checked before it is read (Content-Length) and whi
 checks and scoring run off the event loop, and scoring has a timeout, so `/ping` answers
 while the model works; requests that arrive together are scored together (components/serving/scorer.py);
 an optional bearer token guards `/invocations` and `/version` (`KEEL_SERVE_TOKEN`); `/docs` is off unless
-asked for. Several worker processes (`--workers`) each load the model.
+asked for. Several worker processes (`--workers`) each load the model. A media model (image_file, detection,
+video) also takes a file as it is at `POST /upload` (components/serving/upload.py), through the same steps.
 """
 
 
@@ -28,9 +29,11 @@ from pydantic import BaseModel, Field
 from components.core import paths
 from components.core.errors import KeelError
 from components.inference.scorelog.writer import open_log
+from components.lifecycle.pyfunc import task_options
 from components.serving.loaded import load
 from components.serving.payload import BadRequest, Table, parse
 from components.serving.scorer import Checks, Overloaded, Scorer
+from components.serving.upload import upload_column, upload_table
 
 log = logging.getLogger(__name__)
 TOKEN_ENV = "KEEL_SERVE_TOKEN"  # set: every call but /ping needs `Authorization: Bearer <token>`
@@ -106,10 +109,18 @@ def create_app(cfg: ServeConfig):
         rows = [dict(zip(names, row, strict=True)) for row in zip(*out.values(), strict=True)]
         return orjson.dumps(info | {"request_id": request_id, "predictions": rows})
 
-    def prepare(body: bytes) -> Table:
+    def prepare(body: bytes) -> tuple[Table, dict[str, float]]:
         table = parse(body, loaded.schema, cfg.max_rows)
         checks.require(table)
-        return table
+        return table, {}
+
+    column = upload_column(loaded.schema)
+    options = task_options(loaded.ckpt)
+
+    def prepare_upload(body: bytes, query: dict[str, str]) -> tuple[Table, dict[str, float]]:
+        table, given = upload_table(column, body, query, options)
+        checks.require(table)
+        return table, given
 
     @asynccontextmanager
     async def lifespan(app):
@@ -149,12 +160,26 @@ def create_app(cfg: ServeConfig):
             return denied
         kind = request.headers.get("content-type", "application/json")
         if "json" not in kind:
-            return error(415, f"Content-Type {kind!r}: send application/json")
+            return error(415, f"Content-Type {kind!r}: send application/json"
+                         + (f" (or POST the {column} file to /upload)" if column else ""))
+        return await scored(request, prepare, inline=True)
+
+    if column is not None:
+        @app.post("/upload")
+        async def upload(request: Request):
+            if (denied := refused(request)) is not None:
+                return denied
+            query = dict(request.query_params)
+            return await scored(request, lambda body: prepare_upload(body, query))
+
+    async def scored(request: Request, prepare_body, inline: bool = False):
+        """Read the body (size-limited), make it the model's checked input off the event loop, score it on the
+        scorer's thread, answer (4xx naming the problem)."""
         try:
             body = await read_body(request, cfg.max_bytes)
-            table = prepare(body) if len(body) <= INLINE_BYTES else \
-                await asyncio.get_running_loop().run_in_executor(parsing, prepare, body)
-            out = await scorer.score(table)
+            table, given = prepare_body(body) if inline and len(body) <= INLINE_BYTES else \
+                await asyncio.get_running_loop().run_in_executor(parsing, prepare_body, body)
+            out = await scorer.score(table, given)
         except BadRequest as e:
             return error(e.status, str(e), {"Connection": "close"} if e.status == 413 else None)
         except Overloaded as e:

@@ -54,6 +54,11 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     mia = membership_inference(ckpt, train, test, batch_size=cfg.batch_size) if cfg.membership_inference else None
     metrics |= robust | ({"mia_auc": mia["auc"], "mia_advantage": mia["advantage"]} if mia else {})
     details["membership_inference"] = mia
+    if (model_dir / paths.BASELINE_FILE).is_file():  # the family's neural baseline, trained in the same run
+        baseline = load_checkpoint(model_dir / paths.BASELINE_FILE)
+        scores = task.score(ckpt.transform, test, predict(baseline, test, cfg.batch_size))
+        metrics |= {f"baseline_{k}": v for k, v in scores.items()}
+        details["baseline"] = {"model": type(baseline.model).__name__, **scores}
     history = read_json(model_dir / paths.HISTORY_FILE)
     plot_dir = reports_dir / paths.PLOTS_DIR
     written = task.plots(ckpt.transform, test, predictions, plot_dir) + [

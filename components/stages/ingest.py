@@ -6,6 +6,9 @@ Sources (`ingest.source`), see components/data/sources.py:
                                            series: `timestamp` + `value` columns, one row per observation
   path/to/folder/                          an image folder, <folder>/<class>/*.png
   idx:<dir-or-prefix> | idx:<images>,<labels>   IDX files (MNIST format), see components/data/idx.py
+Media kinds (image_file, detection, video; components/data/media.py): a folder of image files, a COCO-style
+folder, a folder or CSV of clips, or a generated set (keel:photos, keel:scenes, keel:crossings) written into
+the output folder first.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from components.config.sections import IngestConfig
 from components.core import paths
 from components.core.columns import LABEL, SPLIT
 from components.core.io import atomic_dir, sha256_file, sha256_paths, write_json, write_parquet
-from components.data import sources, streaming
+from components.data import media, sources, streaming
 from components.data.sources import dataset_name
 from components.stages.spec import Io, Stage
 
@@ -88,9 +91,13 @@ def run(cfg: IngestConfig, out_dir: Path = paths.RAW_DIR, kind: str = "image") -
     if streaming.is_parquet_dataset(cfg.source):  # larger than memory: streamed into parts
         m = streaming.ingest(Path(cfg.source), out_dir, cfg.label_column, kind)
         return IngestResult(out_dir=Path(out_dir), rows=m["rows"], dataset=m["dataset"], sha256=m["sha256"])
-    raw = load_raw(cfg, kind)
-    frame = raw.frame
     with atomic_dir(out_dir) as tmp:
+        if kind in media.KINDS:  # encoded files (a generated set is written into the output folder first)
+            raw = RawData(frame=media.read(cfg, kind, tmp, Path(out_dir)), dataset=dataset_name(cfg.source),
+                          kind=kind, source_sha256=source_fingerprint(cfg))
+        else:
+            raw = load_raw(cfg, kind)
+        frame = raw.frame
         write_parquet(tmp / paths.RAW_FILE, frame)
         digest = sha256_file(tmp / paths.RAW_FILE)
         write_json(tmp / paths.MANIFEST_FILE, {
@@ -103,7 +110,7 @@ def run(cfg: IngestConfig, out_dir: Path = paths.RAW_DIR, kind: str = "image") -
             "image_shape": list(raw.image_shape) if raw.image_shape else None,
             "source_sha256": raw.source_sha256,
             "sha256": digest,
-        })
+        } | media.manifest(cfg, kind))
     log.info("ingest: %s rows from %s -> %s", len(frame), cfg.source, out_dir)
     return IngestResult(out_dir=Path(out_dir), rows=len(frame), dataset=raw.dataset, sha256=digest)
 

@@ -169,7 +169,9 @@ def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str,
     (model URI, split URI or None)."""
     transform = ckpt.transform
     # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
-    example = load_split(features_dir, "test")[transform.input_columns].head(getattr(transform, "example_rows", 5))
+    test = load_split(features_dir, "test")
+    example = transform.example(test) if hasattr(transform, "example") else \
+        test[transform.input_columns].head(getattr(transform, "example_rows", 5))
     test_file = Path(features_dir) / "test.parquet"
     with tracking.resume_run(model_dir):
         uri = registry.log_pyfunc(Path(model_dir) / paths.CHECKPOINT_FILE, example, checks)

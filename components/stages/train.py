@@ -31,7 +31,7 @@ from components.data.artifacts import load_fitted, load_split
 from components.data.streaming import ParquetStream
 from components.data.transforms.registry import Transform
 from components.families.registry import get
-from components.inference.checkpoint import build_model, save_checkpoint
+from components.inference.checkpoint import BASELINE, build_model, save_checkpoint
 from components.lifecycle import tracking
 from components.lifecycle.epochlog import EpochLog
 from components.problems.registry import TASKS
@@ -156,10 +156,12 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
         hooks = Hooks(model, params, data, out_dir, spath, meta, live_dir, on_epoch) if main else None
         if main:
             log_start(ref, out_dir, params, data, device, state, hooks.metrics)
+        classification = TASKS[params.task].val_metric == "accuracy"
         try:
-            history = train_loop(model, data.train, data.val, cfg, device, TASKS[params.task].val_metric == "accuracy",
+            history = train_loop(model, data.train, data.val, cfg, device, classification,
                                  hooks.on_epoch if hooks else None, resume=state,
                                  on_state=hooks.on_state if hooks else None, dist=dist)
+            baseline = fit_baseline(params, data, device, classification, dist) if get(params.model).baseline else None
         finally:
             distributed.shutdown(dist)
             if hooks:
@@ -167,12 +169,28 @@ def fit(params: Params, features_dir: Path, out_dir: Path, resume_dir: Path | No
         if not main:
             return TrainResult(model_dir=out_dir, run_id="", metrics={})
         summary = finish(hooks, history, reference, device)
+        if baseline is not None:
+            base_model, base_history = baseline
+            save_checkpoint(out_dir / paths.BASELINE_FILE, base_model, params.model, params.arch, data.transform,
+                            data.input_shape, meta | {"role": BASELINE, "epoch": base_history.best_epoch})
+            base_summary = {f"baseline_{k}": v for k, v in summarize(base_history, None).items()}
+            tracking.log_metrics(base_summary)
+            summary |= base_summary
     if spath != out_dir / paths.LAST_CHECKPOINT_FILE and spath.is_file():
         shutil.move(spath, out_dir / paths.LAST_CHECKPOINT_FILE)  # the finished run's state, kept with the model
         clear_state(spath)
     log.info("train: %s epochs, best epoch %d, val_loss %.4f; run %s", len(history.epochs),
              history.best_epoch, history.best_val_loss, ref.run_id)
     return TrainResult(model_dir=out_dir, run_id=ref.run_id, metrics=summary)
+
+
+def fit_baseline(params: Params, data: Inputs, device: torch.device, classification: bool,
+                 dist: distributed.Dist) -> tuple[torch.nn.Module, History]:
+    """The family's neural baseline (Family.baseline), trained after the model by the same loop, on the same
+    splits, with the same settings and seed: what the model is compared with in this run."""
+    set_seeds(params.train.seed)
+    model = build_model(params.model, params.arch, data.transform, data.input_shape, BASELINE)
+    return model, train_loop(model, data.train, data.val, params.train, device, classification, dist=dist)
 
 
 def log_start(ref: tracking.RunRef, out_dir: Path, params: Params, data: Inputs, device: torch.device,

@@ -4,7 +4,8 @@ It knows nothing about families: a module's `forward(x, y)` returns `(output, lo
 as tensors and batched by index (a DataLoader's per-sample collation costs more than a small model's
 step). Early stopping watches the validation loss and the best weights are restored at the end.
 Precision (autocast, GradScaler), torch.compile, DDP sharding, the per-batch LR schedule (`train.schedule`),
-channels-last image batches, DP-SGD (components/training/privacy.py) and resumable state are handled here once.
+channels-last image batches, gradient-norm clipping (`train.clip_grad_norm`), DP-SGD
+(components/training/privacy.py) and resumable state are handled here once.
 """
 
 from __future__ import annotations
@@ -127,12 +128,13 @@ def epoch_batches(data, batch_size: int, generator: torch.Generator | None = Non
 
 
 def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, batch: Tensors,
-               amp: Amp | None = None) -> torch.Tensor:
-    """One forward/backward/step (under `amp`'s autocast and GradScaler); returns the detached batch loss."""
+               amp: Amp | None = None, clip: float | None = None) -> torch.Tensor:
+    """One forward/backward/step (under `amp`'s autocast and GradScaler, the gradient norm clipped to `clip`);
+    returns the detached batch loss."""
     opt.zero_grad(set_to_none=True)
     with amp.autocast() if amp is not None else nullcontext():
         _, loss = model(batch.x, batch.y)
-    backward_step(loss, opt, amp)
+    backward_step(loss, opt, amp, clip)
     return loss.detach().float()
 
 
@@ -216,7 +218,9 @@ def train_loop(model: torch.nn.Module, train: Tensors, val: Tensors, cfg: TrainC
         with ddp.join() if dist.enabled else nullcontext():  # streamed shards may differ in length
             for b in (private.batches(train, gen) if private else epoch_batches(train, per_rank, gen, dist, epoch,
                                                                                   cfg.seed)):
-                loss_sum += train_step(fwd, step_opt, b, amp) * len(b)
+                # train.clip_grad_norm clips the batch's global gradient norm; under DP-SGD the per-sample
+                # clipping (train.privacy.max_grad_norm) is the one bound
+                loss_sum += train_step(fwd, step_opt, b, amp, None if private else cfg.clip_grad_norm) * len(b)
                 seen += len(b)
                 if sched is not None and sched.last_epoch < steps - 1:  # batch k used step k-1's lr; none after
                     sched.step()  # the last batch (nor a DDP shard's one batch more): the lr logged is the last used

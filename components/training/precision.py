@@ -51,15 +51,20 @@ def make_amp(precision: str, device: torch.device) -> Amp:
     return Amp(device_type=device.type, dtype=dtype, scaler=scaler)
 
 
-def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, amp: Amp | None) -> None:
-    """loss.backward() + opt.step(), through the GradScaler when there is one."""
-    if amp is None or amp.scaler is None:
-        loss.backward()
+def backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, amp: Amp | None, clip: float | None = None) -> None:
+    """loss.backward() + opt.step(), through the GradScaler when there is one; `clip`: the largest global
+    gradient norm (unscaled first under a GradScaler)."""
+    scaler = amp.scaler if amp is not None else None
+    (scaler.scale(loss) if scaler is not None else loss).backward()
+    if clip is not None:
+        if scaler is not None:
+            scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], clip)
+    if scaler is None:
         opt.step()
         return
-    amp.scaler.scale(loss).backward()
-    amp.scaler.step(opt)  # skips the step when gradients overflowed
-    amp.scaler.update()
+    scaler.step(opt)  # skips the step when gradients overflowed
+    scaler.update()
 
 
 def maybe_compile(model: torch.nn.Module, enabled: bool) -> torch.nn.Module:

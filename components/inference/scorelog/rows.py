@@ -21,6 +21,19 @@ FEATURE = "f."  # prefix of the monitored feature columns in the log
 GRID = 4  # wide images: mean intensity per cell of a GRID x GRID grid (where in the image the ink is)
 
 
+def encoded_image_summary(values) -> pd.DataFrame:
+    """Encoded images (bytes, arrays) -> per-row width, height, channels and gray mean / std (NaN: undecodable)."""
+    from components.data.images import open_image, probe, to_array
+
+    rows = []
+    for v in values:
+        ok, channels, width, height = probe(v)
+        gray = to_array(open_image(v), 1).astype(np.float64) if ok else None
+        rows.append({"width": width, "height": height, "channels": channels,
+                     "pixel_mean": gray.mean() if ok else np.nan, "pixel_std": gray.std() if ok else np.nan})
+    return pd.DataFrame(rows, columns=["width", "height", "channels", "pixel_mean", "pixel_std"], dtype="float64")
+
+
 def image_summary(pixels: np.ndarray, height: int, width: int) -> pd.DataFrame:
     """(N, H*W) pixels -> per-row mean, std, min, max, share at the row's minimum, and GRID x GRID cell means."""
     x = np.asarray(pixels, dtype=np.float64)
@@ -38,7 +51,8 @@ class RowSummarizer:
     """A model's view of its inputs for the log: `features(df)` (the monitored columns), `embeddings(df)`.
 
     Image and tabular inputs up to `max_input_columns` wide are logged as they are; wider images as
-    `image_summary`; text as its length in characters and tokens and the share of tokens the model's
+    `image_summary`; encoded images (image_file, detection) as `encoded_image_summary`; clips not at all (only
+    their predictions); text as its length in characters and tokens and the share of tokens the model's
     vocabulary does not know; a series by its values. The model is copied, so the log's embedding pass never
     touches the module that serves requests."""
 
@@ -46,7 +60,7 @@ class RowSummarizer:
         """`raw`: log the raw inputs (True), their summary (False), or as `cfg.max_input_columns` says (None)."""
         self.kind = get(ckpt.family).kind
         self.transform = ckpt.transform
-        self.columns = list(ckpt.transform.input_columns)
+        self.columns = [] if self.kind == "video" else list(ckpt.transform.input_columns)  # a clip: MBs
         wide = len(self.columns) > cfg.max_input_columns if raw is None else not raw
         self.raw = self.kind in ("image", "tabular") and not wide
         has_embed = callable(getattr(ckpt.model, "embed", None)) and self.kind in ("image", "text")
@@ -61,6 +75,10 @@ class RowSummarizer:
         if self.kind == "image":
             t = self.transform
             return image_summary(df[self.columns].to_numpy(dtype=np.float64), t.height, t.width)
+        if self.kind in ("image_file", "detection"):  # encoded files: their size, channels, brightness
+            return encoded_image_summary(df[self.columns[0]].tolist())
+        if self.kind == "video":  # a clip is not summarised (its label distribution is logged)
+            return pd.DataFrame(index=range(len(df)))
         if self.kind == "text":
             vocab = set(self.transform.vocab)
             tokens = [self.transform.tokenize(t) if isinstance(t, str) else [] for t in df[TEXT].tolist()]
