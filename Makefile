@@ -14,7 +14,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: install datasets run test test-quality test-fast lint-imports docs dvc-yaml flow bench lint clean up down deploy worker screenshots screenshot-card
+.PHONY: install datasets run test test-quality test-fast lint-imports secrets audit docs dvc-yaml flow bench lint clean up down deploy worker screenshots screenshot-card
 
 install: $(VENV)/.installed datasets
 
@@ -45,13 +45,22 @@ run: install
 	dvc repro
 	dvc metrics show
 
-## test: the import layering, then the whole suite, as CI runs it
-test: install lint-imports
+## test: the import layering and the secret scan, then the whole suite, as CI runs it
+test: install lint-imports secrets
 	pytest -n 2 --dist loadfile -m "not quality"
 
 ## lint-imports: the one-way layering of components/ (contracts in pyproject.toml)
 lint-imports: install
 	lint-imports
+
+## secrets: detect-secrets over the tracked files; a finding not in .secrets.baseline fails (tests/secret_scan.py)
+secrets: install
+	python -m tests.secret_scan
+
+## audit: known vulnerabilities in the pinned set (constraints.txt) with pip-audit; needs the network, not part of CI
+audit: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[audit]'
+	pip-audit --strict --no-deps --disable-pip --progress-spinner off -r constraints.txt
 
 ## docs: the documentation site, built offline into site/ (mkdocs-material; broken links fail)
 docs: install

@@ -19,7 +19,8 @@ case ":$PATH:" in *":$_keel_root/.venv/bin:"*) ;; *) [ -d "$_keel_root/.venv/bin
 export MLFLOW_TRACKING_URI="http://$KEEL_HOST:$KEEL_MLFLOW_PORT"
 export PREFECT_API_URL="http://$KEEL_HOST:$KEEL_PREFECT_PORT/api"
 # the promotion ledger lives in the registry's database (components/lifecycle/ledger.py), which an HTTP tracking URI hides
-export KEEL_LEDGER_DB_URL="postgresql+psycopg2://$KEEL_PG_USER:$KEEL_PG_PASSWORD@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_MLFLOW_DB"
+# through its own role, which reaches only the ledger's schema (infra/lib.sh setup_databases)
+export KEEL_LEDGER_DB_URL="postgresql+psycopg2://$KEEL_PG_LEDGER_ROLE:$KEEL_PG_LEDGER_PASSWORD@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_MLFLOW_DB"
 if [ -n "$KEEL_PREFECT_AUTH" ]; then export PREFECT_API_AUTH_STRING="$KEEL_PREFECT_AUTH"; fi
 if [ "$KEEL_MLFLOW_AUTH" != true ]; then unset MLFLOW_TRACKING_USERNAME MLFLOW_TRACKING_PASSWORD; fi
 export DO_NOT_TRACK=true MLFLOW_DISABLE_TELEMETRY=true PREFECT_SERVER_ANALYTICS_ENABLED=false DVC_NO_ANALYTICS=1

@@ -4,10 +4,13 @@
 # Refuse the committed example secrets (any value still holding "change-me") and an empty database password.
 refuse_example_secrets() {
   local k bad=()
-  for k in KEEL_PG_PASSWORD MLFLOW_TRACKING_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY KEEL_PREFECT_AUTH; do
+  for k in KEEL_PG_PASSWORD KEEL_PG_MLFLOW_PASSWORD KEEL_PG_PREFECT_PASSWORD KEEL_PG_LEDGER_PASSWORD \
+           MLFLOW_TRACKING_PASSWORD MLFLOW_FLASK_SERVER_SECRET_KEY KEEL_PREFECT_AUTH; do
     case "${!k:-}" in *change-me*) bad+=("$k") ;; esac
   done
-  [ -n "${KEEL_PG_PASSWORD:-}" ] || bad+=("KEEL_PG_PASSWORD (empty)")
+  for k in KEEL_PG_PASSWORD KEEL_PG_MLFLOW_PASSWORD KEEL_PG_PREFECT_PASSWORD KEEL_PG_LEDGER_PASSWORD; do
+    [ -n "${!k:-}" ] || bad+=("$k (empty)")
+  done
   if [ ${#bad[@]} -gt 0 ]; then
     echo "refusing to start the team stack with example secrets: ${bad[*]}. Set your own in infra/.env" \
          "(cp infra/.env.example infra/.env, then change every change-me) or in the environment." >&2
@@ -56,13 +59,39 @@ psql_admin() {
     -d postgres -v ON_ERROR_STOP=1 -qtA "$@"
 }
 
-ensure_database() {
-  if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" ]; then
-    psql_admin -c "CREATE DATABASE \"$1\"" && echo "postgres: created database $1"
-  fi
+# One login role per service, least privilege (docs/team-stack.md): MLflow's backend store owns the mlflow
+# database, Prefect's server the prefect database, and the ledger role (Keel's clients and workers) reaches only
+# its own schema `ledger` in the mlflow database. None is a superuser or may create roles or databases; the
+# admin role ($KEEL_PG_USER) only sets them up (and backs up). Passwords travel through the environment.
+ensure_role() {  # NAME PASSWORD_VARIABLE: create the role if missing; (re)set its password and attributes
+  KEEL_ROLE_PASSWORD="${!2}" psql_admin -v name="$1" <<'SQL'
+\getenv pw KEEL_ROLE_PASSWORD
+SELECT format('CREATE ROLE %I', :'name') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'name') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L',
+              :'name', :'pw') \gexec
+SQL
 }
 
-pg_url() { echo "$1://$KEEL_PG_USER:$KEEL_PG_PASSWORD@$KEEL_HOST:$KEEL_PG_PORT/$2"; }
+ensure_database() {  # NAME OWNER: the database, owned by OWNER; nobody else may connect but the admin
+  if [ -z "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" ]; then
+    psql_admin -c "CREATE DATABASE \"$1\" OWNER \"$2\"" && echo "postgres: created database $1 (owner $2)"
+  fi
+  psql_admin -c "ALTER DATABASE \"$1\" OWNER TO \"$2\"" -c "REVOKE ALL ON DATABASE \"$1\" FROM PUBLIC"
+}
+
+setup_databases() {
+  ensure_role "$KEEL_PG_MLFLOW_ROLE" KEEL_PG_MLFLOW_PASSWORD
+  ensure_role "$KEEL_PG_PREFECT_ROLE" KEEL_PG_PREFECT_PASSWORD
+  ensure_role "$KEEL_PG_LEDGER_ROLE" KEEL_PG_LEDGER_PASSWORD
+  ensure_database "$KEEL_PG_MLFLOW_DB" "$KEEL_PG_MLFLOW_ROLE"
+  ensure_database "$KEEL_PG_PREFECT_DB" "$KEEL_PG_PREFECT_ROLE"
+  # the ledger: its own schema in the registry's database, first on its role's search_path; MLflow's tables
+  # (schema public) stay out of its reach
+  psql_admin -d "$KEEL_PG_MLFLOW_DB" -c "GRANT CONNECT ON DATABASE \"$KEEL_PG_MLFLOW_DB\" TO \"$KEEL_PG_LEDGER_ROLE\"" \
+    -c "CREATE SCHEMA IF NOT EXISTS ledger AUTHORIZATION \"$KEEL_PG_LEDGER_ROLE\"" \
+    -c "REVOKE ALL ON SCHEMA public FROM PUBLIC" \
+    -c "ALTER ROLE \"$KEEL_PG_LEDGER_ROLE\" IN DATABASE \"$KEEL_PG_MLFLOW_DB\" SET search_path = ledger"
+}
 
 running() { local f="$KEEL_INFRA_HOME/run/$1.pid"; [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; }
 
@@ -87,7 +116,7 @@ stop_service() {
 
 start_mlflow() {
   # no password in the URI: the server's database password arrives as PGPASSWORD (libpq), never on a command line
-  local db="postgresql+psycopg2://$KEEL_PG_USER@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_MLFLOW_DB"
+  local db="postgresql+psycopg2://$KEEL_PG_MLFLOW_ROLE@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_MLFLOW_DB"
   local args=(--backend-store-uri "$db"
               --artifacts-destination "$KEEL_INFRA_HOME/artifacts" --serve-artifacts
               --host "$KEEL_HOST" --port "$KEEL_MLFLOW_PORT" --workers 1)
@@ -96,14 +125,15 @@ start_mlflow() {
     chmod 600 "$KEEL_INFRA_HOME/run/basic_auth.ini"
     args+=(--app-name basic-auth)
   fi
-  PGPASSWORD="$KEEL_PG_PASSWORD" MLFLOW_AUTH_ADMIN_PASSWORD="${MLFLOW_TRACKING_PASSWORD:-}" \
+  PGPASSWORD="$KEEL_PG_MLFLOW_PASSWORD" MLFLOW_AUTH_ADMIN_PASSWORD="${MLFLOW_TRACKING_PASSWORD:-}" \
     start_service mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
     MLFLOW_AUTH_CONFIG_PATH="$KEEL_INFRA_HOME/run/basic_auth.ini" mlflow server "${args[@]}"
 }
 
 start_prefect() {
   # secrets reach the server through its environment (set for this call), not through `env`'s arguments
-  PREFECT_SERVER_DATABASE_CONNECTION_URL="$(pg_url postgresql+asyncpg "$KEEL_PG_PREFECT_DB")" \
+  local role="$KEEL_PG_PREFECT_ROLE:$KEEL_PG_PREFECT_PASSWORD"
+  PREFECT_SERVER_DATABASE_CONNECTION_URL="postgresql+asyncpg://$role@$KEEL_HOST:$KEEL_PG_PORT/$KEEL_PG_PREFECT_DB" \
   PREFECT_SERVER_API_AUTH_STRING="${KEEL_PREFECT_AUTH:-}" \
     start_service prefect env PREFECT_HOME="$KEEL_INFRA_HOME/prefect" PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT=false \
     prefect server start --host "$KEEL_HOST" --port "$KEEL_PREFECT_PORT"

@@ -10,9 +10,12 @@ for f in "$src/$KEEL_PG_MLFLOW_DB.dump" "$src/$KEEL_PG_PREFECT_DB.dump" "$src/ar
 done
 stop_service prefect; stop_service mlflow
 for db in "$KEEL_PG_MLFLOW_DB" "$KEEL_PG_PREFECT_DB"; do
-  psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" -c "CREATE DATABASE \"$db\""
+  psql_admin -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+done
+setup_databases  # the roles and empty databases; the dumps bring their objects with their owners
+for db in "$KEEL_PG_MLFLOW_DB" "$KEEL_PG_PREFECT_DB"; do
   PGPASSWORD="$KEEL_PG_PASSWORD" "$(pg_bindir)/pg_restore" -h "$KEEL_HOST" -p "$KEEL_PG_PORT" -U "$KEEL_PG_USER" \
-    -d "$db" --no-owner "$src/$db.dump"
+    -d "$db" --clean --if-exists "$src/$db.dump"
 done
 rm -rf "$KEEL_INFRA_HOME/artifacts" && tar -C "$KEEL_INFRA_HOME" -xzf "$src/artifacts.tar.gz"
 start_mlflow; start_prefect; wait_healthy

@@ -10,13 +10,13 @@ refuse_example_secrets
 mkdir -p "$KEEL_INFRA_HOME"/{logs,run,artifacts}
 chmod 755 "$KEEL_INFRA_HOME"
 start_postgres
-ensure_database "$KEEL_PG_MLFLOW_DB"
-ensure_database "$KEEL_PG_PREFECT_DB"
+setup_databases
 start_mlflow
 start_prefect
 wait_healthy
 create_work_pools
-echo "PostgreSQL  postgresql://$KEEL_PG_USER@$KEEL_HOST:$KEEL_PG_PORT/{$KEEL_PG_MLFLOW_DB,$KEEL_PG_PREFECT_DB}"
+echo "PostgreSQL  postgresql://$KEEL_HOST:$KEEL_PG_PORT/{$KEEL_PG_MLFLOW_DB,$KEEL_PG_PREFECT_DB}" \
+     "(roles $KEEL_PG_MLFLOW_ROLE, $KEEL_PG_PREFECT_ROLE, $KEEL_PG_LEDGER_ROLE; admin $KEEL_PG_USER)"
 echo "MLflow      $MLFLOW_TRACKING_URI"
 echo "Prefect UI  http://$KEEL_HOST:$KEEL_PREFECT_PORT   (API $PREFECT_API_URL)"
 echo "Clients:    source infra/env.sh   (exports MLFLOW_TRACKING_URI, PREFECT_API_URL and credentials)"

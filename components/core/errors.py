@@ -27,6 +27,10 @@ class StageInputError(KeelError):
     """A stage's input folder is missing something an earlier stage should have written."""
 
 
+class CheckpointError(KeelError):
+    """A checkpoint file (model.pt) cannot be read: truncated, corrupt, or not a Keel checkpoint."""
+
+
 class RegistryError(KeelError):
     """The model registry refused an operation or is in an unexpected state."""
 

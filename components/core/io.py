@@ -1,7 +1,11 @@
-"""Small file helpers: atomic writes, JSON, Parquet and content hashes."""
+"""Small file helpers: atomic writes, JSON, Parquet and content hashes.
+
+A write that runs out of space (ENOSPC, EDQUOT, EFBIG) raises StorageFullError naming the file; an atomic
+write leaves the previous file in place (tests/faults/test_disk_full.py)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -14,7 +18,26 @@ from typing import Any
 
 import pandas as pd
 
-from components.core.errors import StageInputError
+from components.core.errors import StageInputError, StorageFullError
+
+_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}  # disk full, file-size limit, quota
+
+
+def storage_full(e: BaseException | None) -> OSError | None:
+    """The OSError in `e` or its causes that means "no space" (disk full, quota, file-size limit), or None."""
+    seen: set[int] = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in _FULL:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def full_error(path: Path | str, e: OSError, kept: str = "the previous file is intact") -> StorageFullError:
+    """The error for a write to `path` that ran out of space: which path, why, what is kept, what to do."""
+    return StorageFullError(f"{path}: cannot write it: {os.strerror(e.errno)} (errno {errno.errorcode[e.errno]}); "
+                            f"{kept}. Free space on that filesystem (or raise the quota or file-size limit) and re-run")
 
 
 @contextmanager
@@ -28,6 +51,10 @@ def atomic_path(dest: Path):
     try:
         yield Path(tmp)
         os.replace(tmp, dest)
+    except Exception as e:  # a writer may wrap the OSError (torch.save: RuntimeError, its context ENOSPC)
+        if (full := storage_full(e)) is None:
+            raise
+        raise full_error(dest, full) from e
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -45,6 +72,10 @@ def atomic_dir(dest: Path):
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
+    except Exception as e:
+        if (full := storage_full(e)) is None:
+            raise
+        raise full_error(dest, full, "the previous folder is intact") from e
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

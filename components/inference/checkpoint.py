@@ -4,6 +4,7 @@ the fitted transform and the state_dict, with no code-side defaults.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from components.core.errors import CheckpointError
 from components.core.io import atomic_path
 from components.core.strict import Strict
 from components.data.transforms.registry import Transform, load_transform
@@ -60,14 +62,32 @@ def save_checkpoint(path: Path, model: nn.Module, family: str, cfg: Strict, tran
         "meta": meta or {},
         "state": state or {},
     }
-    with atomic_path(path) as tmp:
-        torch.save(blob, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(blob, f)  # a Python file: a full disk is an OSError (ENOSPC), which atomic_path names
     return Path(path)
 
 
+def _read(path: Path, map_location: str | torch.device) -> dict[str, Any]:
+    try:
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 - torch reports a bad file as RuntimeError, UnpicklingError, EOFError...
+        why = ("not a PyTorch file" if isinstance(e, pickle.UnpicklingError) else
+               (str(e).strip().splitlines() or [type(e).__name__])[0].split(". ")[0][:200])
+        raise CheckpointError(f"{path}: not a readable checkpoint, truncated or corrupt ({type(e).__name__}: {why}); "
+                              "write it again (re-run train, or register from a good checkpoint)") from e
+    missing = [k for k in ("family", "config", "transform", "input_shape", "state_dict", "meta")
+               if not isinstance(blob, dict) or k not in blob]
+    if missing:
+        raise CheckpointError(f"{path}: not a Keel checkpoint (no {', '.join(missing)}); write it with save_checkpoint")
+    return blob
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Rebuild the model saved by `save_checkpoint`, in eval mode."""
-    blob = torch.load(path, map_location=map_location, weights_only=True)
+    """Rebuild the model saved by `save_checkpoint`, in eval mode; a truncated or corrupt file is a
+    CheckpointError naming it."""
+    blob = _read(Path(path), map_location)
     family = blob["family"]
     cfg = get(family).config.model_validate(blob["config"])
     transform = load_transform(blob["transform"])

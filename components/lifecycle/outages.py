@@ -5,7 +5,8 @@ MLflow reports both as an `MlflowException`: a missing version or alias carries 
 tracking server is an INTERNAL_ERROR whose context is a `requests` connection error, and an unreachable
 database an SQLAlchemy `OperationalError`. `guard()` turns the second kind into `TrackingUnavailableError`,
 which names the store (credentials removed) and says what to do; the first kind passes through unchanged
-for the caller to answer (None, or an error that says what is missing).
+for the caller to answer (None, or an error that says what is missing). A write that runs out of space
+(ENOSPC, EDQUOT, EFBIG; a local artifact store's disk) becomes StorageFullError naming the file.
 
 MLflow retries an HTTP request 7 times with exponential back-off by default (about 4 minutes against a
 server that is down). `fail_fast()` lowers that to a few seconds unless the environment already sets it:
@@ -22,6 +23,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 from components.core.errors import TrackingUnavailableError
+from components.core.io import full_error, storage_full
 
 FAIL_FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
              "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -101,8 +103,9 @@ def unavailable(uri: str, e: BaseException, doing: str = "") -> TrackingUnavaila
 
 
 @contextmanager
-def guard(uri: str, doing: str = "") -> Iterator[None]:
-    """Run MLflow calls; an unreachable store becomes TrackingUnavailableError, anything else passes."""
+def guard(uri: str, doing: str = "", target: str | None = None) -> Iterator[None]:
+    """Run MLflow calls; an unreachable store becomes TrackingUnavailableError, a full disk StorageFullError
+    naming the file (or `target`, where the error does not say), anything else passes."""
     fail_fast()
     try:
         yield
@@ -111,4 +114,8 @@ def guard(uri: str, doing: str = "") -> Iterator[None]:
     except Exception as e:
         if unreachable(e):
             raise unavailable(uri, e, doing) from e
+        if (full := storage_full(e)) is not None:  # a local artifact store's disk is full (copies: filename2 = dest)
+            raise full_error(full.filename2 or full.filename or target or redact(uri), full,
+                             f"{doing or 'the write'} stopped part-way, nothing was registered; the run may hold a "
+                             "partial artifact") from e
         raise

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from components.core.errors import RegistryError, TrackingUnavailableError
+from components.core.errors import CheckpointError, RegistryError, TrackingUnavailableError
 from components.inference.checkpoint import load_checkpoint
 from components.lifecycle import outages
 from components.lifecycle.pyfunc import DESCRIPTOR, ENTRY_FILE, signature_for
@@ -91,11 +91,12 @@ def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] |
         code = packaging.bundle(ckpt.family, Path(tmp) / "code")
         info = packaging.describe(ckpt.family, code, checks)
         artifacts = {"checkpoint": str(checkpoint), "keel": str(write_json(Path(tmp) / DESCRIPTOR, info))}
-        logged = mlflow.pyfunc.log_model(
-            name="model", python_model=str(ENTRY_FILE), artifacts=artifacts, code_paths=code.code_paths,
-            signature=signature_for(ckpt, example), input_example=example,
-            pip_requirements=code.requirements,  # inference of requirements costs ~12 s; we know them
-        )
+        with _guard(f"logging the model from {checkpoint}"):  # a full artifact store: StorageFullError
+            logged = mlflow.pyfunc.log_model(
+                name="model", python_model=str(ENTRY_FILE), artifacts=artifacts, code_paths=code.code_paths,
+                signature=signature_for(ckpt, example), input_example=example,
+                pip_requirements=code.requirements,  # inference of requirements costs ~12 s; we know them
+            )
     return logged.model_uri
 
 
@@ -109,6 +110,7 @@ def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> Version
 
 
 REGISTRATION_KEY = "keel.registration_key"
+COMPLETE_TAG = "keel.registration_complete"  # set last, once the version's files are attached (stages/register.py)
 
 
 def find_registered(name: str, run_id: str, key: str) -> VersionRef | None:
@@ -219,6 +221,8 @@ def load_keel_checkpoint(name: str, version: str | int):
         model = mlflow.pyfunc.load_model(str(_download(f"models:/{name}/{version}")))
     except MlflowException as e:
         raise RegistryError(f"model {name!r} version {version}: cannot be loaded: {e}") from e
+    except CheckpointError as e:
+        raise corrupt(f"models:/{name}/{version}", e) from e
     inner = model.unwrap_python_model()
     if not hasattr(inner, "ckpt"):
         raise RegistryError(f"model {name!r} version {version}: not a Keel pyfunc (no checkpoint inside)")
@@ -234,6 +238,14 @@ def load_pyfunc(model_uri: str):
         return mlflow.pyfunc.load_model(str(_download(model_uri)))
     except MlflowException as e:
         raise RegistryError(f"{model_uri}: cannot be loaded: {e}") from e
+    except CheckpointError as e:
+        raise corrupt(model_uri, e) from e
+
+
+def corrupt(model_uri: str, e: CheckpointError) -> RegistryError:
+    """A registered version whose checkpoint artifact does not load: which version, which file, what to do."""
+    return RegistryError(f"{model_uri}: its checkpoint artifact is corrupt ({e}); register the model again from a "
+                         "good checkpoint (`python -m components.stages register`) and move the alias to it")
 
 
 def _logged_model(client, name: str, version: str | int) -> tuple[Any, str | None]:

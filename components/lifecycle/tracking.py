@@ -212,8 +212,9 @@ def log_artifacts(files: list[Path], artifact_path: str | None = None) -> None:
     """Upload local files to the active run."""
     import mlflow
 
-    with outages.guard(tracking_uri(), f"uploading {', '.join(Path(f).name for f in files)}"):
-        for f in files:
+    for f in files:
+        target = f"{mlflow.get_artifact_uri(artifact_path).rstrip('/')}/{Path(f).name}"
+        with outages.guard(tracking_uri(), f"uploading {Path(f).name}", target=target):
             mlflow.log_artifact(str(f), artifact_path=artifact_path)
 
 

@@ -13,7 +13,9 @@ as description (components/lifecycle/modelcard.py).
 Idempotent: the version carries a registration key (run id, register params, checkpoint and split hashes);
 a retry or re-run with the same key finds that version and reuses it instead of adding another, then sets
 the alias and writes registration.json, so a failure after the version was created (setting the alias,
-the store going away) never leaves a second, unaliased version behind.
+the store going away) never leaves a second, unaliased version behind. A version is complete once its
+reference split and explanation are attached (tag `keel.registration_complete=true`); a re-run finishes an
+incomplete one before it can take the alias (tests/faults/test_server_kills.py kills the server between).
 """
 
 from __future__ import annotations
@@ -140,12 +142,9 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         uri, split_uri = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks)
         tags |= {"gate.absolute": "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
         version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
-        test_file = Path(features_dir) / "test.parquet"
-        if test_file.is_file():  # the version's drift reference (`keel monitor`), whatever the workspace holds later
-            folder = Path(paths.REFERENCE_ARTIFACT).parent.as_posix()
-            registry.log_version_artifacts(name, version.version, [test_file], folder)
-        if explained is not None:  # explanation and card on the version before it can take the alias
-            explanations.attach(name, version.version, Path(out_dir) / "explanation", explained)
+    if version.tags.get(registry.COMPLETE_TAG) != "true":  # new, or a run that stopped before finishing it
+        attach_files(name, version.version, features_dir, Path(out_dir) / "explanation", explained)
+        registry.set_version_tags(name, version.version, {registry.COMPLETE_TAG: "true"})
     modelcard.publish(modelcard.facts(
         name, version.version, ckpt, metrics, read_json(Path(reports_dir) / paths.DETAILS_FILE),
         read_json(Path(features_dir) / paths.SPLIT_FILE), version.tags, reasons, None if reasons else cfg.alias,
@@ -161,6 +160,17 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                             tags=registry.get_version(name, version.version).tags)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
+
+
+def attach_files(name: str, version: str, features_dir: Path, explanation_dir: Path, explained) -> None:
+    """The version's drift reference and explanation (before it can take the alias); safe to repeat: a re-run
+    after a failure part-way overwrites the same artifact paths and tags."""
+    test_file = Path(features_dir) / "test.parquet"
+    if test_file.is_file():  # the version's drift reference (`keel monitor`), whatever the workspace holds later
+        folder = Path(paths.REFERENCE_ARTIFACT).parent.as_posix()
+        registry.log_version_artifacts(name, version, [test_file], folder)
+    if explained is not None:
+        explanations.attach(name, version, explanation_dir, explained)
 
 
 def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str, ckpt,

@@ -1,6 +1,8 @@
-#!/bin/sh
-# docker-compose only: the official postgres image runs this once on an empty volume (infra/up.sh does the same
-# with ensure_database).
-set -e
-psql -v ON_ERROR_STOP=1 -p "${KEEL_PG_PORT:-5433}" -U "$POSTGRES_USER" -d postgres \
-  -c "CREATE DATABASE \"${KEEL_PG_MLFLOW_DB}\"" -c "CREATE DATABASE \"${KEEL_PG_PREFECT_DB}\""
+#!/bin/bash
+# docker-compose only: the official postgres image runs this once on an empty volume. The same roles and
+# databases as `make up` (setup_databases in infra/lib.sh, mounted at /keel/lib.sh), over the init server's socket.
+set -euo pipefail
+export KEEL_HOST=/var/run/postgresql KEEL_PG_BINDIR=/usr/lib/postgresql/15/bin KEEL_PG_USER="$POSTGRES_USER"
+export KEEL_PG_PASSWORD="$POSTGRES_PASSWORD" KEEL_PG_PORT="${KEEL_PG_PORT:-5433}"
+source /keel/lib.sh
+setup_databases

@@ -71,6 +71,8 @@ def client_env(home: Path) -> dict[str, str]:
     return venv_env(
         KEEL_INFRA_HOME=str(home), KEEL_PG_PORT=str(free_port()), KEEL_MLFLOW_PORT=str(free_port()),
         KEEL_PREFECT_PORT=str(free_port()), KEEL_PG_PASSWORD=secrets.token_hex(8),
+        KEEL_PG_MLFLOW_PASSWORD=secrets.token_hex(8), KEEL_PG_PREFECT_PASSWORD=secrets.token_hex(8),
+        KEEL_PG_LEDGER_PASSWORD=secrets.token_hex(8),
         MLFLOW_TRACKING_PASSWORD=secrets.token_hex(8), MLFLOW_FLASK_SERVER_SECRET_KEY=secrets.token_hex(16),
         KEEL_PREFECT_AUTH=f"admin:{secrets.token_hex(8)}", KEEL_START_TIMEOUT="240",
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",

@@ -94,8 +94,51 @@ def test_promotion_writes_the_ledger_in_the_postgres_registry(stack):
         cur = conn.cursor()
         cur.execute("SELECT model, to_version FROM keel_ledger")
         rows = cur.fetchall()
+    with psycopg2.connect(**admin(stack, stack.env["KEEL_PG_MLFLOW_DB"])) as conn:  # the ledger role cannot read it
+        cur = conn.cursor()
         cur.execute("SELECT version FROM registered_model_aliases WHERE name = 'digits-cnn' AND alias = 'production'")
         assert rows == [("digits-cnn", "1")] and cur.fetchone() == (1,)
+
+
+def admin(stack, db: str, role: str = "", password: str = "") -> dict:
+    """psycopg2 connection settings for `role` (default: the admin role) on `db`."""
+    e = stack.env
+    return {"host": e["KEEL_HOST"], "port": e["KEEL_PG_PORT"], "dbname": db, "user": role or e["KEEL_PG_USER"],
+            "password": password or e["KEEL_PG_PASSWORD"]}
+
+
+def test_each_service_has_its_own_least_privileged_role(stack):
+    e = stack.env
+    mlflow_db, prefect_db = e["KEEL_PG_MLFLOW_DB"], e["KEEL_PG_PREFECT_DB"]
+    roles = {"mlflow": (e["KEEL_PG_MLFLOW_ROLE"], e["KEEL_PG_MLFLOW_PASSWORD"]),
+             "prefect": (e["KEEL_PG_PREFECT_ROLE"], e["KEEL_PG_PREFECT_PASSWORD"]),
+             "ledger": (e["KEEL_PG_LEDGER_ROLE"], e["KEEL_PG_LEDGER_PASSWORD"])}
+    assert e["KEEL_LEDGER_DB_URL"].startswith(f"postgresql+psycopg2://{roles['ledger'][0]}:")
+    with psycopg2.connect(**admin(stack, "postgres")) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT rolname, rolsuper OR rolcreatedb OR rolcreaterole OR rolbypassrls FROM pg_roles "
+                    "WHERE rolname = ANY(%s)", ([r for r, _ in roles.values()],))
+        assert sorted(cur.fetchall()) == sorted((r, False) for r, _ in roles.values())
+        cur.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datname = ANY(%s)",
+                    ([mlflow_db, prefect_db],))
+        assert dict(cur.fetchall()) == {mlflow_db: roles["mlflow"][0], prefect_db: roles["prefect"][0]}
+        cur.execute("SELECT DISTINCT datname, usename FROM pg_stat_activity WHERE datname = ANY(%s)",
+                    ([mlflow_db, prefect_db],))
+        servers = set(cur.fetchall())  # the servers' connections, each under its own role
+        assert (mlflow_db, roles["mlflow"][0]) in servers and (prefect_db, roles["prefect"][0]) in servers
+        assert not {u for _, u in servers} & {e["KEEL_PG_USER"]}
+    for who, db in (("mlflow", prefect_db), ("prefect", mlflow_db), ("ledger", prefect_db)):
+        with pytest.raises(psycopg2.OperationalError, match="permission denied for database"):
+            psycopg2.connect(**admin(stack, db, *roles[who]))
+    from components.lifecycle import ledger
+
+    assert ledger.history(ledger.engine_for(e["KEEL_LEDGER_DB_URL"]), "no-such-model") == []  # creates its tables
+    with psycopg2.connect(**admin(stack, mlflow_db, *roles["ledger"])) as conn:  # its own schema, nothing else
+        cur = conn.cursor()
+        cur.execute("SELECT current_schema(), to_regclass('ledger.keel_ledger') IS NOT NULL")
+        assert cur.fetchone() == ("ledger", True)
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("SELECT count(*) FROM public.registered_models")
 
 
 def test_screenshots_show_schedules_and_aliases(stack, deployments, tmp_path):
