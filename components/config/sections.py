@@ -49,6 +49,9 @@ class ValidateConfig(Strict):
     # params: the suite built from this section | inferred: the one `keel suite infer` wrote
     # (suites/<dataset>.json) | both: the two merged, a hand-written expectation replacing its inferred twin
     suite: Literal["params", "inferred", "both"] = "params"
+    # inferred | both and no suites/<dataset>.json: infer it in the validate stage from the train split features
+    # will make (components/data/suite_bootstrap.py); false: fail, naming the missing file
+    infer_missing: bool = True
     pii: PiiConfig = Field(default_factory=PiiConfig)
 
     @model_validator(mode="after")

@@ -24,7 +24,10 @@ VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "ingest": lambda p: {"cfg": p.ingest, "kind": p.kind},
     # the task and the split shares decide whether the classes can be split (checked before anything trains)
     "validate": lambda p: {"cfg": p.validation, "task": p.task, "val_size": p.features.val_size,
-                           "test_size": p.features.test_size},
+                           "test_size": p.features.test_size,
+                           # an inferred suite missing from suites/ is inferred from the train split features makes
+                           **({"features": p.features, "infer": p.monitor.suite}
+                              if p.validation.suite != "params" and p.validation.infer_missing else {})},
     "features": lambda p: {"cfg": p.features, "task": p.task},
     "train": lambda p: {"model": p.model, "train": p.train, "arch": p.arch,
                         "model_name": p.registration.model_name},

@@ -2,7 +2,8 @@
 
 The suite is built from `validate` params and the ingest manifest: columns, dtypes, nulls, finite values,
 pixel range, label set and row count (components/data/suites.py); `validate.suite: inferred | both` runs the
-suite `keel suite infer` wrote to `suites/<dataset>.json` instead, or merged with it (hand-written wins). It
+suite `keel suite infer` wrote to `suites/<dataset>.json` instead, or merged with it (hand-written wins); when
+that file is missing, validate infers it first from the train split features will make (suite_bootstrap.py). It
 runs through a GX Checkpoint that also renders Data Docs (HTML) under `reports/validation/data_docs/`. For a
 task with a stratified split (classification, clustering, anomaly), the labels must hold at least two
 classes, each with enough rows for the `features` val/test shares (components/data/split.py:
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from components.config.monitor import SuiteInferConfig
 from components.config.sections import FeaturesConfig, ValidateConfig
 from components.core import paths
 from components.core.columns import LABEL
@@ -25,6 +27,7 @@ from components.core.io import atomic_dir, read_json, read_parquet, require_file
 from components.data import pii
 from components.data.split import class_problems
 from components.data.streaming import PARTS_DIR, part_files, validate_parts
+from components.data.suite_bootstrap import infer_missing
 from components.data.suite_file import choose
 from components.data.validator import Failure, ValidationReport, validate
 from components.problems.registry import TASKS
@@ -35,12 +38,18 @@ log = logging.getLogger(__name__)
 
 def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = paths.VALIDATION_DIR,
         task: str | None = None, val_size: float = 0.15, test_size: float = 0.15,
-        suites_dir: Path = paths.SUITES_DIR) -> ValidationReport:
+        suites_dir: Path = paths.SUITES_DIR, features: FeaturesConfig | None = None,
+        infer: SuiteInferConfig | None = None) -> ValidationReport:
     """Validate `<raw_dir>/data.parquet`; write the summary and Data Docs to `out_dir`; raise on failure.
-    `task` (its split policy) and the val/test shares decide the class checks; None: none."""
+    `task` (its split policy) and the val/test shares decide the class checks; None: none. `features` and
+    `infer` (default: those shares, default settings) infer a missing suite for `validate.suite: inferred|both`."""
     require_files(raw_dir, [paths.MANIFEST_FILE])
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     partitioned = manifest.get("layout") == "partitioned"
+    if cfg.suite != "params" and cfg.infer_missing and not partitioned:  # first run: infer it (suite_bootstrap.py)
+        policy = TASKS[task].split if task is not None else "random"
+        infer_missing(Path(raw_dir) / paths.RAW_FILE, manifest, suites_dir, policy,
+                      features or FeaturesConfig(val_size=val_size, test_size=test_size), infer or SuiteInferConfig())
     suite = choose(cfg.suite, suites_dir, manifest["dataset"])
     if partitioned and suite is not None:
         raise StageInputError(f"validate.suite: {cfg.suite} is not supported for partitioned raw data; use params")
