@@ -110,8 +110,7 @@ def test_two_training_runs_at_once_each_in_its_own_clone(stack, deployments, wor
         assert client.get_run(v.run_id).info.artifact_uri.startswith("mlflow-artifacts:")
     assert len({v.tags["split_sha256"] for v in versions}) == 1  # same data and params: the same frozen split
     staged = client.get_model_version_by_alias("digits-cnn", "staging")
-    with psycopg2.connect(host="127.0.0.1", port=stack.env["KEEL_PG_PORT"], user=stack.env["KEEL_PG_USER"],
-                          password=stack.env["KEEL_PG_PASSWORD"], dbname=stack.env["KEEL_PG_MLFLOW_DB"]) as conn:
+    with psycopg2.connect(**admin(stack, stack.env["KEEL_PG_MLFLOW_DB"])) as conn:
         cur = conn.cursor()
         cur.execute("SELECT version FROM registered_model_aliases WHERE name = %s", ("digits-cnn",))
         assert cur.fetchall() == [(int(staged.version),)]  # one alias, on the version the later run staged
@@ -128,12 +127,12 @@ def test_promotion_writes_the_ledger_in_the_postgres_registry(stack, monkeypatch
         cur = conn.cursor()
         cur.execute("SELECT model, to_version FROM keel_ledger")
         rows = cur.fetchall()
+        cur.execute("SELECT state FROM keel_alias_intents")
+        assert cur.fetchall() == [("done",)]  # no move left pending by the concurrent runs or the promotion
     with psycopg2.connect(**admin(stack, stack.env["KEEL_PG_MLFLOW_DB"])) as conn:  # the ledger role cannot read it
         cur = conn.cursor()
         cur.execute("SELECT version FROM registered_model_aliases WHERE name = 'digits-cnn' AND alias = 'production'")
         assert rows == [("digits-cnn", str(staged))] and cur.fetchone() == (int(staged),)
-        cur.execute("SELECT state FROM keel_alias_intents")
-        assert cur.fetchall() == [("done",)]  # no move left pending by the concurrent runs or the promotion
 
 
 def admin(stack, db: str, role: str = "", password: str = "") -> dict:
