@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -41,6 +42,7 @@ def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | 
                   model: str | None = None) -> TrainSummary:
     """Run the whole pipeline on the params file (with optional dotted-key overrides and model family)."""
     send_component_logs()
+    get_run_logger().info("working directory: %s", Path.cwd())  # a deployment's run: its own clone
     params = load_params(params_path, {**(overrides or {}), **({"model": model} if model else {})})
     done = {stage.name: tasks.run(stage, params) for stage in STAGES}
     reg = done["register"]

@@ -1,17 +1,23 @@
 """The team path end to end: PostgreSQL-backed MLflow and Prefect servers with auth, work pools, deployments
-with schedules, a worker that runs the training deployment, and the version it registers on PostgreSQL."""
+with schedules, a worker that runs two training runs of the deployment at once (each in its own clone), and
+the versions, alias and ledger they leave on PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 
 import httpx
 import psycopg2
 import pytest
 from mlflow import MlflowClient
+
+from tests.conftest import TINY
+from tests.helpers import write_params
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -58,46 +64,75 @@ def test_deployments_carry_their_schedules_and_pools(stack, deployments):
     assert deployments["promotion"]["schedules"] == [] and deployments["promotion"]["parameters"]["model"]
 
 
-def test_worker_runs_the_training_deployment_into_the_postgres_registry(stack, deployments, monkeypatch):
-    stack.spawn(sys.executable, "-m", "flows.cli", "worker", "--pool", "cpu")
-    dep = deployments["nightly-training"]
-    run = api(stack, "POST", f"/deployments/{dep['id']}/create_flow_run",
-              json={"parameters": {"model": "cnn", "overrides": {"train.epochs": 15}}}).json()
-    deadline, state = time.monotonic() + 900, None
+@pytest.fixture(scope="module")
+def worker(stack):
+    return stack.spawn(sys.executable, "-m", "flows.cli", "worker", "--pool", "cpu")
+
+
+def wait_for(stack, run_id: str, timeout: float = 900) -> tuple[dict, str]:
+    """The run's final flow run record and its log text."""
+    deadline, run = time.monotonic() + timeout, {}
     while time.monotonic() < deadline:
-        state = api(stack, "GET", f"/flow_runs/{run['id']}").json()["state"]
-        if state["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+        run = api(stack, "GET", f"/flow_runs/{run_id}").json()
+        if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
             break
         time.sleep(3)
-    logs = api(stack, "POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run["id"]]}}}).json()
-    messages = "\n".join(x["message"] for x in logs)
-    assert state and state["type"] == "COMPLETED", json.dumps(state)[:500] + messages[-3000:]
+    logs = api(stack, "POST", "/logs/filter", json={"logs": {"flow_run_id": {"any_": [run_id]}}}).json()
+    return run, "\n".join(x["message"] for x in logs)
+
+
+# tiny training (~the CI pipeline's size); the register bar low enough that both runs stage their version
+TWO_RUNS = {"model": "cnn", "overrides": {**TINY, "train.epochs": 3}}
+
+
+def test_two_training_runs_at_once_each_in_its_own_clone(stack, deployments, worker, monkeypatch):
+    dep = deployments["nightly-training"]
+    ids = [api(stack, "POST", f"/deployments/{dep['id']}/create_flow_run", json={"parameters": TWO_RUNS}).json()["id"]
+           for _ in range(2)]
+    done = [wait_for(stack, i) for i in ids]
+    for run, messages in done:
+        assert run["state"]["type"] == "COMPLETED", json.dumps(run["state"])[:500] + messages[-3000:]
+    starts = [datetime.fromisoformat(run["start_time"]) for run, _ in done]
+    ends = [datetime.fromisoformat(run["end_time"]) for run, _ in done]
+    assert max(starts) < min(ends), f"the runs did not overlap: {starts} {ends}"  # at once, not queued
+    folders = [re.search(r"working directory: (\S+)", messages).group(1) for _, messages in done]
+    assert folders[0] != folders[1] and not any(f.startswith(str(stack.repo)) for f in folders), folders
 
     for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
         monkeypatch.setenv(key, stack.env[key])
     client = MlflowClient(tracking_uri=stack.mlflow_url, registry_uri=stack.mlflow_url)
-    mv = client.get_model_version_by_alias("digits-cnn", "staging")
-    assert mv.tags["family"] == "cnn"
-    with psycopg2.connect(host="127.0.0.1", port=stack.env["KEEL_PG_PORT"], user=stack.env["KEEL_PG_USER"],
-                          password=stack.env["KEEL_PG_PASSWORD"], dbname=stack.env["KEEL_PG_MLFLOW_DB"]) as conn:
+    versions = client.search_model_versions("name='digits-cnn'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]  # one version each, none lost or doubled
+    assert len({v.run_id for v in versions}) == 2
+    for v in versions:  # each complete: its own finished run, split and lineage
+        assert client.get_run(v.run_id).info.status == "FINISHED" and v.tags["family"] == "cnn"
+        assert v.tags["split_uri"].startswith("runs:/" + v.run_id) and v.tags["gate.absolute"] == "pass"
+        assert client.get_run(v.run_id).info.artifact_uri.startswith("mlflow-artifacts:")
+    assert len({v.tags["split_sha256"] for v in versions}) == 1  # same data and params: the same frozen split
+    staged = client.get_model_version_by_alias("digits-cnn", "staging")
+    with psycopg2.connect(**admin(stack, stack.env["KEEL_PG_MLFLOW_DB"])) as conn:
         cur = conn.cursor()
-        cur.execute("SELECT version FROM registered_model_aliases WHERE name = %s AND alias = 'staging'",
-                    ("digits-cnn",))
-        assert cur.fetchone() == (int(mv.version),)
-    assert client.get_run(mv.run_id).info.artifact_uri.startswith("mlflow-artifacts:")
+        cur.execute("SELECT version FROM registered_model_aliases WHERE name = %s", ("digits-cnn",))
+        assert cur.fetchall() == [(int(staged.version),)]  # one alias, on the version the later run staged
 
 
-def test_promotion_writes_the_ledger_in_the_postgres_registry(stack):
-    stack.sh(sys.executable, "-m", "flows.cli", "promote", "digits-cnn")
+def test_promotion_writes_the_ledger_in_the_postgres_registry(stack, monkeypatch):
+    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(key, stack.env[key])
+    staged = MlflowClient(tracking_uri=stack.mlflow_url).get_model_version_by_alias("digits-cnn", "staging").version
+    params = write_params(stack.repo / "two-runs-params.yaml", TWO_RUNS["overrides"])  # the bar they trained to
+    stack.sh(sys.executable, "-m", "flows.cli", "promote", "digits-cnn", "--params", str(params))
     assert "production" in stack.sh(sys.executable, "-m", "flows.cli", "history", "digits-cnn").stdout
     with psycopg2.connect(stack.env["KEEL_LEDGER_DB_URL"].replace("+psycopg2", "")) as conn:
         cur = conn.cursor()
         cur.execute("SELECT model, to_version FROM keel_ledger")
         rows = cur.fetchall()
+        cur.execute("SELECT state FROM keel_alias_intents")
+        assert cur.fetchall() == [("done",)]  # no move left pending by the concurrent runs or the promotion
     with psycopg2.connect(**admin(stack, stack.env["KEEL_PG_MLFLOW_DB"])) as conn:  # the ledger role cannot read it
         cur = conn.cursor()
         cur.execute("SELECT version FROM registered_model_aliases WHERE name = 'digits-cnn' AND alias = 'production'")
-        assert rows == [("digits-cnn", "1")] and cur.fetchone() == (1,)
+        assert rows == [("digits-cnn", str(staged))] and cur.fetchone() == (int(staged),)
 
 
 def admin(stack, db: str, role: str = "", password: str = "") -> dict:

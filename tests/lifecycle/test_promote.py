@@ -3,6 +3,9 @@ first promotion, a weaker candidate refused with a reasoned report, a better one
 override, rollback, and the ledger in order."""
 
 import json
+import shutil
+import subprocess
+import sys
 
 import mlflow.pyfunc
 import numpy as np
@@ -14,9 +17,11 @@ from typer.testing import CliRunner
 from components.config.params import load_params
 from components.core import paths
 from components.core.errors import TrackingUnavailableError
+from components.core.io import sha256_file
 from components.lifecycle import registry
 from components.stages import register
 from flows.cli import app
+from tests.helpers import make_repo_copy
 from tests.lifecycle.pipeline import register_version
 from tests.pipeline.dvc_helpers import use_store
 
@@ -37,13 +42,32 @@ def store(project) -> MlflowClient:
     """A client on the project's store; also points mlflow's globals there (earlier tests may have moved them)."""
     return use_store(project)
 
+def promote_from_another_checkout(project) -> str:
+    """`keel promote digits-cnn` in a fresh copy of the code (as a clone on another machine has it: no data/,
+    no reports/) that reaches the same registry: the gate fetches v1's registered split and checks its hash."""
+    other = make_repo_copy(project.parent / f"{project.name}-other")
+    shutil.rmtree(other / "data")
+    shutil.copy(project / "params.yaml", other / "params.yaml")  # the commit that trained: the same params
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "promote", "digits-cnn"], cwd=other, text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    tags = MlflowClient().get_model_version("digits-cnn", "1").tags
+    report = json.loads((other / "reports/promote/digits-cnn-v1.json").read_text())
+    assert report["split_sha256"] == tags["split_sha256"] == sha256_file(project / "data/features/test.parquet")
+    assert report["n_rows"] == len(pd.read_parquet(project / "data/features/test.parquet"))
+    assert not (other / "data").exists() and not (project / "reports/promote").exists()
+    run = MlflowClient().get_run(MlflowClient().get_model_version("digits-cnn", "1").run_id)
+    logged = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}  # the split as a dataset input
+    assert tags["split_sha256"].startswith(logged["digits-cnn-test"])
+    return done.stdout + done.stderr
+
+
 
 def test_promote_refuse_override_rollback_history(project, digits_frame):
     client = store(project)
     assert register_version(project).staged  # v1, tiny CNN, 4 epochs
-    first = keel("promote", "digits-cnn")
-    assert first.exit_code == 0, first.output
-    assert "no production version yet" in first.output and production(client) == "1"
+    first = promote_from_another_checkout(project)
+    assert "no production version yet" in first and production(client) == "1"
     model = mlflow.pyfunc.load_model("models:/digits-cnn@production")
     raw = digits_frame.drop(columns="label").head(100).astype(float)  # raw 8x8 pixels, 0..16
     assert (model.predict(raw)["prediction"].to_numpy() == digits_frame["label"].head(100).to_numpy()).mean() > 0.8
@@ -133,7 +157,6 @@ def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, di
     out = keel("predict", "digits-cnn", str(tmp_path / "in.csv"), str(tmp_path / "pred.parquet"),
                "--chunk-rows", "700")
     assert out.exit_code == 0, out.output
-    from components.core.io import sha256_file
     from components.serving.batch import read_metadata
 
     meta = read_metadata(tmp_path / "pred.parquet")
