@@ -49,7 +49,7 @@ def stage_task(stage: Stage):
     """The Prefect task for one stage: `fn(params, paths)` runs `stage.run` with the stage's arguments."""
 
     def run_stage(params: Params, paths: dict[str, Path | None]):
-        return stage.run(**stage.arguments(params), **paths, **stage.flow_kwargs)
+        return stage.run(**stage.arguments(params), **paths)
 
     run_stage.__name__ = run_stage.__qualname__ = f"{stage.name}_task"  # what task runners (Dask) show
 

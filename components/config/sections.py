@@ -185,6 +185,9 @@ class TrainConfig(Strict):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype; fp16 adds a GradScaler
     compile: bool = False  # torch.compile the model
     nproc: PositiveInt = 1  # > 1: DDP in that many processes per node, through torchrun
+    # train in one child process (torchrun) even when nproc is 1: a killed trainer then fails only the flow's
+    # task, whose retry resumes. Off: the flow trains in its own process (no re-import, no process start)
+    isolate: bool = False
     resume: bool = True  # continue from the state a killed run left (train --resume-dir)
     fp32_reference: bool = False  # bf16/fp16 runs: also train (or find) an fp32 run and log fp32_delta_* against it
     clip_grad_norm: Annotated[float, Field(gt=0.0)] | None = None  # clip the global gradient norm; null: no clipping

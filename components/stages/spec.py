@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,7 +70,6 @@ class Stage:
     tracked: bool = False  # writes to the MLflow store
     data: bool = False  # a data stage: the flow submits it to its task runner
     retries: bool = False  # safe to repeat after a transient failure
-    flow_kwargs: dict[str, Any] = field(default_factory=dict)  # what the flow adds (train: isolate)
 
     @property
     def module(self) -> str:

@@ -1,7 +1,7 @@
 """Train: the stage that trains the selected family with the shared loop (components/training/loop.py).
 
 `run` trains in this process, or in child processes through torchrun (components/training/launcher.py):
-`train.nproc > 1` (DDP), or `isolate` (one child, so that a killed trainer surfaces as a retryable error).
+`train.nproc > 1` (DDP), or `train.isolate` (one child, so that a killed trainer surfaces as a retryable error).
 Per-epoch state kept outside the stage's outputs lets a re-run after a kill resume
 (components/training/resume.py). With `train.fp32_reference: true`, a bf16/fp16 run also records its
 metric deltas against an fp32 run of the same params.
@@ -83,9 +83,9 @@ def load_inputs(features_dir: Path) -> Inputs:
 
 
 def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path = paths.MODEL_DIR,
-        resume_dir: Path | None = None, isolate: bool = False, live_dir: Path | None = None, *,
+        resume_dir: Path | None = None, live_dir: Path | None = None, *,
         parent_run_id: str | None = None, on_epoch: Callable[[EpochStats], bool | None] | None = None) -> TrainResult:
-    """Train the selected family here, or in `train.nproc` torchrun processes (also when `isolate`).
+    """Train the selected family here, or in `train.nproc` torchrun processes (also when `train.isolate`).
     `resume_dir`: where per-epoch training state is kept; a re-run after a kill resumes from it.
     `live_dir`: dvclive's folder for the per-epoch metrics (None: MLflow only). In-process callers
     (components/tuning) may nest the run under `parent_run_id` and watch each epoch with `on_epoch`
@@ -96,7 +96,7 @@ def run(params: Params, features_dir: Path = paths.FEATURES_DIR, out_dir: Path =
     job = {"params": params, "features_dir": Path(features_dir), "out_dir": Path(out_dir),
            "resume_dir": None if resume_dir is None else Path(resume_dir), "reference": reference,
            "live_dir": None if live_dir is None else Path(live_dir)}
-    if (params.train.nproc > 1 or isolate) and not distributed.in_worker():
+    if (params.train.nproc > 1 or params.train.isolate) and not distributed.in_worker():
         if parent_run_id or on_epoch:
             raise StageInputError("train: parent_run_id and on_epoch work in this process only (train.nproc=1)")
         return launcher.launch(params.train.nproc, FIT, **job)
@@ -276,10 +276,11 @@ def summarize(history: History, reference: dict[str, Any] | None) -> dict[str, f
 
 
 # Per-epoch training state lives in .keel/resume (not an out: DVC deletes outs before running a stage);
-# re-running after a kill resumes from the last finished epoch. The flow trains in a child process (isolate).
+# re-running after a kill resumes from the last finished epoch. The flow trains in its own process unless
+# train.isolate or train.nproc > 1 asks for a child.
 STAGE = Stage("train", run, (Io("features_dir", paths.FEATURES_DIR, "in"),
                              Io("out_dir", paths.MODEL_DIR, "out", marker=paths.CHECKPOINT_FILE),
                              Io("resume_dir", paths.RESUME_DIR, "state", option="--resume-dir"),
                              Io("live_dir", paths.LIVE_DIR, "out", files=(paths.METRICS_FILE, paths.LIVE_METRICS),
                                 metrics=(paths.METRICS_FILE,), plots=(paths.LIVE_METRICS,), cache=False)),
-              args=lambda p: {"params": p}, tracked=True, retries=True, flow_kwargs={"isolate": True})
+              args=lambda p: {"params": p}, tracked=True, retries=True)

@@ -1,4 +1,4 @@
-"""The training flow's retry resumes a trainer that was SIGKILLed mid-training."""
+"""The training flow's retry resumes a trainer (`train.isolate`: a child process) that was SIGKILLed mid-training."""
 
 import os
 import signal
@@ -40,7 +40,7 @@ def _kill_worker_after(resume_dir, epoch: int, killed: list, timeout: float = 60
 def test_flow_retry_resumes_after_the_trainer_is_killed(tmp_path, monkeypatch, mlflow_store, tiny_overrides):
     monkeypatch.chdir(tmp_path)
     write_params(tmp_path / "params.yaml", tiny_overrides | {"train.epochs": 14, "train.patience": 14,
-                                                             "train.batch_size": 16})
+                                                             "train.batch_size": 16, "train.isolate": True})
     killed: list[int] = []
     watcher = threading.Thread(target=_kill_worker_after, args=(tmp_path / paths.RESUME_DIR, 3, killed), daemon=True)
     watcher.start()
