@@ -40,7 +40,7 @@ def timed_repro(work: Path, env: dict[str, str]) -> tuple[float, dict[str, float
         raise SystemExit("dvc repro failed:\n" + "".join(tail))
     total = time.perf_counter() - t0
     ends = [t for _, t in marks[1:]] + [total]
-    return total, {name: end - start for (name, start), end in zip(marks, ends)}
+    return total, {name: end - start for (name, start), end in zip(marks, ends, strict=True)}
 
 
 def main() -> None:
