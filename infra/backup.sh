@@ -3,7 +3,7 @@
 #   infra/backup.sh [DIR]   (default $KEEL_INFRA_HOME/backups/<UTC timestamp>)
 # Restore into a stopped-then-started stack with infra/restore.sh DIR.
 set -euo pipefail
-source "$(dirname "$0")/env.sh"
+KEEL_ENV_SERVER=1 source "$(dirname "$0")/env.sh"
 source "$KEEL_ROOT/infra/lib.sh"
 out="${1:-$KEEL_INFRA_HOME/backups/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"

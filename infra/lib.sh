@@ -126,6 +126,7 @@ start_mlflow() {
     args+=(--app-name basic-auth)
   fi
   PGPASSWORD="$KEEL_PG_MLFLOW_PASSWORD" MLFLOW_AUTH_ADMIN_PASSWORD="${MLFLOW_TRACKING_PASSWORD:-}" \
+  MLFLOW_FLASK_SERVER_SECRET_KEY="$MLFLOW_FLASK_SERVER_SECRET_KEY" \
     start_service mlflow env MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false \
     MLFLOW_AUTH_CONFIG_PATH="$KEEL_INFRA_HOME/run/basic_auth.ini" mlflow server "${args[@]}"
 }

@@ -3,7 +3,7 @@
 # puts the artifacts back and starts the servers again (PostgreSQL must be running: `make up` first).
 set -euo pipefail
 src="${1:?usage: infra/restore.sh BACKUP_DIR}"
-source "$(dirname "$0")/env.sh"
+KEEL_ENV_SERVER=1 source "$(dirname "$0")/env.sh"
 source "$KEEL_ROOT/infra/lib.sh"
 for f in "$src/$KEEL_PG_MLFLOW_DB.dump" "$src/$KEEL_PG_PREFECT_DB.dump" "$src/artifacts.tar.gz"; do
   [ -s "$f" ] || { echo "restore: $f is missing or empty" >&2; exit 1; }

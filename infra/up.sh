@@ -3,7 +3,7 @@
 # wait until each is healthy, create the work pools and print the URLs. Idempotent: a running service is kept.
 # Stop everything with infra/down.sh (`make down`). Settings: infra/.env.example; refuses its example secrets.
 set -euo pipefail
-source "$(dirname "$0")/env.sh"
+KEEL_ENV_SERVER=1 source "$(dirname "$0")/env.sh"
 source "$KEEL_ROOT/infra/lib.sh"
 refuse_example_secrets
 

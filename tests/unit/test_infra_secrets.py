@@ -27,3 +27,29 @@ def test_images_are_built_without_env_files_or_the_git_history():
                 if "context:" in line]
     assert contexts and set(contexts) == {".."}  # every build reads the root's .dockerignore
     assert not list(ROOT.glob("infra/*.dockerignore"))  # no per-Dockerfile ignore file overrides it
+
+
+SERVER_SECRETS = ("KEEL_PG_PASSWORD", "KEEL_PG_MLFLOW_PASSWORD", "KEEL_PG_PREFECT_PASSWORD",
+                  "MLFLOW_FLASK_SERVER_SECRET_KEY", "KEEL_PREFECT_AUTH")
+
+
+def test_a_client_shell_gets_the_urls_and_its_credentials_but_not_the_servers_secrets(tmp_path):
+    settings = (ROOT / "infra" / ".env.example").read_text().replace("change-me", "s3cret")
+    (tmp_path / "team.env").write_text(settings)
+    env = venv_env(KEEL_ENV_FILE=str(tmp_path / "team.env"))
+    for key in (*SERVER_SECRETS, "KEEL_PG_LEDGER_PASSWORD", "MLFLOW_TRACKING_PASSWORD", "PREFECT_API_AUTH_STRING"):
+        env.pop(key, None)
+    script = "source infra/env.sh && env -0 && echo -n SHELL: && declare -p {} 2>/dev/null | wc -l".format(
+        " ".join(SERVER_SECRETS))
+    out = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    child, shell_vars = out.stdout.rsplit("SHELL:", 1)
+    exported = dict(kv.split("=", 1) for kv in child.split("\0") if "=" in kv)
+    assert not set(SERVER_SECRETS) & exported.keys() and shell_vars.strip() == "0"  # gone from the shell too
+    assert exported["PREFECT_API_AUTH_STRING"] == "admin:s3cret-prefect"  # the client's own credentials stay
+    assert ":s3cret-pg-ledger@" in exported["KEEL_LEDGER_DB_URL"] and exported["MLFLOW_TRACKING_URI"].startswith("http")
+    assert not any("s3cret-pg-mlflow" in v or "s3cret-pg-prefect" in v or v == "s3cret-pg" for v in exported.values())
+
+    server = subprocess.run(["bash", "-c", "KEEL_ENV_SERVER=1 source infra/env.sh && env -0 && echo -n SHELL: && "
+                             "echo -n $KEEL_PG_PASSWORD"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    child, admin = server.stdout.rsplit("SHELL:", 1)
+    assert admin == "s3cret-pg" and "KEEL_PG_PASSWORD=" not in child  # the scripts' variable, not their children's
