@@ -54,8 +54,8 @@ class OnnxCheck(BaseModel):
     tolerance: float
     opset: int = OPSET
     exporter: str = "torchscript"
-    torch: str = torch.__version__
-    onnxruntime: str
+    torch_version: str = torch.__version__
+    onnxruntime_version: str
     seconds: float
 
 
@@ -139,6 +139,7 @@ def export_checked(model: torch.nn.Module, x: np.ndarray, path: Path, tolerance:
     """Export `model` to `path`, then compare ONNX Runtime with PyTorch on the model-ready rows `x` (the test
     split): OnnxCheck, or OnnxExportError / OnnxMismatchError naming what failed."""
     start = time.perf_counter()
+    model = model.cpu()  # the ONNX file runs on CPU (explanations may have scored on KEEL_INFERENCE_DEVICE)
     if not len(x):
         raise OnnxExportError("register.onnx: no test rows to check the ONNX export against")
     try:
@@ -165,5 +166,5 @@ def export_checked(model: torch.nn.Module, x: np.ndarray, path: Path, tolerance:
         raise OnnxMismatchError(f"register.onnx: ONNX Runtime's outputs differ from PyTorch's by up to {diff:.3g} on "
                                 f"the {len(x)} test rows, over register.onnx_tolerance {tolerance:g}; nothing "
                                 "was registered (raise the tolerance, or set register.onnx: false)")
-    return OnnxCheck(max_abs_diff=diff, rows=len(x), tolerance=tolerance, onnxruntime=session.version,
+    return OnnxCheck(max_abs_diff=diff, rows=len(x), tolerance=tolerance, onnxruntime_version=session.version,
                      seconds=round(time.perf_counter() - start, 3))

@@ -47,7 +47,7 @@ class Loaded:
     @property
     def backend(self) -> str:
         """What runs the network: "onnxruntime" (the version's ONNX file) or "torch" (the pyfunc chose at load)."""
-        return self.ckpt.backend
+        return getattr(self.ckpt, "backend", "torch")
 
 
 def suite_manifest(ckpt) -> dict:
@@ -72,7 +72,7 @@ def load(model_name: str, alias: str, params_path: Path) -> Loaded:
     pyfunc = registry.load_pyfunc(ref.model_uri)
     model = pyfunc.unwrap_python_model()
     schema = [(c.name, c.type.name) for c in pyfunc.metadata.get_input_schema().inputs]
-    log.info("%s v%s scores with %s: %s", model_name, ref.version, model.ckpt.backend,
+    log.info("%s v%s scores with %s: %s", model_name, ref.version, getattr(model.ckpt, "backend", "torch"),
              getattr(model, "backend_reason", "loaded before Keel chose backends"))
     return Loaded(name=model_name, alias=alias, ref=ref, pyfunc=pyfunc, model=model, schema=schema,
                   validation=validation_of(model, params_path), manifest=suite_manifest(model.ckpt))

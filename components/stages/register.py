@@ -112,7 +112,9 @@ def lineage_tags(model_dir: Path, features_dir: Path, raw_dir: Path, validation_
 
 def registration_key(run_id: str, cfg: RegisterConfig, checkpoint: Path, split_sha256: str) -> str:
     """What makes two registrations the same: the run, the register params, the checkpoint and the test split."""
-    return sha256_json({"run_id": run_id, "register": cfg.model_dump(mode="json"),
+    # without ONNX, the key is the one Keel computed before register.onnx existed (a re-run still finds its version)
+    register = cfg.model_dump(mode="json", exclude=None if cfg.onnx else {"onnx", "onnx_tolerance"})
+    return sha256_json({"run_id": run_id, "register": register,
                         "checkpoint": sha256_file(checkpoint), "split_sha256": split_sha256})
 
 
