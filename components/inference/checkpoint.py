@@ -46,6 +46,14 @@ class Checkpoint:
     transform: Transform
     input_shape: tuple[int, ...]
     meta: dict[str, Any]
+    # what runs the network instead of `model` on CPU: an ONNX Runtime session (components/inference/onnxrt.py,
+    # set by the registered pyfunc when the version carries an ONNX file and onnxruntime can run it)
+    runner: Any = None
+
+    @property
+    def backend(self) -> str:
+        """What runs the forward pass on CPU: "onnxruntime" or "torch"."""
+        return getattr(self.runner, "backend", "torch")
 
 
 def save_checkpoint(path: Path, model: nn.Module, family: str, cfg: Strict, transform: Transform,

@@ -59,16 +59,31 @@ def predict(ckpt: Checkpoint, df: pd.DataFrame, batch_size: int = 1024,
 @torch.inference_mode()
 def forward(ckpt: Checkpoint, features: np.ndarray, batch_size: int = 1024,
             device: torch.device | None = None, options: dict[str, Any] | None = None) -> np.ndarray:
-    """Model-ready rows (the transform's output) -> predictions: the network, then the task's postprocessing
-    (with the per-call `options`), in the model's space (`predict` maps them back to the input rows')."""
+    """Model-ready rows (the transform's output) -> predictions: the network (PyTorch, or on CPU the checkpoint's
+    ONNX Runtime `runner` where it has one), then the task's postprocessing (with the per-call `options`), in
+    the model's space (`predict` maps them back to the input rows')."""
     device = device or inference_device()
-    model = ckpt.model.to(device).eval()
+    raw = (_onnx(ckpt.runner, features, batch_size) if ckpt.runner is not None and device.type == "cpu"
+           else _torch(ckpt.model, features, batch_size, device))
+    if raw is None:
+        raw = np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
+    return task_of(ckpt).postprocess(ckpt.transform, raw, **(options or {}))
+
+
+def _onnx(runner, features: np.ndarray, batch_size: int) -> np.ndarray | None:
+    """Raw network outputs from the version's ONNX file on ONNX Runtime (None for no rows)."""
+    outs = [runner(features[i:i + batch_size]) for i in range(0, len(features), batch_size)]
+    return np.concatenate(outs) if outs else None
+
+
+def _torch(model: torch.nn.Module, features: np.ndarray, batch_size: int, device: torch.device) -> np.ndarray | None:
+    """Raw network outputs from PyTorch (None for no rows)."""
+    model = model.to(device).eval()
     x = torch.from_numpy(features)
     if x.dim() == 4 and len(x) >= CHANNELS_LAST_ROWS:  # conv + max-pool on CPU: 1.5-2.7x faster in channels-last
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     outs = [model(x[i:i + batch_size].to(device))[0].float().cpu() for i in range(0, len(x), batch_size)]
-    raw = torch.cat(outs).numpy() if outs else np.zeros((0, ckpt.transform.n_outputs), dtype=np.float32)
-    return task_of(ckpt).postprocess(ckpt.transform, raw, **(options or {}))
+    return torch.cat(outs).numpy() if outs else None
 
 
 def to_frame(ckpt: Checkpoint, predictions: np.ndarray, options: dict[str, Any] | None = None) -> pd.DataFrame:

@@ -4,8 +4,10 @@ It carries the self-describing checkpoint (weights + model config + fitted trans
 so the transform fitted on the train split is applied inside the model, never by the caller. It is logged
 as "models from code" with the Keel code it runs packaged beside it (components/lifecycle/packaging.py),
 so MLflow alone loads it: no pickled object, no Keel checkout. `keel.json` (artifact `keel`) names the
-family (and where a plugin family is declared), the packaged code's version and the input checks the model
-was validated with.
+family (and where a plugin family is declared), the packaged code's version, the input checks the model
+was validated with and, with `register.onnx`, the ONNX file's check against PyTorch; the file itself (artifact
+`onnx`) is scored with ONNX Runtime where onnxruntime imports, else the checkpoint with PyTorch
+(components/inference/onnxrt.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from components.core.codedeps import code_sha256
+from components.inference import onnxrt
 from components.inference.checkpoint import load_checkpoint
 from components.inference.predict import predict, task_of, to_frame
 
@@ -44,6 +47,9 @@ class KeelPyfunc(mlflow.pyfunc.PythonModel):
 
             adopt(self.info["family"], self.info["declaration"])
         self.ckpt = load_checkpoint(context.artifacts["checkpoint"])
+        # ONNX Runtime where the version carries an ONNX file and it can run here, else PyTorch (and why)
+        choice = onnxrt.choose(context.artifacts.get("onnx"))
+        self.ckpt.runner, self.backend_reason = choice.runner, choice.reason
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         options = {k: v for k, v in (params or {}).items() if k in (task_options(self.ckpt) or {})}

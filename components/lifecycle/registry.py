@@ -75,10 +75,12 @@ def _download(uri: str) -> Path:
                                                         tracking_uri=store, registry_uri=store))
 
 
-def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] | None = None) -> str:
+def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] | None = None,
+               onnx: tuple[Path, dict[str, Any]] | None = None) -> str:
     """Log the raw-input pyfunc for `checkpoint` under the active run, with the Keel code it runs packaged and
     its requirements pinned (components/lifecycle/packaging.py); returns its model URI. `checks`: the input
-    checks recorded in keel.json (keel serve and keel predict run them)."""
+    checks recorded in keel.json (keel serve and keel predict run them). `onnx`: the network's ONNX file and
+    its check against PyTorch (artifact `onnx`, keel.json's `onnx`); onnxruntime stays out of the requirements."""
     import tempfile
 
     import mlflow.pyfunc
@@ -89,8 +91,9 @@ def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] |
     ckpt = load_checkpoint(checkpoint)
     with tempfile.TemporaryDirectory(prefix="keel-model-") as tmp:
         code = packaging.bundle(ckpt.family, Path(tmp) / "code")
-        info = packaging.describe(ckpt.family, code, checks)
+        info = packaging.describe(ckpt.family, code, checks) | ({"onnx": onnx[1]} if onnx else {})
         artifacts = {"checkpoint": str(checkpoint), "keel": str(write_json(Path(tmp) / DESCRIPTOR, info))}
+        artifacts |= {"onnx": str(onnx[0])} if onnx else {}
         with _guard(f"logging the model from {checkpoint}"):  # a full artifact store: StorageFullError
             logged = mlflow.pyfunc.log_model(
                 name="model", python_model=str(ENTRY_FILE), artifacts=artifacts, code_paths=code.code_paths,

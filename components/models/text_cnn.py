@@ -119,7 +119,8 @@ class TextCnn(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, T) int64; y: (B,) int64 class indices. Returns logits (B, K) and, if y, the members' mean loss
         (cross-entropy + bag_decay x penalty): each member learns on its own, as if trained alone."""
-        x = x[:, : max(int((x != PAD).sum(1).max()), 1)]  # drop the columns that are padding in every row
+        if not torch.jit.is_tracing():  # a traced graph (ONNX export) must keep every column: its width varies
+            x = x[:, : max(int((x != PAD).sum(1).max()), 1)]  # drop the columns that are padding in every row
         outs = [m(x) for m in self.members]
         logits = torch.stack([o[0] for o in outs]).mean(0)  # (B, K)
         if y is None:

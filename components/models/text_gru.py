@@ -51,12 +51,15 @@ class TextGru(nn.Module):
     def by_length(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (B, T) ids -> (order, lengths[order]): rows longest first (stable), and their lengths."""
         lengths = (x != PAD).sum(1).clamp(min=1)  # (B,); an all-padding row is read as one PAD token
+        if torch.jit.is_tracing():  # ONNX has no stable sort; any order of equal lengths gives the same logits
+            return (order := torch.argsort(lengths, descending=True)), lengths[order]
         order = torch.sort(lengths, descending=True, stable=True).indices
         return order, lengths[order]
 
     def encode_sorted(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """x: (B, T) ids, rows longest first; lengths: (B,) descending -> (B, D) pooled text vectors."""
-        x = x[:, : int(lengths[0])]  # drop the columns that are padding in every row
+        if not torch.jit.is_tracing():  # a traced graph (ONNX export) keeps every column (packing skips padding)
+            x = x[:, : int(lengths[0])]  # drop the columns that are padding in every row
         positions = torch.arange(x.shape[1], device=x.device)
         mask = (positions[None, :] < lengths[:, None]).unsqueeze(-1)  # (B, T', 1): the tokens the GRU reads
         if self.training and self.cfg.token_dropout:

@@ -48,6 +48,7 @@ class BatchResult(BaseModel):
     chunks: int
     checks_passed: int
     request_id: str  # the inference log's id of this run (rows are numbered from 0 in file order)
+    backend: str = "torch"  # what ran the network: onnxruntime (the version's ONNX file) or torch
 
 
 CHUNK_BYTES = 64 * 2**20  # default chunk: ~64 MiB of input values (8 bytes each); peak memory is a few chunks
@@ -123,7 +124,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     name = media.NAMES[kind] if folder else None  # a folder's predictions start with the file they are about
     request_id = uuid4().hex
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
-            "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id}
+            "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id,
+            "backend": loaded.backend}
     scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch")
     with atomic_path(Path(output_path)) as tmp:
         try:
@@ -136,7 +138,7 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     log.info("batch: %s v%s scored %d rows in %d chunks -> %s", model_name, ref.version, rows, chunks, output_path)
     return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_path),
                        input_sha256=digest, output=Path(output_path), rows=rows, chunks=chunks, checks_passed=checks,
-                       request_id=request_id)
+                       request_id=request_id, backend=loaded.backend)
 
 
 def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_path: Path = paths.PARAMS,
@@ -158,7 +160,8 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
     request_id = uuid4().hex
     digest = sha256_paths([Path(input_dir)])
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
-            "input": str(input_dir), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id}
+            "input": str(input_dir), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id,
+            "backend": loaded.backend}
     try:
         sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
     except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
@@ -175,7 +178,7 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
     log.info("batch: %s v%s scored %d rows in %d parts -> %s", model_name, ref.version, rows, len(files), output_dir)
     return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_dir),
                        input_sha256=digest, output=Path(output_dir), rows=rows, chunks=chunks, checks_passed=checks,
-                       request_id=request_id)
+                       request_id=request_id, backend=loaded.backend)
 
 
 _MODELS: dict[str, Any] = {}  # per process (a Dask worker): the pinned model, loaded once for all its parts

@@ -1,5 +1,7 @@
 """A registered version loaded for scoring: the alias resolved to one version, its pyfunc, checkpoint and
-input schema, and the checks its inputs must pass (the same for `keel predict` and `keel serve`).
+input schema, the checks its inputs must pass (the same for `keel predict` and `keel serve`) and the backend
+its pyfunc chose (`backend`: onnxruntime for a version with an ONNX file where onnxruntime runs, else torch;
+logged at load, and reported in keel predict's metadata and keel serve's responses).
 
 The checks are the family's GX suite built from the validation settings recorded in the model at register
 time (keel.json), so a version is checked as it was validated wherever it is served; a version registered
@@ -8,6 +10,7 @@ before Keel recorded them is checked with `params.yaml`'s settings for its famil
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from components.config.params import load_params
 from components.config.sections import ValidateConfig, section_schema
 from components.families.registry import get
 from components.lifecycle import registry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +43,11 @@ class Loaded:
     @property
     def columns(self) -> list[str]:
         return [c for c, _ in self.schema]
+
+    @property
+    def backend(self) -> str:
+        """What runs the network: "onnxruntime" (the version's ONNX file) or "torch" (the pyfunc chose at load)."""
+        return getattr(self.ckpt, "backend", "torch")
 
 
 def suite_manifest(ckpt) -> dict:
@@ -62,5 +72,7 @@ def load(model_name: str, alias: str, params_path: Path) -> Loaded:
     pyfunc = registry.load_pyfunc(ref.model_uri)
     model = pyfunc.unwrap_python_model()
     schema = [(c.name, c.type.name) for c in pyfunc.metadata.get_input_schema().inputs]
+    log.info("%s v%s scores with %s: %s", model_name, ref.version, getattr(model.ckpt, "backend", "torch"),
+             getattr(model, "backend_reason", "loaded before Keel chose backends"))
     return Loaded(name=model_name, alias=alias, ref=ref, pyfunc=pyfunc, model=model, schema=schema,
                   validation=validation_of(model, params_path), manifest=suite_manifest(model.ckpt))

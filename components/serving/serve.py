@@ -96,7 +96,8 @@ def create_app(cfg: ServeConfig):
     checks, scorer = Checks(loaded), Scorer(loaded, cfg.max_batch_rows, cfg.timeout_s)
     scorelog = open_log(cfg.log_dir, cfg.model, loaded.ref.version, loaded.model.ckpt, cfg.params, "serve")
     parsing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keel-parse")
-    info = {"model": cfg.model, "version": loaded.ref.version, "alias": cfg.alias, "model_uri": loaded.ref.model_uri}
+    info = {"model": cfg.model, "version": loaded.ref.version, "alias": cfg.alias, "model_uri": loaded.ref.model_uri,
+            "backend": loaded.backend}
     token = os.environ.get(TOKEN_ENV) or None
 
     def answer(table: Table, out: dict[str, list[Any]], given_id: str | None) -> bytes:

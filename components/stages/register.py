@@ -16,11 +16,17 @@ the alias and writes registration.json, so a failure after the version was creat
 the store going away) never leaves a second, unaliased version behind. A version is complete once its
 reference split and explanation are attached (tag `keel.registration_complete=true`); a re-run finishes an
 incomplete one before it can take the alias (tests/faults/test_server_kills.py kills the server between).
+
+With `register.onnx: true` the network is also exported to ONNX and checked against PyTorch on the test split
+before anything is logged (components/inference/onnxrt.py): the largest absolute difference goes to the run's
+metrics (`onnx_max_abs_diff`), the version's tags and registration.json; over `register.onnx_tolerance`,
+registration fails with OnnxMismatchError.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,7 @@ from components.core.errors import RegistryError
 from components.core.io import read_json, require_files, sha256_file, sha256_json, write_json
 from components.data.artifacts import load_split
 from components.families.registry import get
+from components.inference.onnxrt import OnnxCheck, export_checked
 from components.lifecycle import explanations, modelcard, moves, registry, tracking
 from components.stages.spec import Io, Stage
 from components.trust.explain import summary
@@ -50,6 +57,7 @@ class RegisterResult(BaseModel):
     staged: bool
     reasons: list[str]
     tags: dict[str, str]
+    onnx: OnnxCheck | None = None  # register.onnx: the ONNX file's check against PyTorch (when exported this run)
 
 
 def check_thresholds(metrics: dict[str, Any], cfg: RegisterConfig, source: str = "metrics") -> list[str]:
@@ -104,7 +112,9 @@ def lineage_tags(model_dir: Path, features_dir: Path, raw_dir: Path, validation_
 
 def registration_key(run_id: str, cfg: RegisterConfig, checkpoint: Path, split_sha256: str) -> str:
     """What makes two registrations the same: the run, the register params, the checkpoint and the test split."""
-    return sha256_json({"run_id": run_id, "register": cfg.model_dump(mode="json"),
+    # without ONNX, the key is the one Keel computed before register.onnx existed (a re-run still finds its version)
+    register = cfg.model_dump(mode="json", exclude=None if cfg.onnx else {"onnx", "onnx_tolerance"})
+    return sha256_json({"run_id": run_id, "register": register,
                         "checkpoint": sha256_file(checkpoint), "split_sha256": split_sha256})
 
 
@@ -133,14 +143,17 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     explained = explanations.explain_probe(ckpt, features_dir, cfg.explain, Path(out_dir) / "explanation")
     key = registration_key(run_ref.run_id, cfg, model_dir / paths.CHECKPOINT_FILE, tags["split_sha256"])
     version = registry.find_registered(name, run_ref.run_id, key)
+    onnx = None
     if version is not None:
         log.info("register: %s version %s was registered from run %s with the same params and checkpoint: "
                  "reused, not registered again", name, version.version, run_ref.run_id)
     else:
         checks = None if validation is None else {"kind": get(ckpt.family).kind,
                                                   "validation": validation.model_dump(mode="json")}
-        uri, split_uri = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks)
+        uri, split_uri, onnx = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks,
+                                         cfg.onnx_tolerance if cfg.onnx else None)
         tags |= {"gate.absolute": "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
+        tags |= {"onnx.max_abs_diff": f"{onnx.max_abs_diff:.3g}", "onnx.rows": str(onnx.rows)} if onnx else {}
         version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
     if version.tags.get(registry.COMPLETE_TAG) != "true":  # new, or a run that stopped before finishing it
         attach_files(name, version.version, features_dir, Path(out_dir) / "explanation", explained)
@@ -157,7 +170,7 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                     "; ".join(reasons))
     result = RegisterResult(model_name=name, version=version.version, model_uri=version.model_uri,
                             alias=None if reasons else cfg.alias, staged=not reasons, reasons=reasons,
-                            tags=registry.get_version(name, version.version).tags)
+                            tags=registry.get_version(name, version.version).tags, onnx=onnx)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
 
@@ -173,21 +186,32 @@ def attach_files(name: str, version: str, features_dir: Path, explanation_dir: P
         explanations.attach(name, version, explanation_dir, explained)
 
 
-def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str, ckpt,
-              checks: dict | None = None) -> tuple[str, str | None]:
+def log_model(model_dir: Path, features_dir: Path, split_sha256: str, name: str, ckpt, checks: dict | None = None,
+              onnx_tolerance: float | None = None) -> tuple[str, str | None, OnnxCheck | None]:
     """Log the pyfunc (with the input `checks` it runs) and the frozen test split into the training run:
-    (model URI, split URI or None)."""
+    (model URI, split URI or None, the ONNX check or None). `onnx_tolerance`: also export the network to ONNX,
+    checked against PyTorch on the test split first (OnnxMismatchError beyond it: nothing is logged); its
+    largest absolute difference is the run's metric `onnx_max_abs_diff`."""
     transform = ckpt.transform
     # raw rows, as a caller sends them (a series transform asks for enough history to forecast from)
     test = load_split(features_dir, "test")
     example = transform.example(test) if hasattr(transform, "example") else \
         test[transform.input_columns].head(getattr(transform, "example_rows", 5))
     test_file = Path(features_dir) / "test.parquet"
-    with tracking.resume_run(model_dir):
-        uri = registry.log_pyfunc(Path(model_dir) / paths.CHECKPOINT_FILE, example, checks)
-        # a partitioned split (a folder of parts) stays local
-        split_uri = tracking.log_split(test_file, f"{name}-test", split_sha256) if test_file.is_file() else None
-    return uri, split_uri
+    with tempfile.TemporaryDirectory(prefix="keel-onnx-") as tmp:
+        onnx = None if onnx_tolerance is None else \
+            export_checked(ckpt.model, transform.features(test), Path(tmp) / "model.onnx", onnx_tolerance)
+        if onnx is not None:
+            log.info("register: %s ONNX export checked: max abs difference %.3g on %d test rows (tolerance %g)",
+                     name, onnx.max_abs_diff, onnx.rows, onnx.tolerance)
+        with tracking.resume_run(model_dir):
+            if onnx is not None:
+                tracking.log_metrics({"onnx_max_abs_diff": onnx.max_abs_diff})
+            uri = registry.log_pyfunc(Path(model_dir) / paths.CHECKPOINT_FILE, example, checks,
+                                      (Path(tmp) / onnx.file, onnx.model_dump(mode="json")) if onnx else None)
+            # a partitioned split (a folder of parts) stays local
+            split_uri = tracking.log_split(test_file, f"{name}-test", split_sha256) if test_file.is_file() else None
+    return uri, split_uri, onnx
 
 
 STAGE = Stage("register", run, (
