@@ -188,11 +188,27 @@ def test_screenshots_show_schedules_and_aliases(stack, deployments, tmp_path):
     assert (tmp_path / "mlflow-model.png").stat().st_size > 10_000
 
 
-def test_backup_dumps_both_databases_and_the_artifacts(stack, tmp_path):
+def test_backup_then_restore_keeps_the_registry_the_ledger_and_the_roles(stack, tmp_path, monkeypatch):
     out = tmp_path / "backup"
     stack.sh("bash", "infra/backup.sh", str(out))
     dumps = {p.name: p.stat().st_size for p in out.iterdir()}
     assert set(dumps) == {"mlflow.dump", "prefect.dump", "artifacts.tar.gz"} and min(dumps.values()) > 10_000
+    for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.setenv(key, stack.env[key])
+    client = MlflowClient(tracking_uri=stack.mlflow_url)
+    before = sorted((v.version, v.run_id) for v in client.search_model_versions("name = 'digits-cnn'"))
+    history = stack.sh(sys.executable, "-m", "flows.cli", "history", "digits-cnn").stdout
+    stack.sh("bash", "infra/restore.sh", str(out), timeout=600)  # drops both databases, restores, restarts
+    assert sorted((v.version, v.run_id) for v in client.search_model_versions("name = 'digits-cnn'")) == before
+    assert stack.sh(sys.executable, "-m", "flows.cli", "history", "digits-cnn").stdout == history  # the ledger role
+    e = stack.env
+    with psycopg2.connect(**admin(stack, "postgres")) as conn:  # the restored databases keep their service owners
+        cur = conn.cursor()
+        cur.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datname = ANY(%s)",
+                    ([e["KEEL_PG_MLFLOW_DB"], e["KEEL_PG_PREFECT_DB"]],))
+        assert dict(cur.fetchall()) == {e["KEEL_PG_MLFLOW_DB"]: e["KEEL_PG_MLFLOW_ROLE"],
+                                        e["KEEL_PG_PREFECT_DB"]: e["KEEL_PG_PREFECT_ROLE"]}
+    assert api(stack, "GET", "/health").status_code == 200 and api(stack, "POST", "/deployments/filter").json()
 
 
 EMIT = """

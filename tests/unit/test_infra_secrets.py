@@ -49,7 +49,7 @@ def test_a_client_shell_gets_the_urls_and_its_credentials_but_not_the_servers_se
     assert ":s3cret-pg-ledger@" in exported["KEEL_LEDGER_DB_URL"] and exported["MLFLOW_TRACKING_URI"].startswith("http")
     assert not any("s3cret-pg-mlflow" in v or "s3cret-pg-prefect" in v or v == "s3cret-pg" for v in exported.values())
 
-    server = subprocess.run(["bash", "-c", "KEEL_ENV_SERVER=1 source infra/env.sh && env -0 && echo -n SHELL: && "
-                             "echo -n $KEEL_PG_PASSWORD"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    script = "KEEL_ENV_SERVER=1 source infra/env.sh && env -0 && echo -n SHELL: && echo -n $KEEL_PG_PASSWORD"
+    server = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
     child, admin = server.stdout.rsplit("SHELL:", 1)
     assert admin == "s3cret-pg" and "KEEL_PG_PASSWORD=" not in child  # the scripts' variable, not their children's
