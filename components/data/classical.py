@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+
 class EtsState(BaseModel):
     """Fitted Holt-Winters smoothing weights and its state after each period of the fitted history."""
 

@@ -93,12 +93,23 @@ def test_first_production_version_through_the_gate(run):
 
 
 @pytest.mark.quality
-@pytest.mark.parametrize("family,baselines", [("forecasting", ("ets_mase", "arima_mase")),
-                                              ("sunspots_forecasting", ("ar9_mase", "hw_mase"))])
-def test_full_size_beats_the_baselines_on_the_mean_over_origins(tmp_path_factory, family, baselines):
-    """Issue 15's bar with the family's defaults: co2 over 5 origins, sunspots over 3, every baseline fitted in
-    the same run; the register bar (mase_vs_best_baseline <= 1) staged the model."""
-    repo = make_repo_copy(tmp_path_factory.mktemp(f"keel-{family}-full"))
-    m = exp_run_family(repo, family)
-    assert all(m["mase"] < m[b] for b in baselines), {k: m[k] for k in ("mase", *baselines)}
-    assert m["mase_vs_best_baseline"] < 1.0 and 0.6 <= m["coverage80"] <= 1.0
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_co2_full_size_beats_ets_and_sarima_on_the_mean_over_origins(tmp_path_factory, seed):
+    """Issue 15's bar with the family's defaults: 5 origins (1992-2001), ETS and SARIMA fitted in the same run;
+    the register bar (mase_vs_best_baseline <= 1) staged the model."""
+    repo = make_repo_copy(tmp_path_factory.mktemp(f"keel-forecasting-{seed}"))
+    m = exp_run_family(repo, "forecasting", f"train.seed={seed}")
+    assert m["mase"] < min(m["ets_mase"], m["arima_mase"]), {k: m[k] for k in ("mase", "ets_mase", "arima_mase")}
+    assert m["mase_vs_best_baseline"] < 0.9 and 0.7 <= m["coverage80"] <= 0.95 and m["pinball"] < m["arima_pinball"]
+    assert client(repo).get_model_version_by_alias("co2-forecasting", "staging")
+
+
+@pytest.mark.quality
+def test_sunspots_full_size_against_ar9_and_holt_winters(tmp_path_factory):
+    """Sunspots over 3 origins (1943-2008) with the dev-chosen config: below AR(9) and Holt-Winters on the mean,
+    but by 0.004 MASE (1.337 vs 1.341): a tie, not the clear win issue 15 asks for (docs/families.md). The config
+    is deterministic (zero-initialised linear correction, full batch, no dropout): seeds change nothing."""
+    repo = make_repo_copy(tmp_path_factory.mktemp("keel-sunspots-full"))
+    m = exp_run_family(repo, "sunspots_forecasting")
+    assert m["ar9_mase"] == pytest.approx(1.3412, abs=2e-3) and m["hw_mase"] == pytest.approx(1.785, abs=2e-3)
+    assert m["mase"] < min(m["ar9_mase"], m["hw_mase"], m["snaive_mase"])

@@ -84,8 +84,9 @@ class SeriesTransform(FittedTransform):
         if s.empty and origins == "all":  # an empty split (forecasting has no val split)
             return np.zeros((0, L + H), np.float32), np.zeros((0, H), np.float32)
         if len(s) < L or (origins == "all" and len(s) < L + H):
+            need = f"input_len={L}" + (f" + horizon={H}" if origins == "all" else "")
             raise StageInputError(f"history covers {len(s)} period(s) of {self.freq!r} from {self.start[:10]}; the "
-                                  f"model needs at least input_len={L}" + (f" + horizon={H}" if origins == "all" else ""))
+                                  f"model needs at least {need}")
         offset = len(pd.date_range(start, s.index[0], freq=self.freq)) - 1
         if self.ets is not None and offset >= len(self.ets.level):
             raise StageInputError(f"the history starts at {s.index[0].date()}, after the training history "
