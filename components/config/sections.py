@@ -8,8 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from components.config.backtest import BacktestConfig
 from components.config.monitor import MonitorConfig
 from components.core.strict import Fraction, PositiveInt, Strict, check_duration
+
+BACKBONE = r"^(ets|snaive|ar[1-9][0-9]?)$"  # a member of features.backbone (components/data/classical.py)
 
 # ---- ingest ----------------------------------------------------------------------------------
 
@@ -133,6 +136,10 @@ class SeriesFeaturesConfig(FeaturesConfig):
     input_len: PositiveInt = 36  # periods the model sees (window length)
     horizon: PositiveInt = 24  # periods it forecasts at once
     season: PositiveInt = 12  # seasonal period, for MASE's scale and the seasonal-naive / ETS / ARIMA baselines
+    # the hybrid forecaster's classical backbone, fitted on the train split (components/data/classical.py): the
+    # mean of these members' paths; ets | snaive | ar<p> (AR(p) by least squares)
+    backbone: list[Annotated[str, Field(pattern=BACKBONE)]] = Field(default_factory=lambda: ["ets"], min_length=1)
+    value_transform: Literal["none", "sqrt"] = "none"  # sqrt: model sqrt(y) (counts); quantiles map back exactly
 
 
 class TextFeaturesConfig(FeaturesConfig):
@@ -168,7 +175,7 @@ class TrainConfig(Strict):
 
     seed: int = 42
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    optimizer: Literal["sgd", "momentum", "rmsprop", "adam"] = "adam"
+    optimizer: Literal["sgd", "momentum", "rmsprop", "adam", "adamw"] = "adam"  # adamw: decoupled decay
     lr: Annotated[float, Field(gt=0.0)] = 1e-3
     momentum: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.9  # used by `momentum` and `rmsprop`
     weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
@@ -215,6 +222,7 @@ class EvaluateConfig(Strict):
     robustness: RobustnessConfig = Field(default_factory=RobustnessConfig)
     membership_inference: bool = True  # loss-threshold attack, train rows vs test rows: mia_auc, mia_advantage
     ci_samples: Annotated[int, Field(ge=0)] = 200  # bootstrap resamples for the 95% CIs in details.json (0: none)
+    backtest: BacktestConfig = Field(default_factory=BacktestConfig)  # forecasting families only
 
 
 class ExplainConfig(Strict):

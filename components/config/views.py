@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from components.config.params import Params
 from components.core.io import write_json
 
-# Settings that change how a stage runs, not what it produces.
+# Settings of a section that change how a stage runs, not what it produces (in any view that holds the section).
 NOT_RESULTS = {"train": {"progress", "resume"}}
 
 VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
@@ -31,15 +31,15 @@ VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
     "features": lambda p: {"cfg": p.features, "task": p.task},
     "train": lambda p: {"model": p.model, "train": p.train, "arch": p.arch,
                         "model_name": p.registration.model_name},
-    "evaluate": lambda p: {"cfg": p.evaluate},
+    # train: a forecasting family is refitted at the backtest's rolling origins with the run's train settings
+    "evaluate": lambda p: {"cfg": p.evaluate, "train": p.train},
     "register": lambda p: {"cfg": p.registration, "validation": p.validation},  # validation: recorded in the model
 }
 
 
 def view(stage: str, params: Params) -> dict[str, Any]:
     """The stage's view as plain JSON values (settings that change no result left out)."""
-    skip = NOT_RESULTS.get(stage, set())
-    return {k: (v.model_dump(mode="json", exclude=skip if k == stage else None) if isinstance(v, BaseModel) else v)
+    return {k: (v.model_dump(mode="json", exclude=NOT_RESULTS.get(k)) if isinstance(v, BaseModel) else v)
             for k, v in VIEWS[stage](params).items()}
 
 

@@ -1,4 +1,4 @@
-"""Time-series helpers (pure): regularise a raw series, cut sliding windows, split chronologically, and MASE's scale."""
+"""Time-series helpers (pure): regularise a raw series, split chronologically, and MASE's scale."""
 
 from __future__ import annotations
 
@@ -22,16 +22,6 @@ def regularize(df: pd.DataFrame, freq: str) -> pd.Series:
     if first is None:
         return s.iloc[:0]
     return s.loc[first:].interpolate("linear", limit_area="inside").ffill()
-
-
-def windows(values: np.ndarray, input_len: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every (input, target) pair: inputs (N, input_len), targets (N, horizon), N = n - input_len - horizon + 1."""
-    n = len(values) - input_len - horizon + 1
-    if n <= 0:
-        return np.zeros((0, input_len), np.float32), np.zeros((0, horizon), np.float32)
-    idx = np.arange(n)[:, None]
-    return (values[idx + np.arange(input_len)].astype(np.float32),
-            values[idx + input_len + np.arange(horizon)].astype(np.float32))
 
 
 def chronological_split(df: pd.DataFrame, freq: str, input_len: int, horizon: int) -> dict[str, pd.DataFrame]:

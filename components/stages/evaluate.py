@@ -14,16 +14,18 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from components.config.sections import EvaluateConfig
+from components.config.sections import EvaluateConfig, TrainConfig
 from components.core import paths
 from components.core.io import read_json, require_files, write_json
 from components.data.artifacts import load_split
+from components.data.series import regularize
 from components.inference.checkpoint import load_checkpoint
 from components.inference.predict import predict, task_of
 from components.lifecycle import tracking
 from components.problems import plots
 from components.problems.intervals import bootstrap_ci
 from components.stages.spec import Io, Stage
+from components.training import backtest
 from components.trust.membership import membership_inference
 from components.trust.robustness import robust_metrics
 
@@ -39,12 +41,14 @@ class EvalResult(BaseModel):
 
 
 def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
-        reports_dir: Path = paths.REPORTS_DIR) -> EvalResult:
-    """Score the test split; write metrics.json, details.json and plots; log them to the model's MLflow run."""
+        reports_dir: Path = paths.REPORTS_DIR, train: TrainConfig | None = None) -> EvalResult:
+    """Score the test split; write metrics.json, details.json and plots; log them to the model's MLflow run.
+    A forecasting family is also refitted at rolling origins with the `train` settings (evaluate.backtest)."""
     model_dir, reports_dir = Path(model_dir), Path(reports_dir)
     require_files(model_dir, [paths.CHECKPOINT_FILE, paths.HISTORY_FILE, paths.RUN_FILE])
     ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
     task = task_of(ckpt)
+    train_cfg = train
     test, train = load_split(features_dir, "test"), load_split(features_dir, "train")
     predictions = predict(ckpt, test, cfg.batch_size)
     # Headline numbers are DVC metrics; detail (per class, baselines) goes beside them.
@@ -61,7 +65,15 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         details["baseline"] = {"model": type(baseline.model).__name__, **scores}
     history = read_json(model_dir / paths.HISTORY_FILE)
     plot_dir = reports_dir / paths.PLOTS_DIR
-    written = task.plots(ckpt.transform, test, predictions, plot_dir) + [
+    if task.backtest and cfg.backtest.enabled:  # the headline figures: the mean over rolling origins
+        bt = backtest.run(ckpt, train, test, cfg.backtest, train_cfg or TrainConfig())
+        metrics |= backtest.metrics(bt)
+        details["backtest"] = backtest.details(bt)
+        series = regularize(backtest.full_series(train, test), ckpt.transform.freq)
+        backtest_plots = backtest.write_plots(bt, series, plot_dir)
+    else:
+        backtest_plots = []
+    written = backtest_plots + task.plots(ckpt.transform, test, predictions, plot_dir) + [
         plots.loss_curves_png(plot_dir / "loss.png", history["epochs"], history["best_epoch"]),
         plots.write_csv(plot_dir / "loss.csv", ["epoch", "train_loss", "val_loss"],
                         ((e["epoch"], e["train_loss"], e["val_loss"]) for e in history["epochs"])),

@@ -23,11 +23,11 @@ RANDOMISATION_MAX_ABS_SPEARMAN = 0.5  # the check passes below this (our bar; Ad
 
 def output_fn(model: torch.nn.Module, column: int | None = None, reduce: str | None = None) -> Callable:
     """Keel's forward returns (output, loss): a tensor-valued function for Captum. `column`: one output column
-    (anomaly: 0, the score); `reduce="mean"`: the mean over outputs (forecasting: over the horizon)."""
+    (anomaly: 0, the score); `reduce="mean"`: the mean over outputs (forecasting: quantiles and horizon)."""
     def f(x: torch.Tensor) -> torch.Tensor:
         out, _ = model(x)
         out = out[:, column] if column is not None else out
-        return out.mean(1) if reduce == "mean" else out
+        return out.flatten(1).mean(1) if reduce == "mean" else out
     return f
 
 

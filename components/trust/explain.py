@@ -214,14 +214,16 @@ def _vector(model, ckpt: Checkpoint, rows: pd.DataFrame, cfg: ExplainConfig, out
             task: str) -> dict[str, Any]:
     t, k = ckpt.transform, cfg.deletion_k or 3
     series = t.kind == "series"
-    x = torch.from_numpy(t.features(rows))  # (N, F) or (N, input_len) windows
+    x = torch.from_numpy(t.features(rows))  # (N, F) or (N, input_len + horizon) window + backbone path
     base = x.mean(1, keepdim=True).expand_as(x).contiguous() if series else torch.zeros_like(x)
     column, reduce = {"anomaly": (0, None), "forecasting": (None, "mean")}.get(task, (None, None))
     f = A.output_fn(model, column, reduce)
     with torch.no_grad():
         out = f(x)
     target = out.argmax(1) if out.dim() == 2 else None  # a tabular classifier: the predicted class
-    names = [f"t-{x.shape[1] - i}" for i in range(x.shape[1])] if series else list(t.columns)
+    # a series sample: the window's lags, then the classical backbone's path (components/data/classical.py)
+    names = ([f"t-{t.input_len - i}" for i in range(t.input_len)] + [f"path+{i + 1}" for i in range(
+        x.shape[1] - t.input_len)]) if series else list(t.columns)
     ig, comp, steps = A.ig_within_tolerance(f, x, base, target, cfg.n_steps, cfg.tolerance)
     ig_r, _ = A.integrated_gradients(A.output_fn(A.randomised(model), column, reduce), x, base, target, steps)
     check = A.rank_correlation(ig, ig_r)

@@ -29,13 +29,6 @@ def test_regularize_means_per_period_interpolates_inner_gaps_and_trims_the_ends(
     assert s.tolist() == [2.0, 4.0, 7.0, 10.0, 10.0]  # Jan mean ignores NaN; Mar interpolated; May carried
 
 
-def test_windows_align_inputs_and_targets():
-    x, y = series.windows(np.arange(10.0), input_len=4, horizon=3)
-    assert x.shape == (4, 4) and y.shape == (4, 3)
-    assert x[0].tolist() == [0, 1, 2, 3] and y[0].tolist() == [4, 5, 6] and y[-1].tolist() == [7, 8, 9]
-    assert series.windows(np.arange(5.0), 4, 3)[0].shape == (0, 4)
-
-
 def test_chronological_split_holds_out_the_last_horizon_with_lead_in():
     df = _weekly()
     parts = series.chronological_split(df, "MS", input_len=12, horizon=6)
@@ -54,27 +47,49 @@ def test_mase_and_baselines_by_hand():
     assert mase([3.0, 5.0], [2.0, 5.0], 2.0) == 0.25
 
 
-def test_ets_and_arima_follow_a_clean_seasonal_trend():
+def test_baselines_follow_a_clean_seasonal_trend_with_ordered_intervals():
     t = np.arange(96)
     y = 10 + 0.5 * t + 3 * np.sin(2 * np.pi * t / 12)
     scale = series.seasonal_scale(y[:84], 12)
-    for forecast in (baselines.ets_forecast, baselines.arima_forecast):
-        assert mase(y[84:], forecast(y[:84], 12, 12), scale) < 0.1
+    for name in ("ets", "arima"):
+        q = baselines.FORECASTERS[name](y[:84], 12, 12)
+        assert q.shape == (3, 12) and mase(y[84:], q[1], scale) < 0.1 and (q[0] <= q[2]).all()
+    q = baselines.FORECASTERS["snaive"](y[:84], 12, 12)
+    assert np.allclose(q[1], y[72:84]) and np.allclose(q[0], y[72:84] + 6)  # its interval: past lag-12 errors (6)
 
 
-def test_series_transform_round_trip_and_serving_window():
+def test_series_transform_samples_are_window_plus_backbone_path():
     df = _weekly()
     t = SeriesTransform.fit(df, FEATURES)
     months = series.regularize(df, "MS").to_numpy()
-    assert t.mean == pytest.approx(months.mean()) and t.std == pytest.approx(np.diff(months).std())
+    assert t.mean == pytest.approx(months.mean()) and t.scale == pytest.approx(series.seasonal_scale(months, 12))
     x, y = t.features(df), t.targets(df)
-    assert x.shape == (len(months) - 17, 12) and y.shape == (len(months) - 17, 6)
+    assert x.shape == (len(months) - 17, 12 + 6) and y.shape == (len(months) - 17, 6)
     assert np.allclose(t.inverse_targets(y[-1]), months[-6:], atol=1e-4)
+    assert np.allclose(t.inverse_targets(x[-1, :12]), months[-18:-6], atol=1e-4)
     serve = t.serving_features(df)
-    assert serve.shape == (1, 12) and np.allclose(t.inverse_targets(serve[0]), months[-12:], atol=1e-4)
+    assert serve.shape == (1, 18) and np.allclose(t.inverse_targets(serve[0, :12]), months[-12:], atol=1e-4)
+    # a history that starts later (inside the fitted one) gives the same sample: the ETS states are indexed
+    assert np.allclose(t.serving_features(df.iloc[100:]), serve, atol=1e-5)
     with pytest.raises(StageInputError, match="input_len=12"):
         t.serving_features(df.head(20))
-    assert t.features(df.iloc[:0]).shape == (0, 12)  # an empty split (series have no val split)
+    with pytest.raises(StageInputError, match="after the training history"):
+        SeriesTransform.fit(df.head(150), FEATURES).serving_features(df.iloc[200:])
+    assert t.features(df.iloc[:0]).shape == (0, 18)  # an empty split (series have no val split)
+
+
+def test_sqrt_values_and_ar_backbone_round_trip():
+    t = np.arange(200)
+    df = pd.DataFrame({"timestamp": pd.date_range("1800-01-01", periods=200, freq="YS"),
+                       "value": 50 + 40 * np.sin(2 * np.pi * t / 11)})
+    tr = SeriesTransform.fit(df, {"features": {"freq": "YS", "input_len": 11, "horizon": 5, "season": 11,
+                                               "backbone": ["ar9", "snaive"], "value_transform": "sqrt"}})
+    assert sorted(tr.ar) == ["ar9"] and tr.ets is None
+    x = tr.serving_features(df)
+    assert np.allclose(tr.inverse_targets(x[0, :11]), df["value"].to_numpy()[-11:], atol=1e-3)
+    with pytest.raises(StageInputError, match="AR order"):
+        SeriesTransform.fit(df, {"features": {"freq": "YS", "input_len": 11, "horizon": 5, "season": 11,
+                                              "backbone": ["ar12"]}})
 
 
 def test_as_series_parses_strings_and_names_bad_timestamps():
