@@ -29,7 +29,9 @@ CASES = {
     "rnn": ((1, 8, 8), 10, {}, lambda rng: rng.random((ROWS, 1, 8, 8), dtype=np.float32)),
     "linear": ((6,), 1, {}, lambda rng: rng.standard_normal((ROWS, 6), dtype=np.float32)),
     "anomaly": ((6,), 2, {}, lambda rng: rng.standard_normal((ROWS, 6), dtype=np.float32)),
-    "forecasting": ((24,), 6, {}, lambda rng: rng.standard_normal((ROWS, 24), dtype=np.float32)),
+    # the hybrid forecaster: 24 past steps + the backbone's 6-step path per row
+    "forecasting": ((30,), 6, {"input_len": 24, "season": 12},
+                    lambda rng: rng.standard_normal((ROWS, 30), dtype=np.float32)),
     "text_cnn": ((20,), 2, {"vocab_size": 50}, lambda rng: tokens(rng, ROWS)),
     "text_gru": ((20,), 2, {"vocab_size": 50}, lambda rng: tokens(rng, ROWS)),
     "video": ((4, 3, 16, 16), 3, {}, lambda rng: rng.random((SAMPLE_ROWS + 2, 4, 3, 16, 16), dtype=np.float32)),
