@@ -61,9 +61,9 @@ class NgramBag(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the logits (B, K) and the mean squared norm of the rows used (for `bag_decay`); zeros when the
-        bag has no weights."""
+        bag has no weights (a (1, 1) zero that broadcasts: no batch size frozen into a traced ONNX graph)."""
         if self.weight is None:
-            return x.new_zeros((len(x), 1), dtype=torch.float), x.new_zeros((), dtype=torch.float)
+            return x.new_zeros((1, 1), dtype=torch.float), x.new_zeros((), dtype=torch.float)
         ids, keep = self.features(x)
         w = self.weight(ids) * keep.unsqueeze(-1)  # (B, 2T-1, K)
         n = keep.sum(1, keepdim=True).clamp(min=1)

@@ -1,6 +1,8 @@
 """text_cnn: shapes, padding invariance, loss falls on 32 samples, the naive-Bayes bag start, the leave-one-out
-naive-Bayes branch, round trip, family."""
+naive-Bayes branch (and its ONNX export), round trip, family."""
 
+import numpy as np
+import pytest
 import torch
 
 from components.config.sections import TextFeaturesConfig, TrainConfig
@@ -73,6 +75,17 @@ def test_naive_bayes_branch_leaves_each_text_out_in_training(tmp_path):
     ckpt = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, "text_cnn", model.cfg, t, (12,)))
     assert torch.equal(model(data.x, data.y)[0], model(data.x)[0]) and torch.equal(ckpt.model(data.x)[0],
                                                                                    model(data.x)[0])
+
+
+def test_naive_bayes_branch_exports_to_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from components.inference.onnxrt import export_checked
+
+    df, t, model = _setup(CFG.model_copy(update={"nb_weight": 1.0, "learn_bag": False}))
+    data = Tensors(torch.from_numpy(t.features(df)), torch.from_numpy(t.targets(df)))
+    model.prepare(data, data)
+    x = np.concatenate([t.features(df)] * 3)  # more rows than the export traces: the row axis stays dynamic
+    assert export_checked(model.eval(), x, tmp_path / "m.onnx", tolerance=1e-4).max_abs_diff < 1e-4
 
 
 def test_round_trip(tmp_path):
