@@ -31,4 +31,4 @@ def test_registered_image_cnn_scores_raw_photos_from_a_clean_process(full, tmp_p
     repo, _ = full
     files = sorted((repo / "data/raw/photos").rglob("*.*"))[::150][:6]  # one of each of the first classes
     out = score_in_clean_process(repo, NAME, "image", files, clean_venv(repo, NAME, tmp_path / "venv"))
-    assert len(out) == len(files) and sum(str(r["prediction"]) == f.parent.name for r, f in zip(out, files)) >= 5
+    assert sum(str(r["prediction"]) == f.parent.name for r, f in zip(out, files, strict=True)) >= 5
