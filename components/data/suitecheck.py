@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.data.suites import DERIVED, SUITES, ColumnChecks, column_profile, profiled
+from components.data.suites import SUITES, ColumnChecks, column_profile, derive, profiled
 from components.data.validator import Failure, ValidationReport, _plain, per_column_failures
 
 EXAMPLES = 5
@@ -255,8 +255,7 @@ class SuiteCheck:
 
     def __call__(self, df: pd.DataFrame) -> ValidationReport | None:
         """The suite's verdict on `df`, or None when only GX can give it exactly."""
-        if self.kind in DERIVED:
-            df = DERIVED[self.kind](df, self.cfg)
+        df = derive(self.kind, df, self.cfg, self.manifest)
         main = self.compile(list(map(str, df.columns)))
         if main.unsupported:
             return None

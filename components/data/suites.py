@@ -306,5 +306,15 @@ SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabu
 # Media kinds: the table of per-file check values (decoded here, or at ingest for clips) replaces the rows.
 DERIVED: dict[str, Callable[[pd.DataFrame, Any], pd.DataFrame]] = {
     "series": series_gaps, "image_file": images.image_checks, "detection": coco.box_checks, "video": video.clip_checks}
+
+
+def derive(kind: str, df: pd.DataFrame, cfg: Any, manifest: dict[str, Any]) -> pd.DataFrame:
+    """`df` as the kind's suite sees it: DERIVED's columns (none for other kinds). Clips not decoded at ingest
+    are decoded with `manifest["decode"]`: the settings ingest used, recorded in the model (`suite_manifest`)."""
+    if kind == "video":
+        return video.clip_checks(df, cfg, manifest.get("decode"))
+    return DERIVED[kind](df, cfg) if kind in DERIVED else df
+
+
 # data kind -> the column naming each row's file in a failure
 MEDIA_INDEX = {"image_file": images.FILE, "detection": images.FILE, "video": video.VIDEO}

@@ -15,7 +15,6 @@ from components.config.sections import ValidateConfig
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
 from components.data.suites import (
     BETWEEN,
-    DERIVED,
     EXIST,
     MEDIA_INDEX,
     NOT_NULL,
@@ -24,6 +23,7 @@ from components.data.suites import (
     ColumnChecks,
     Suite,
     column_profile,
+    derive,
     hint,
     profiled,
 )
@@ -134,8 +134,7 @@ class Validator:
         """Run the table suite and the column checks on `df`; Data Docs for these two results."""
         from great_expectations.core.run_identifier import RunIdentifier
 
-        if self.kind in DERIVED:
-            df = DERIVED[self.kind](df, self.cfg)
+        df = derive(self.kind, df, self.cfg, self.manifest)
         columns = list(map(str, df.columns))
         if self._main is None or self._main[0] != columns:  # the table suite depends on the columns present
             suite = SUITES[self.kind](self.cfg, columns, self.manifest, self.require_label)

@@ -143,11 +143,12 @@ def probe_all(df: pd.DataFrame, cfg: DecodeConfig) -> pd.DataFrame:
                                         "height": "Int64", "fps": "float64", "long_enough": "boolean"})], axis=1)
 
 
-def clip_checks(df: pd.DataFrame, cfg: Any = None) -> pd.DataFrame:
+def clip_checks(df: pd.DataFrame, cfg: Any = None, decode: dict[str, Any] | None = None) -> pd.DataFrame:
     """What validate checks, one row per clip: `video` and CHECKS (+ label, split); clips not probed at ingest
-    (batch scoring) are probed here."""
+    (batch scoring, serving) are probed here with `decode`, the model's own settings (`long_enough` depends
+    on them), DecodeConfig's defaults only when none are known."""
     if "decodable" not in df.columns:
-        df = probe_all(df, DecodeConfig())
+        df = probe_all(df, DecodeConfig.model_validate(decode or {}))
     keep = [VIDEO, *CHECKS] + [c for c in (LABEL, SPLIT) if c in df.columns]
     out = df[keep].copy()
     out[VIDEO] = [v if isinstance(v, str) and len(v) < 4096 else f"row {i}" for i, v in enumerate(out[VIDEO])]

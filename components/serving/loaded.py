@@ -51,11 +51,14 @@ class Loaded:
 
 
 def suite_manifest(ckpt) -> dict:
-    """What the GX suite builder needs to know about the model's input (data kind, image shape)."""
+    """What the GX suite builder needs to know about the model's input (data kind, image shape, and for clips
+    the decode settings the model was trained with: the checks decode a clip as the model does)."""
     t = ckpt.transform
     shape = [t.height, t.width] if hasattr(t, "height") else None
     # pixel checks on a column profile: the same verdicts, ~10x faster than one check per pixel column
-    return {"kind": get(ckpt.family).kind, "image_shape": shape, "pixel_checks": "profile"}
+    decoding = getattr(t, "decoding", None)
+    return {"kind": get(ckpt.family).kind, "image_shape": shape, "pixel_checks": "profile"} | (
+        {"decode": decoding.model_dump(mode="json")} if decoding is not None else {})
 
 
 def validation_of(model, params_path: Path) -> ValidateConfig:

@@ -55,11 +55,11 @@ class Checks:
                         ", ".join(self.unsupported))
 
     def _columns(self) -> list[str]:
-        from components.data.suites import DERIVED
+        from components.data.suites import derive
 
         frame = pd.DataFrame({c: [] for c in self.loaded.columns})
         kind = self.loaded.manifest["kind"]
-        return list(DERIVED[kind](frame, self.loaded.validation).columns) if kind in DERIVED else list(frame.columns)
+        return list(derive(kind, frame, self.loaded.validation, self.loaded.manifest).columns)
 
     def __call__(self, table: Table) -> ValidationReport:
         frame = table.to_frame(self.loaded.columns)

@@ -59,3 +59,34 @@ def test_video_checks_name_an_undecodable_clip_and_a_wrong_frame_size(clip_rows)
     names = failed(validator.validate(good, wrong, {"kind": "video"}))
     assert {"width", "height"} <= names.keys() and good["video"].iloc[0] in " ".join(names["width"])
     assert np.frombuffer(good["frames"].iloc[0], np.uint8).size == 8 * 16 * 16
+
+
+def test_scoring_checks_and_decodes_a_clip_with_the_models_own_settings(tmp_path):
+    """keel serve / keel predict check a clip as the model decodes it (Loaded.manifest carries the decode
+    settings recorded at training), not with DecodeConfig's defaults (fps null, 16 frames of 32x32 gray)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from components.data.suitecheck import SuiteCheck
+    from components.data.transforms.video import VideoTransform
+    from components.serving.loaded import suite_manifest
+
+    rng = np.random.default_rng(0)
+    clips.encode(rng.integers(0, 255, (12, 40, 48, 3), dtype=np.uint8), tmp_path / "c.mp4", fps=10)  # 1.2 s
+    df = pd.DataFrame({"video": [str(tmp_path / "c.mp4")]})
+    cfg = params_with({"model": "video", "validate.min_rows": 1, "validate.video.frame_size": None}).validation
+
+    def model(decoding: DecodeConfig):
+        t = VideoTransform(decoding=decoding, mean=0.0, std=1.0, classes=["a", "b"])
+        return t, suite_manifest(SimpleNamespace(transform=t, family="video"))
+
+    t, manifest = model(DecodeConfig(frames=6, fps=5.0, height=24, width=20, channels=3))  # source frames 0, 2 .. 10
+    assert manifest["decode"] == t.decoding.model_dump(mode="json")
+    assert SuiteCheck(cfg, manifest)(df).success  # what keel serve runs first (GX only where it cannot)
+    assert t.features(df).shape == (1, 6, 3, 24, 20)
+    _, longer = model(DecodeConfig(frames=8, fps=5.0))  # needs source frame 14 of 12: 1.6 s of a 1.2 s clip
+    assert failed(SuiteCheck(cfg, longer)(df)).keys() == {"long_enough"}
+    report = validator.validate(df, cfg, longer, require_label=False)  # keel predict's check, naming the clip
+    assert not report.success and str(tmp_path / "c.mp4") in " ".join(failed(report)["long_enough"])
+    assert SuiteCheck(cfg, {"kind": "video"})(df).success  # DecodeConfig's defaults would have let it through

@@ -125,14 +125,32 @@ def detections():
 
 def test_subset_scores_equal_pycocotools_on_the_same_images(detections):
     boxes, classes, preds = detections
-    full = coco_eval.evaluate(boxes, classes, preds, ["a", "b", "c"])
+    stats = coco_eval.run_cocoeval(boxes, classes, preds, 3).stats
     scorer = coco_eval.RowScorer(boxes, classes, preds, 3)
-    assert scorer(np.arange(30)) == pytest.approx({"map": full["map"], "map50": full["map50"]}, abs=1e-12)
+    assert scorer(np.arange(30)) == pytest.approx({"map": stats[0], "map50": stats[1]}, abs=1e-12)
     rows = np.random.default_rng(1).integers(0, 30, 30)  # a bootstrap draw: repeats, some images left out
+    assert len(set(rows.tolist())) < 30
+    # pycocotools on a dataset holding each drawn image as often as it was drawn, each copy a new image id
     drawn = coco_eval.evaluate([boxes[i] for i in rows], [classes[i] for i in rows], preds[rows], ["a", "b", "c"])
     assert 0 < drawn["map"] < 1
     assert scorer(rows) == pytest.approx({"map": drawn["map"], "map50": drawn["map50"]}, abs=1e-9)
     assert scorer(rows, "map50") == pytest.approx({"map50": drawn["map50"]}, abs=1e-9)  # the gate's one threshold
+
+
+def test_detection_bootstrap_matches_once_and_equals_rescoring_each_draw(detections):
+    from dataclasses import replace
+
+    from components.data.transforms.detection import DetectionTransform
+    from components.problems.detection import DETECTION
+    from components.problems.intervals import bootstrap_ci
+
+    boxes, classes, preds = detections
+    t = DetectionTransform(height=64, width=64, channels=1, mean=[0.0], std=[1.0], classes=["a", "b", "c"])
+    test = pd.DataFrame({"boxes": [b.tolist() for b in boxes], "classes": [[t.classes[k] for k in c] for c in classes]})
+    fast = bootstrap_ci(DETECTION, t, test, preds, samples=10)
+    slow = bootstrap_ci(replace(DETECTION, rows_scorer=None), t, test, preds, samples=10)  # COCOeval per draw
+    assert set(fast) == {"map", "map50"} and fast["map"][0] < fast["map"][1]
+    assert fast == {m: pytest.approx(v, abs=1e-9) for m, v in slow.items()}
 
 
 def test_detection_targets_follow_the_resize_and_predictions_map_back():
