@@ -52,6 +52,8 @@ class Checks:
         self.loaded = loaded
         self.fast = SuiteCheck(loaded.validation, loaded.manifest)
         self.gate = MatrixGate(self.fast, loaded.columns)
+        if not self.gate.enabled:
+            log.info("serve: every request gets the full checks (%s)", self.gate.why)
         self._gx: Validator | None = None
         self._lock = threading.Lock()
         self.unsupported = self.fast.supported(self._columns())
