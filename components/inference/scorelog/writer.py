@@ -28,6 +28,7 @@ from components.config.monitor import InferenceLogConfig
 from components.core.io import atomic_path
 from components.inference.scorelog import store
 from components.inference.scorelog.rows import FEATURE, RowSummarizer, prediction_of
+from components.inference.scorelog.segtable import segment_table
 
 log = logging.getLogger(__name__)
 COUNTS = ("seen", "sampled_out", "logged", "dropped", "flushed")
@@ -152,19 +153,30 @@ class InferenceLog:
         """Log (a sample of) one scored batch; returns its request id. Never raises: a failure is counted.
         `start`: the position of its first row in the request (default: after the request's previous batch
         in this process; a part of a partitioned input scored elsewhere gives its offset)."""
-        request_id = request_id or uuid.uuid4().hex
+        return self.record_many(inputs, outputs, [(request_id, len(inputs))], start)[0]
+
+    def record_many(self, inputs: pd.DataFrame, outputs: pd.DataFrame, parts: list[tuple[str | None, int]],
+                    start: int | None = None) -> list[str]:
+        """`record` for a batch that several requests share (a server scores them together): `parts` are
+        (request id or None, rows), in row order; returns the request ids. One append for them all."""
+        ids = [rid or uuid.uuid4().hex for rid, _ in parts]
         try:
             with self._lock:
-                if start is None:
-                    start = self._offsets[1] if self._offsets[0] == request_id else 0
-                self._offsets = (request_id, start + len(inputs))
-                self._append(inputs, outputs, request_id, start)
+                starts = []
+                for rid, (_, n) in zip(ids, parts, strict=True):
+                    first = start if start is not None else self._offsets[1] if self._offsets[0] == rid else 0
+                    self._offsets = (rid, first + n)
+                    starts.append(first)
+                sizes = np.array([n for _, n in parts], dtype=np.int64)
+                part = np.repeat(np.arange(len(parts)), sizes)  # each row's request
+                rows = np.arange(len(inputs)) - np.repeat(np.cumsum(sizes) - sizes, sizes) + np.array(starts)[part]
+                self._append(inputs, outputs, np.array(ids, dtype=object)[part], rows)
         except Exception:  # noqa: BLE001 - the log must never fail a scoring call
             self.counts["dropped"] += len(inputs)
             log.warning("inference log %s: could not write %d rows", self.model, len(inputs), exc_info=True)
-        return request_id
+        return ids
 
-    def _append(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str, start: int) -> None:
+    def _append(self, inputs: pd.DataFrame, outputs: pd.DataFrame, ids: np.ndarray, rows: np.ndarray) -> None:
         n = len(inputs)
         self.counts["seen"] += n
         keep = np.flatnonzero(self._rng.random(n) < self.cfg.sample)
@@ -176,13 +188,11 @@ class InferenceLog:
         if self._pending + len(keep) > self.cfg.max_pending_rows:  # the converter is behind: shed, count
             self.counts["dropped"] += len(keep)
             return
-        frame = inputs.iloc[keep][[c for c in self.summarizer.columns if c in inputs.columns]].reset_index(drop=True)
-        meta = pd.DataFrame({"ts": pd.Timestamp.now(tz="UTC"), "version": self.version, "request_id": request_id,
-                             "row": (start + keep).astype(np.int64), "source": self.source}, index=frame.index)
-        prediction = prediction_of(inputs, outputs)
-        if prediction is not None:
-            meta[store.PREDICTION] = prediction.iloc[keep].to_numpy()
-        table = pa.Table.from_pandas(pd.concat([meta, frame], axis=1), preserve_index=False)
+        meta = {"ts": pd.Timestamp.now(tz="UTC"), "version": self.version, "request_id": ids[keep],
+                "row": rows[keep].astype(np.int64), "source": self.source}
+        present = set(inputs.columns.tolist())
+        table = segment_table(meta, prediction_of(inputs, outputs), inputs,
+                              [c for c in self.summarizer.columns if c in present], keep)
         if self._segment is None:
             self._segment = Segment(store.wal_dir(self.log_dir, self.model) / f"{store.segment_id()}.arrows")
         self._segment.append(table)
@@ -244,6 +254,10 @@ class NoLog:
     def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None,
                start: int | None = None) -> str:
         return request_id or uuid.uuid4().hex
+
+    def record_many(self, inputs: pd.DataFrame, outputs: pd.DataFrame, parts: list[tuple[str | None, int]],
+                    start: int | None = None) -> list[str]:
+        return [rid or uuid.uuid4().hex for rid, _ in parts]
 
     def close(self) -> None:
         return None
