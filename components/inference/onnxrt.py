@@ -60,14 +60,34 @@ class OnnxCheck(BaseModel):
 
 
 class _Output(torch.nn.Module):
-    """The network's output alone: forward(x) returns (output, loss) with loss None without targets."""
+    """What the ONNX file holds: the network's output (forward(x) returns (output, None) without targets), or,
+    for a model with a `postprocess` (e.g. detection's peak picking), its `network(x)` outputs."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)[0]
+        return self.model.network(x) if hasattr(self.model, "postprocess") else self.model(x)[0]
+
+
+class Headed:
+    """An ONNX Runtime session followed by the model's `postprocess` in PyTorch: the outputs of `model(x)[0]`."""
+
+    backend = ONNX
+
+    def __init__(self, runner: OnnxRunner, head):
+        self.runner, self.head, self.version = runner, head, runner.version
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.head(torch.from_numpy(self.runner(x))).float().numpy()
+
+
+def with_head(runner: OnnxRunner, model: torch.nn.Module | None):
+    """`runner`, followed by `model.postprocess` when the model has one (see _Output)."""
+    head = getattr(model, "postprocess", None)
+    return Headed(runner, head) if head is not None else runner
 
 
 def export(model: torch.nn.Module, sample: np.ndarray, path: Path) -> Path:
@@ -108,7 +128,7 @@ class OnnxRunner:
 class Choice:
     """The backend a loaded model scores with, and why."""
 
-    runner: OnnxRunner | None
+    runner: OnnxRunner | Headed | None
     reason: str
 
     @property
@@ -116,10 +136,11 @@ class Choice:
         return ONNX if self.runner is not None else TORCH
 
 
-def choose(path: str | Path | None) -> Choice:
+def choose(path: str | Path | None, model: torch.nn.Module | None = None) -> Choice:
     """ONNX Runtime for the model's ONNX file `path` where it can run, else PyTorch with the reason: no file,
     KEEL_ONNX=0, onnxruntime not importable, or a session that does not open (a broken install, a corrupt
-    file). Never raises: PyTorch can always score."""
+    file). Never raises: PyTorch can always score. `model`: the checkpoint's network, whose `postprocess` (if any) runs
+    after the session."""
     if not path:
         return Choice(None, "the version carries no ONNX file")
     if os.environ.get(ENV, "1").strip() == "0":
@@ -132,7 +153,7 @@ def choose(path: str | Path | None) -> Choice:
         reason = f"ONNX Runtime could not open {Path(path).name} ({type(e).__name__}: {str(e).strip()[:200]})"
         log.warning("scoring with PyTorch: %s", reason)
         return Choice(None, reason)
-    return Choice(runner, f"ONNX Runtime {runner.version} on {Path(path).name}")
+    return Choice(with_head(runner, model), f"ONNX Runtime {runner.version} on {Path(path).name}")
 
 
 def export_checked(model: torch.nn.Module, x: np.ndarray, path: Path, tolerance: float) -> OnnxCheck:
@@ -149,14 +170,14 @@ def export_checked(model: torch.nn.Module, x: np.ndarray, path: Path, tolerance:
         raise OnnxExportError(f"register.onnx: exporting {type(model).__name__} failed ({type(e).__name__}: {why}); "
                               "set register.onnx: false for this family") from e
     try:
-        session = OnnxRunner(path)
+        session = OnnxRunner(path)  # compared on what the file holds: a postprocess is the same code on both paths
     except ImportError as e:
         raise OnnxExportError("register.onnx: onnxruntime is not installed, so the export cannot be checked "
                               "(pip install 'keel[onnx]')") from e
     diff = 0.0
     for i in range(0, len(x), CHECK_BATCH):
         with torch.inference_mode():
-            ref = model(torch.from_numpy(x[i:i + CHECK_BATCH]))[0].float().numpy()
+            ref = _Output(model)(torch.from_numpy(x[i:i + CHECK_BATCH])).float().numpy()
         got = session(x[i:i + CHECK_BATCH])
         if ref.shape != got.shape:
             raise OnnxExportError(f"register.onnx: ONNX Runtime's output shape {got.shape} differs from "

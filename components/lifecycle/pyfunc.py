@@ -48,7 +48,7 @@ class KeelPyfunc(mlflow.pyfunc.PythonModel):
             adopt(self.info["family"], self.info["declaration"])
         self.ckpt = load_checkpoint(context.artifacts["checkpoint"])
         # ONNX Runtime where the version carries an ONNX file and it can run here, else PyTorch (and why)
-        choice = onnxrt.choose(context.artifacts.get("onnx"))
+        choice = onnxrt.choose(context.artifacts.get("onnx"), self.ckpt.model)
         self.ckpt.runner, self.backend_reason = choice.runner, choice.reason
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:

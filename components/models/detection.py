@@ -64,13 +64,22 @@ class CenterDetector(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (B, C, H, W); y: (B, M, 5) targets. Returns (raw maps, loss) with y, (candidates, None) without."""
+        raw = self.network(x)
+        if y is None:
+            return self.postprocess(raw), None
+        return raw, self.loss(raw.float(), y.float())
+
+    def network(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, H, W) -> the raw maps (B, K+4, H/4, W/4): heatmap logits, then offset and log-size."""
         f4 = self.s4(self.stem(x))
         f8 = self.s8(f4)
         f = self.fuse(torch.cat([f4, F.interpolate(f8, size=f4.shape[-2:], mode="nearest")], 1))
-        raw = torch.cat([self.heat(f), self.reg(f)], 1)  # (B, K+4, H/4, W/4)
-        if y is None:
-            return candidates(raw, self.k, self.cfg.topk), None
-        return raw, self.loss(raw.float(), y.float())
+        return torch.cat([self.heat(f), self.reg(f)], 1)
+
+    def postprocess(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw maps -> candidates (peak picking, top-k). An ONNX export holds `network` only and runs this after it
+        in PyTorch (components/inference/onnxrt.py): ONNX Runtime's top-k orders tied scores differently."""
+        return candidates(raw, self.k, self.cfg.topk)
 
     def loss(self, raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Focal loss on Gaussian heatmaps + centre-cell offset/size L1 (+ GIoU), normalised by the object count."""
