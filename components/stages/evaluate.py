@@ -48,14 +48,13 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     require_files(model_dir, [paths.CHECKPOINT_FILE, paths.HISTORY_FILE, paths.RUN_FILE])
     ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
     task = task_of(ckpt)
-    train_cfg = train
-    test, train = load_split(features_dir, "test"), load_split(features_dir, "train")
+    test, fitted_on = load_split(features_dir, "test"), load_split(features_dir, "train")
     predictions = predict(ckpt, test, cfg.batch_size)
     # Headline numbers are DVC metrics; detail (per class, baselines) goes beside them.
-    metrics, details = task.metrics(ckpt.transform, test, predictions, train)
+    metrics, details = task.metrics(ckpt.transform, test, predictions, fitted_on)
     details["ci95"] = bootstrap_ci(task, ckpt.transform, test, predictions, cfg.ci_samples)
-    robust, details["robustness"] = robust_metrics(ckpt, test, train, cfg.robustness, batch_size=cfg.batch_size)
-    mia = membership_inference(ckpt, train, test, batch_size=cfg.batch_size) if cfg.membership_inference else None
+    robust, details["robustness"] = robust_metrics(ckpt, test, fitted_on, cfg.robustness, batch_size=cfg.batch_size)
+    mia = membership_inference(ckpt, fitted_on, test, batch_size=cfg.batch_size) if cfg.membership_inference else None
     metrics |= robust | ({"mia_auc": mia["auc"], "mia_advantage": mia["advantage"]} if mia else {})
     details["membership_inference"] = mia
     if (model_dir / paths.BASELINE_FILE).is_file():  # the family's neural baseline, trained in the same run
@@ -66,10 +65,10 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     history = read_json(model_dir / paths.HISTORY_FILE)
     plot_dir = reports_dir / paths.PLOTS_DIR
     if task.backtest and cfg.backtest.enabled:  # the headline figures: the mean over rolling origins
-        bt = backtest.run(ckpt, train, test, cfg.backtest, train_cfg or TrainConfig())
+        bt = backtest.run(ckpt, fitted_on, test, cfg.backtest, train or TrainConfig())
         metrics |= backtest.metrics(bt)
         details["backtest"] = backtest.details(bt)
-        series = regularize(backtest.full_series(train, test), ckpt.transform.freq)
+        series = regularize(backtest.full_series(fitted_on, test), ckpt.transform.freq)
         backtest_plots = backtest.write_plots(bt, series, plot_dir)
     else:
         backtest_plots = []
