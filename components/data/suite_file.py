@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from components.core.errors import StageInputError
 from components.core.io import atomic_path
-from components.data.suites import PER_COLUMN_MAX
+from components.data.profile import PER_COLUMN_MAX
 from components.data.transforms.text import TOKEN_PATTERN
 
 PIXEL_MEAN, TOKENS, COVERAGE = "derived_pixel_mean", "derived_text_tokens", "derived_text_coverage"

@@ -33,6 +33,7 @@ import pandas as pd
 
 from components.config.monitor import SuiteInferConfig
 from components.core.columns import LABEL, SPLIT, TEXT, TIMESTAMP
+from components.data.profile import NUMERIC_TYPES, PER_COLUMN_MAX
 from components.data.suite_file import (
     COVERAGE,
     PIXEL_MAX,
@@ -46,7 +47,7 @@ from components.data.suite_file import (
     normalise,
     tokenize,
 )
-from components.data.suites import BLANK, GAP, NUMERIC_TYPES, PER_COLUMN_MAX
+from components.data.suites import BLANK, GAP
 
 FLOAT_MAX = float(np.finfo(np.float64).max)  # min/max within +-FLOAT_MAX: the column is finite
 

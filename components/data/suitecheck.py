@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.data.suites import SUITES, ColumnChecks, column_profile, derive, profiled
+from components.data.profile import ColumnChecks, column_profile, profiled
+from components.data.suites import SUITES, derive
 from components.data.validator import Failure, ValidationReport, _plain, per_column_failures
 
 EXAMPLES = 5

@@ -12,21 +12,9 @@ import pandas as pd
 from pydantic import BaseModel
 
 from components.config.sections import ValidateConfig
+from components.data.profile import BETWEEN, EXIST, NOT_NULL, TYPE, ColumnChecks, column_profile, hint, profiled
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
-from components.data.suites import (
-    BETWEEN,
-    EXIST,
-    MEDIA_INDEX,
-    NOT_NULL,
-    SUITES,
-    TYPE,
-    ColumnChecks,
-    Suite,
-    column_profile,
-    derive,
-    hint,
-    profiled,
-)
+from components.data.suites import MEDIA_INDEX, SUITES, Suite, derive
 
 log = logging.getLogger(__name__)
 
