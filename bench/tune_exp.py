@@ -3,7 +3,7 @@ values and the same training) run in a git + DVC copy of this repo (trials saved
 plus one commit each) and in a plain folder (MLflow only), interleaved per round. Also times
 `dvc exp show --json` over the saved trials.
 
-    python bench/tune_exp.py [--trials 4] [--epochs 2] [--rounds 2]
+    python bench/tune_exp.py [--trials 4] [--epochs 2] [--rounds 3]
 
 Prints the per-trial wall and CPU seconds of each, the experiment's own share (components.tuning.experiments
 .save_trial, timed inside the run) and the ratio with/without (goal: <= 1.05).
@@ -71,7 +71,7 @@ def main(trials: int, epochs: int, rounds: int) -> None:
         spent.clear()
         per: dict[str, list[tuple[float, float]]] = {"dvc": [], "plain": []}
         for r in range(rounds):
-            for label, root in (("dvc", repo), ("plain", plain)):
+            for label, root in (("dvc", repo), ("plain", plain))[::1 if r % 2 == 0 else -1]:  # alternate the order
                 wall, cpu = time.perf_counter(), time.process_time()
                 tune(root / "params.yaml" if root == repo else params, "cnn", trials, {"train.epochs": epochs},
                      study_name=f"round{r}", root=root)
@@ -93,6 +93,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     main(a.trials, a.epochs, a.rounds)
