@@ -303,6 +303,8 @@ def tune(family: Annotated[str, typer.Argument(help="the family to tune, e.g. cn
         fail(e)
     typer.echo(f"{done.study}: {done.trials}; best trial {done.best_trial} (val_loss {done.best_val_loss:.4f})")
     typer.echo(f"proposal: {done.proposal}\napply it with:\n  {done.command}")
+    if done.experiments:
+        typer.echo(f"trials saved as DVC experiments ({', '.join(done.experiments)}): dvc exp show")
 
 
 @app.command()

@@ -6,7 +6,8 @@ from the loop's per-epoch hook; a trial the pruner stops ends there, as early st
 study lives in Optuna's RDB storage under the project (`.keel/tune/optuna.db`, one study per family by
 default): running the command again continues it. The best trial's values are written as a proposal
 (`reports/tune/<study>.yaml`, with the `dvc exp run -S ...` line that applies them); params.yaml is never
-edited.
+edited. In a git + DVC project each trial is also a DVC experiment (components/tuning/experiments.py), with
+the per-epoch metrics the train stage's dvclive writer produced for it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import subprocess
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from components.families.search import Choice, Dim, Float
 from components.lifecycle import tracking
 from components.stages import train
 from components.training.loop import EpochStats
+from components.tuning import experiments
 from components.tuning.data import prepare
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,20 @@ class TuneResult(BaseModel):
     proposal: Path
     command: str  # applies the proposal as a DVC experiment
     parent_run_id: str
+    experiments: list[str]  # the DVC experiments this invocation's trials were saved as (none outside git + DVC)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every trial of one invocation shares."""
+
+    params_file: Path
+    base: dict[str, Any]  # dotted overrides applied to every trial (the family, fixed -S values)
+    space: dict[str, Dim]
+    features: Path
+    study: str
+    parent_run_id: str
+    exp: experiments.ExpTarget | None  # where trials are saved as DVC experiments (None: not saved)
 
 
 def storage_url(root: Path = Path(".")) -> str:
@@ -126,11 +144,16 @@ def tune(params_file: Path, family: str, trials: int, overrides: dict[str, Any] 
     study.sampler = optuna.samplers.TPESampler(seed=params.train.seed + len(study.trials))
     study.set_user_attr("key", key)
     parent_id = study.user_attrs.get("mlflow_parent_run_id")
+    exp = experiments.open_target(root)
+    if exp is not None:  # a study name git refuses in a ref is refused before any trial trains
+        experiments.exp_ref(exp, experiments.trial_name(family, study_name, 0))
+    first_new = len(study.trials)
     with tracking.start_run(model_name, run_name=f"tune-{study_name}",
                             run_id=parent_id if parent_id and run_exists(parent_id) else None) as parent:
         study.set_user_attr("mlflow_parent_run_id", parent.run_id)
         tracking.set_tags({"keel.tune.study": study_name, "keel.family": family, "keel.tune.storage": url})
-        study.optimize(lambda t: objective(t, params_file, base, space, features, parent.run_id), n_trials=trials)
+        setup = Setup(params_file, base, space, features, study_name, parent.run_id, exp)
+        study.optimize(lambda t: objective(t, setup), n_trials=trials)
         counts = Counter(t.state.name.lower() for t in study.trials)
         tracking.log_metrics({f"trials_{k}": v for k, v in counts.items()})
         if not counts["complete"]:
@@ -142,24 +165,26 @@ def tune(params_file: Path, family: str, trials: int, overrides: dict[str, Any] 
         write_proposal(proposal, {
             "family": family, "study": study_name, "storage": url, "trials": dict(counts), "best_trial": best.number,
             "best_val_loss": best.value, "mlflow_parent_run": parent.run_id,
-            "mlflow_best_run": best.user_attrs.get("mlflow_run_id"),
+            "mlflow_best_run": best.user_attrs.get("mlflow_run_id"), "dvc_best_exp": best.user_attrs.get("dvc_exp"),
             "params": {f"train.{family}.{k}": v for k, v in values.items()}, "apply": command})
         tracking.log_artifacts([proposal])
         tracking.set_tags({"keel.tune.best_trial": best.number})
+    saved = [t.user_attrs["dvc_exp"] for t in study.trials[first_new:] if "dvc_exp" in t.user_attrs]
     return TuneResult(family=family, study=study_name, storage=url, trials=dict(counts), best_trial=best.number,
                       best_val_loss=best.value, best=values, proposal=proposal, command=command,
-                      parent_run_id=parent.run_id)
+                      parent_run_id=parent.run_id, experiments=saved)
 
 
-def objective(trial: Any, params_file: Path, base: dict[str, Any], space: dict[str, Dim], features: Path,
-              parent_run_id: str) -> float:
-    """Train one trial (a child run under `parent_run_id`); its best validation loss, or TrialPruned."""
+def objective(trial: Any, setup: Setup) -> float:
+    """Train one trial (a child run under the study's parent run, a DVC experiment when `setup.exp`); its best
+    validation loss, or TrialPruned."""
     import optuna
 
-    family = base["model"]
-    values = {k: suggest(trial, k, d) for k, d in space.items()}
+    family = setup.base["model"]
+    values = {k: suggest(trial, k, d) for k, d in setup.space.items()}
     trial.set_user_attr("values", values)
-    params = load_params(params_file, base | {f"train.{family}.{k}": v for k, v in values.items()})
+    overrides = setup.base | {f"train.{family}.{k}": v for k, v in values.items()}
+    params = load_params(setup.params_file, overrides)
     pruned_at: list[int] = []
 
     def watch(stats: EpochStats) -> bool:  # the loop's per-epoch hook (in the child run), after the metrics
@@ -172,17 +197,36 @@ def objective(trial: Any, params_file: Path, base: dict[str, Any], space: dict[s
         return bool(pruned_at)
 
     with tempfile.TemporaryDirectory(prefix="keel-tune-") as tmp:
-        result = train.run(params, features, Path(tmp) / "model", parent_run_id=parent_run_id, on_epoch=watch)
-    trial.set_user_attr("mlflow_run_id", result.run_id)
+        live = Path(tmp) / "live" if setup.exp else None  # the train stage's dvclive files, for the experiment
+        result = train.run(params, setup.features, Path(tmp) / "model", live_dir=live,
+                           parent_run_id=setup.parent_run_id, on_epoch=watch)
+        trial.set_user_attr("mlflow_run_id", result.run_id)
+        if setup.exp is not None and live is not None:
+            name = experiments.trial_name(family, setup.study, trial.number)
+            state = f"pruned at epoch {pruned_at[0]}" if pruned_at else "complete"
+            outcome = {"trial": trial.number, "pruned": int(bool(pruned_at)),
+                       "best_val_loss": float(result.metrics["best_val_loss"])}
+            try:
+                experiments.save_trial(setup.exp, name, f"keel tune {family}, study {setup.study}: trial "
+                                       f"{trial.number} ({state})", setup.params_file, set_items(overrides), live,
+                                       outcome)
+                trial.set_user_attr("dvc_exp", name)
+            except (subprocess.CalledProcessError, OSError) as e:  # the trial stands (Optuna, MLflow) without it
+                log.warning("keel tune: trial %d not saved as DVC experiment %s: %s %s", trial.number, name, e,
+                            getattr(e, "stderr", "") or "")
     if pruned_at:
         raise optuna.TrialPruned(f"pruned at epoch {pruned_at[0]}")
     return float(result.metrics["best_val_loss"])
 
 
+def set_items(values: dict[str, Any]) -> list[str]:
+    """`-S` items for dotted keys, `++key=value` (`++`: add or replace the key), values as DVC's parser reads them."""
+    return [f"++{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in values.items()]
+
+
 def proposal_command(family: str, values: dict[str, Any]) -> str:
-    """`dvc exp run -S model=<family> -S '++train.<family>.<key>=<value>' ...` (`++`: add or replace the key)."""
-    items = [f"model={family}"] + [f"++train.{family}.{k}={v if isinstance(v, str) else json.dumps(v)}"
-                                   for k, v in values.items()]
+    """`dvc exp run -S model=<family> -S '++train.<family>.<key>=<value>' ...`."""
+    items = [f"model={family}"] + set_items({f"train.{family}.{k}": v for k, v in values.items()})
     return "dvc exp run " + " ".join(f"-S {shlex.quote(i)}" for i in items)
 
 
