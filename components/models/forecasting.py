@@ -4,16 +4,19 @@ split only; components/data/classical.py). A small network corrects that path an
 quantiles of every step at once (direct multi-horizon), trained with the pinball loss:
 
   median = path + Linear(x) + MLP(x)    both corrections start at zero: an untrained net returns the path
-  q0.1 = median - softplus(.), q0.9 = median + softplus(.)    always ordered
+  q0.1 = median - softplus(.), q0.9 = median + softplus(.)    always ordered; the half-widths read the inputs
+                                                              or, with `spread: horizon`, are one per step
 
 Inputs are centred on the mean of the window's last season inside the network (the forecast is shifted back),
 so the outputs stay in the transform's units. `members` such networks are trained side by side (the loss is
 their mean; Adam's per-parameter steps keep them independent) and averaged quantile by quantile; an optional
-L2 penalty (`correction_l2`) shrinks the median's correction toward the backbone. Outside
+L2 penalty (`correction_l2`, on the correction's weights and biases) shrinks the median toward the backbone. Outside
 training the 80 % interval is widened around the median by `interval_scale` (chosen on dev origins).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +35,13 @@ class ForecastConfig(Strict):
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
     members: PositiveInt = 5
     interval_scale: float = Field(1.0, gt=0.0)  # widening of [q0.1, q0.9] around the median at prediction time
-    # shrinkage of the median's correction toward the backbone: this x the squared correction weights joins the
-    # loss (strong: the median stays near the backbone's path; the interval is still learned)
+    # shrinkage of the median's correction toward the backbone: this x the squared correction weights and biases
+    # joins the loss (strong: the median stays on the backbone's path; the interval is still learned)
     correction_l2: float = Field(0.0, ge=0.0)
+    # what the interval's half-widths read: "inputs" (the window, the path and the MLP's features) or "horizon"
+    # (one learned width per step and side, the same at every origin: a learned quantile of the errors; in a
+    # transformed space, e.g. sqrt, it still widens with the level once mapped back)
+    spread: Literal["inputs", "horizon"] = "inputs"
 
 
 def pinball_loss(q: torch.Tensor, y: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
@@ -56,7 +63,8 @@ class PathCorrection(nn.Module):
                                   nn.Linear(cfg.hidden, cfg.hidden), nn.GELU(), nn.Dropout(cfg.dropout))
                     if cfg.hidden else None)
         self.median_head = nn.Linear(cfg.hidden, horizon) if cfg.hidden else None
-        self.spread_head = nn.Linear(cfg.hidden + d, 2 * horizon)
+        self.spread_from_inputs = cfg.spread == "inputs"  # else its input is a constant 0: the bias alone counts
+        self.spread_head = nn.Linear(cfg.hidden + d if self.spread_from_inputs else 1, 2 * horizon)
         for layer in (self.linear, self.median_head, self.spread_head):
             if layer is not None:
                 nn.init.zeros_(layer.weight)
@@ -64,9 +72,9 @@ class PathCorrection(nn.Module):
         nn.init.constant_(self.spread_head.bias, 0.5)
 
     def correction_norm(self) -> torch.Tensor:
-        """Sum of the squared weights that move the median away from the path."""
+        """Sum of the squared weights and biases that move the median away from the path."""
         heads = [self.linear] + ([self.median_head] if self.median_head is not None else [])
-        return sum(h.weight.pow(2).sum() for h in heads)
+        return sum(h.weight.pow(2).sum() + h.bias.pow(2).sum() for h in heads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         median = x[:, self.input_len:] + self.linear(x)  # (B, H)
@@ -75,6 +83,8 @@ class PathCorrection(nn.Module):
             hid = self.mlp(x)  # (B, hidden)
             median = median + self.median_head(hid)
             feats = torch.cat([hid, x], 1)
+        if not self.spread_from_inputs:
+            feats = torch.zeros_like(x[:, :1])
         lo, hi = F.softplus(self.spread_head(feats)).chunk(2, dim=1)  # (B, H) each
         return torch.stack([median - lo, median, median + hi], 1)
 

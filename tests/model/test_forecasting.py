@@ -66,6 +66,24 @@ def test_loss_falls_through_the_shared_loop_and_shrinkage_keeps_the_path(transfo
     assert torch.allclose(q[:, 1], data.x[:, 24:], atol=0.05)  # the median stays on the path; spreads were fitted
 
 
+def test_horizon_spread_is_one_width_per_step_and_shrinkage_holds_the_median_bias_too(transform):
+    """spread "horizon": the trained widths are the same at every origin (per step and side); correction_l2 also
+    holds the correction's biases, so a strongly shrunk median is the backbone path itself."""
+    df = _monthly()
+    data = Tensors(torch.from_numpy(transform.features(df)), torch.from_numpy(transform.targets(df)))
+    cfg = TrainConfig(optimizer="adamw", lr=3e-3, batch_size=4096, epochs=30, patience=30, progress=False)
+    set_seeds(0)
+    model = build_model("forecasting", ForecastConfig(hidden=0, members=1, correction_l2=1e4, spread="horizon"),
+                        transform, (30,))
+    train_loop(model, data, data, cfg, torch.device("cpu"), classification=False)
+    q = model.eval()(data.x)[0]
+    widths = q[:, 2] - q[:, 0]
+    assert torch.allclose(widths, widths[:1].expand_as(widths), atol=1e-5)
+    assert not torch.allclose(widths[0], torch.full_like(widths[0], 2 * 0.974077), atol=1e-2)  # trained, not init
+    assert model.members[0].linear.bias.abs().max() < 2e-3
+    assert torch.allclose(q[:, 1], data.x[:, 24:], atol=5e-3)
+
+
 def test_round_trip(tmp_path, transform):
     set_seeds(0)
     cfg = ForecastConfig(hidden=8, members=2)

@@ -32,12 +32,16 @@ CASES = {
     # the hybrid forecaster: 24 past steps + the backbone's 6-step path per row
     "forecasting": ((30,), 6, {"input_len": 24, "season": 12},
                     lambda rng: rng.standard_normal((ROWS, 30), dtype=np.float32)),
+    # sunspots' settings (CONFIGS): one learned interval width per step
+    "sunspots_forecasting": ((30,), 6, {"input_len": 24, "season": 12},
+                             lambda rng: rng.standard_normal((ROWS, 30), dtype=np.float32)),
     "text_cnn": ((20,), 2, {"vocab_size": 50}, lambda rng: tokens(rng, ROWS)),
     "text_gru": ((20,), 2, {"vocab_size": 50}, lambda rng: tokens(rng, ROWS)),
     # detection: the network in ONNX, its peak picking (top-k) after it in PyTorch (onnxrt.Headed)
     "detection": ((1, 32, 32), 3, {}, lambda rng: rng.random((ROWS, 1, 32, 32), dtype=np.float32)),
     "video": ((4, 3, 16, 16), 3, {}, lambda rng: rng.random((SAMPLE_ROWS + 2, 4, 3, 16, 16), dtype=np.float32)),
 }
+CONFIGS = {"sunspots_forecasting": {"hidden": 0, "members": 1, "spread": "horizon"}}  # else the config's defaults
 
 
 @pytest.mark.parametrize("family", list(CASES))
@@ -45,7 +49,7 @@ def test_family_exports_and_matches_torch(family, tmp_path):
     shape, n, kwargs, make = CASES[family]
     torch.manual_seed(0)
     declared = get(family)
-    model = declared.build(declared.config(), shape, n, **kwargs).eval()
+    model = declared.build(declared.config(**CONFIGS.get(family, {})), shape, n, **kwargs).eval()
     x = make(np.random.default_rng(0))
     check = export_checked(model, x, tmp_path / "m.onnx", tolerance=1e-4)
     assert check.rows == len(x) and check.max_abs_diff < 1e-4
