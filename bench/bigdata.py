@@ -25,6 +25,10 @@ import sys
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's Keel (and its workers'), not an installed one: the script's folder
+# (bench/) is first on sys.path, so `components` would otherwise come from wherever the venv installed Keel
+
 FILE_ROWS = 500_000
 ROW_GROUP = 100_000  # what a reader must decode at once; Spark/Dask write ~128 MB groups
 
