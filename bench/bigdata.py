@@ -89,7 +89,8 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
     (work / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
     from components.serving import batch
 
-    timed("predict", lambda: batch.run("bigdata-linear", work / "raw" / "parts", work / "pred", work / "params.yaml"))
+    timed("predict", lambda: batch.run("bigdata-linear", work / "raw" / "parts", work / "pred", work / "params.yaml",
+                                       log_dir=work / "logs"))  # the inference log in the run's folder, not ./logs
     if workers:
         client.close()
         cluster.close()
