@@ -6,9 +6,11 @@ memory: the single-process pyarrow path against Dask with 1 and 2 worker process
 Writes a partitioned Parquet source (float64 features, an int label; 500k rows per file in row groups of 100k),
 then, per engine, in a fresh child process: ingest -> validate (GX per part) -> features (split + out-of-core
 statistics) -> `keel predict` on the raw parts (a registered linear model, untrained: the cost of scoring, not
-its quality). Prints rows/s per stage, the peak RSS of the stage process and of each Dask worker, against the
-dataset's in-memory size (rows x columns x 8 bytes), and the goal lines: 2 workers / 1 worker >= 1.6 on
-features and scoring; pyarrow path peak RSS < 1/4 of the in-memory size. Machine load makes rows/s noisy.
+its quality). Prints rows/s and CPU seconds (stage process + workers) per stage, the peak RSS of the stage process
+and of each Dask worker after each stage and after importing the libraries, against the dataset's in-memory size
+(rows x columns x 8 bytes), and the goal lines: 2 workers / 1 worker >= 1.6 on features and scoring; pyarrow
+path peak RSS < 1/4 of the in-memory size; worker peak = libraries + a few parts, at any row count. Machine load
+makes rows/s noisy (CPU seconds and RSS are not).
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's Keel (and its workers'), not an installed one: the script's folder
+# (bench/) is first on sys.path, so `components` would otherwise come from wherever the venv installed Keel
 
 FILE_ROWS = 500_000
 ROW_GROUP = 100_000  # what a reader must decode at once; Spark/Dask write ~128 MB groups
@@ -52,6 +58,7 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         os.environ["KEEL_DASK_ADDRESS"] = cluster.scheduler_address
+        libraries = sorted(client.run(_import_libraries).values())  # each worker's RSS with Keel's libraries
     from components.config.params import read_params_file
     from components.config.sections import FeaturesConfig, IngestConfig, TabularValidateConfig
     from components.stages import features, ingest, validate
@@ -61,13 +68,15 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
     columns = [f"f{j}" for j in range(cols)]
     check = TabularValidateConfig(columns=columns, labels=[0, 1, 2, 3, 4], min_rows=1000,
                                   ranges={c: (-50.0, 50.0 + cols) for c in columns})
-    seconds, peaks = {}, {}  # peak RSS of this process so far, after each stage
+    seconds, peaks, cpu, worker_peaks = {}, {}, {}, {}  # peak RSS so far and CPU seconds, per stage
 
     def timed(stage, fn):
-        t0 = time.perf_counter()
+        c0, t0 = _cpu() + sum((client.run(_cpu) if workers else {}).values()), time.perf_counter()
         out = fn()
         seconds[stage] = time.perf_counter() - t0
+        cpu[stage] = _cpu() + sum((client.run(_cpu) if workers else {}).values()) - c0
         peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        worker_peaks[stage] = sorted(client.run(_peak).values()) if workers else []
         return out
 
     got = timed("ingest", lambda: ingest.run(IngestConfig(source=str(source)), work / "raw", "tabular"))
@@ -80,15 +89,38 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
     (work / "params.yaml").write_text(json.dumps(params))  # JSON is YAML
     from components.serving import batch
 
-    timed("predict", lambda: batch.run("bigdata-linear", work / "raw" / "parts", work / "pred", work / "params.yaml"))
-    worker_peaks = []
+    timed("predict", lambda: batch.run("bigdata-linear", work / "raw" / "parts", work / "pred", work / "params.yaml",
+                                       log_dir=work / "logs"))  # the inference log in the run's folder, not ./logs
     if workers:
-        worker_peaks = sorted(client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024).values())
         client.close()
         cluster.close()
-    return {"rows": got.rows, "seconds": seconds, "peak_rss_after": peaks, "workers": workers,
+    return {"rows": got.rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_after": peaks, "workers": workers,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-            "worker_peak_rss_bytes": worker_peaks, "rss_after_imports_bytes": base_rss}
+            "worker_peak_rss_bytes": worker_peaks["predict"] if workers else [],
+            "worker_peak_rss_after": worker_peaks, "worker_libraries_rss_bytes": libraries if workers else [],
+            "rss_after_imports_bytes": base_rss}
+
+
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far: reliable where wall time is not (a loaded machine)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _peak() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _import_libraries() -> int:
+    """Import what the stages' tasks import (a worker's fixed cost); return the RSS after it."""
+    import great_expectations  # noqa: F401
+    import psutil
+    import torch  # noqa: F401
+
+    import components.data.streaming  # noqa: F401
+    import components.serving.batch  # noqa: F401
+
+    return psutil.Process().memory_info().rss
 
 
 def register(work: Path, columns: list[str]) -> None:
@@ -143,13 +175,25 @@ def main() -> None:
         print(f"\n{engine}: {res['rows']:,} rows; stage process peak RSS {res['peak_rss_bytes'] / 2**30:.2f} GiB"
               + (f"; per worker {', '.join(f'{b / 2**30:.2f}' for b in res['worker_peak_rss_bytes'])} GiB"
                  if workers else ""))
-        print(f"{'stage':<10}{'seconds':>10}{'rows/s':>14}")
+        if workers:
+            print(f"per worker after importing the libraries: "
+                  f"{', '.join(f'{b / 2**30:.2f}' for b in res['worker_libraries_rss_bytes'])} GiB")
+        print(f"{'stage':<10}{'seconds':>10}{'rows/s':>14}{'CPU s':>10}  peak RSS so far (GiB)")
         for stage, s in res["seconds"].items():
-            print(f"{stage:<10}{s:>10.1f}{res['rows'] / s:>14,.0f}")
+            where = (f"workers {', '.join(f'{b / 2**30:.2f}' for b in res['worker_peak_rss_after'][stage])}"
+                     if workers else f"process {res['peak_rss_after'][stage] / 2**30:.2f}")
+            print(f"{stage:<10}{s:>10.1f}{res['rows'] / s:>14,.0f}{res['cpu_seconds'][stage]:>10.1f}  {where}")
     print(f"\nin-memory size {in_memory / 2**30:.2f} GiB")
     if "pyarrow" in results:
         peak = results["pyarrow"]["peak_rss_bytes"]
         print(f"pyarrow path: peak RSS {peak / 2**30:.2f} GiB = {peak / in_memory:.1%} of it (goal < 25%)")
+    for engine, res in results.items():
+        if res["workers"]:
+            above = max(res["worker_peak_rss_bytes"]) - max(res["worker_libraries_rss_bytes"])
+            part = 100_000 * (args.cols + 1) * 8
+            print(f"{engine}: worker peak RSS {max(res['worker_peak_rss_bytes']) / 2**30:.2f} GiB = libraries "
+                  f"{max(res['worker_libraries_rss_bytes']) / 2**30:.2f} + {above / 2**30:.2f} GiB "
+                  f"({above / part:.0f} parts of 100k rows; bounded: the same at any row count)")
     if "dask1" in results and "dask2" in results:
         for stage in ("ingest", "validate", "features", "predict"):
             ratio = results["dask1"]["seconds"][stage] / results["dask2"]["seconds"][stage]

@@ -117,25 +117,36 @@ def read_parquet(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes (read into one reused buffer: no allocation per block)."""
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def sha256_paths(paths: Iterable[Path]) -> str:
     """One sha256 over files and folders (relative names and contents, in sorted order)."""
-    h = hashlib.sha256()
+    entries = []
     for root in sorted(Path(p) for p in paths):
         files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
-        for f in files:
-            if not f.exists():
-                continue
-            h.update(str(f.relative_to(root.parent)).encode())
-            h.update(sha256_file(f).encode())
+        entries += [(str(f.relative_to(root.parent)), sha256_file(f)) for f in files if f.exists()]
+    return fold_sha256(entries)
+
+
+def dictionary_columns(schema: Any) -> list[str]:
+    """The columns of a pyarrow schema worth Parquet's dictionary encoding: not floats (measured values rarely
+    repeat, so it never pays, and building the dictionary costs ~2-3x the write) nor nested ones."""
+    import pyarrow as pa
+
+    return [f.name for f in schema if not pa.types.is_floating(f.type) and not pa.types.is_nested(f.type)]
+
+
+def fold_sha256(entries: Iterable[tuple[str, str]]) -> str:
+    """`sha256_paths`' digest from its (relative name, file sha256) entries, in its order: for file digests
+    computed elsewhere (a Dask worker hashing the files it wrote)."""
+    h = hashlib.sha256()
+    for name, digest in entries:
+        h.update(name.encode())
+        h.update(digest.encode())
     return h.hexdigest()
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import torch
@@ -29,8 +30,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import IngestError, StageInputError
-from components.core.io import atomic_dir, sha256_paths, write_json
-from components.data.cluster import map_parts
+from components.core.io import atomic_dir, dictionary_columns, fold_sha256, sha256_file, write_json
+from components.data.cluster import kept, map_parts, session, sha256_tree
 from components.data.sources import dataset_name
 from components.data.transforms.tabular import TabularTransform
 from components.data.validator import Failure, ValidationReport, Validator
@@ -64,17 +65,19 @@ def ingest(source: Path, out_dir: Path, label_column: str, kind: str, part_rows:
     plan = plan_parts(ds, part_rows or PART_ROWS)
     if not plan:
         raise IngestError(f"{source}: the Parquet dataset has no rows")
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir) as tmp, session():
         (tmp / PARTS_DIR).mkdir()
-        rows = sum(map_parts(write_part, [(ranges, ds.schema, names, tmp / PARTS_DIR / f"part-{i:05d}.parquet")
-                                          for i, ranges in enumerate(plan)]))
-        manifest = {"source": str(source), "dataset": dataset_name(str(source)), "kind": kind, "rows": rows,
-                    "columns": names, "dtypes": {n: str(t) for n, t in zip(names, ds.schema.types, strict=True)},
-                    "image_shape": None, "layout": "partitioned",
-                    "parts": [f.name for f in part_files(tmp / PARTS_DIR)],
-                    "source_sha256": sha256_paths([Path(source)]), "sha256": sha256_paths([tmp / PARTS_DIR])}
+        written = map_parts(write_part, [(ranges, ds.schema, names, tmp / PARTS_DIR / f"part-{i:05d}.parquet")
+                                         for i, ranges in enumerate(plan)])  # (rows, sha256) per part
+        parts = [f"part-{i:05d}.parquet" for i in range(len(plan))]
+        manifest = {"source": str(source), "dataset": dataset_name(str(source)), "kind": kind,
+                    "rows": sum(r for r, _ in written), "columns": names,
+                    "dtypes": {n: str(t) for n, t in zip(names, ds.schema.types, strict=True)},
+                    "image_shape": None, "layout": "partitioned", "parts": parts,
+                    "source_sha256": sha256_tree(Path(source)),  # = sha256_paths, the files hashed in parallel
+                    "sha256": fold_sha256((f"{PARTS_DIR}/{p}", d) for p, (_, d) in zip(parts, written, strict=True))}
         write_json(tmp / paths.MANIFEST_FILE, manifest)
-    log.info("ingest: %d rows from %s -> %d parts in %s", rows, source, len(plan), out_dir)
+    log.info("ingest: %d rows from %s -> %d parts in %s", manifest["rows"], source, len(plan), out_dir)
     return manifest
 
 
@@ -95,11 +98,12 @@ def plan_parts(ds: pads.FileSystemDataset, part_rows: int) -> list[list[tuple[st
     return [p for p in plan if p]
 
 
-def write_part(ranges: list[tuple[str, dict, int, int]], schema: pa.Schema, names: list[str], out: Path) -> int:
+def write_part(ranges: list[tuple[str, dict, int, int]], schema: pa.Schema, names: list[str],
+               out: Path) -> tuple[int, str]:
     """Write one planned part to `out` (a source row group decoded at a time, hive partition keys added as
-    constant columns, columns renamed to `names`); returns its rows."""
+    constant columns, columns renamed to `names`); returns its rows and the file's sha256."""
     rows, renamed = 0, pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)])
-    with pq.ParquetWriter(out, renamed) as writer:
+    with pq.ParquetWriter(out, renamed, use_dictionary=dictionary_columns(renamed)) as writer:
         for path, keys, start, end in ranges:
             source, first = pq.ParquetFile(path), 0
             for g in range(source.metadata.num_row_groups):
@@ -111,7 +115,7 @@ def write_part(ranges: list[tuple[str, dict, int, int]], schema: pa.Schema, name
                     writer.write_table(pa.Table.from_arrays([cols[n] for n in schema.names], schema=renamed))
                     rows += t.num_rows
                 first = last
-    return rows
+    return rows, sha256_file(out)
 
 
 def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
@@ -132,16 +136,11 @@ def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
                             failures=failures, rows=total), {p: r.success for p, r in reports.items()}
 
 
-_VALIDATORS: dict[str, Validator] = {}  # per process: one GX context and suite for every part a worker checks
-
-
 def validate_part(cfg, manifest: dict[str, Any], f: Path) -> ValidationReport:
-    """The GX suite on one part, with this process's Validator for (cfg, manifest)."""
-    key = cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
-    if key not in _VALIDATORS:
-        _VALIDATORS.clear()
-        _VALIDATORS[key] = Validator(cfg, manifest, name="part")
-    return _VALIDATORS[key](pq.read_table(f).to_pandas())
+    """The GX suite on one part, with this worker's Validator for (cfg, manifest) (`kept`: one GX context and
+    suite for every part the worker checks)."""
+    key = "part" + cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
+    return kept(key, lambda: Validator(cfg, manifest, name="part"))(pq.read_table(f).to_pandas())
 
 
 class _Moments:
@@ -150,10 +149,15 @@ class _Moments:
     def __init__(self, width: int):
         self.n, self.mean, self.m2 = 0, np.zeros(width), np.zeros(width)
 
-    def update(self, x: np.ndarray) -> None:
-        if len(x):
-            mean = x.mean(axis=0)
-            self.merge(len(x), mean, ((x - mean) ** 2).sum(axis=0))
+    def update(self, table: pa.Table | pa.RecordBatch, columns: list[str]) -> None:
+        """Merge the moments of `columns` of `table` (as float64; a null makes them NaN, as numpy's would), computed
+        column by column by Arrow, without the temporary copies of a numpy matrix."""
+        n = table.num_rows
+        if n:
+            cols = [table.column(c).cast(pa.float64()) for c in columns]
+            mean = [pc.mean(c, skip_nulls=False).as_py() for c in cols]
+            var = [pc.variance(c, ddof=0, skip_nulls=False).as_py() for c in cols]
+            self.merge(n, np.array(mean, dtype=np.float64), np.array(var, dtype=np.float64) * n)  # None -> NaN
 
     def merge(self, n_b: int, mean_b: np.ndarray, m2_b: np.ndarray) -> _Moments:
         if n_b:
@@ -181,7 +185,8 @@ def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: 
         for name in paths.SPLITS:
             (tmp / name).mkdir()
         files = part_files(Path(raw_dir) / PARTS_DIR)
-        for part in map_parts(split_part, [(cfg, i, f, tmp, columns, task) for i, f in enumerate(files)]):
+        done = map_parts(split_part, [(cfg, i, f, tmp, columns, task) for i, f in enumerate(files)])
+        for part in done:
             x_stats.merge(*part["x"])
             y_stats.merge(*part["y"])
             classes.update(part["classes"])
@@ -192,7 +197,10 @@ def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: 
                  if task == "regression" else {"classes": sorted(classes)})
         transform = TabularTransform(columns=columns, mean=x_stats.mean.tolist(), std=x_stats.std.tolist(), **extra)
         write_json(tmp / paths.TRANSFORM_FILE, transform.model_dump(mode="json"))
-        hashes = {name: sha256_paths([tmp / name]) for name in paths.SPLITS}
+        # = sha256_paths([tmp / name]), from the digests the parts' tasks took of the files they wrote
+        hashes = {name: fold_sha256((f"{name}/{f.name}", part["sha256"][name]) for f, part in zip(files, done,
+                                                                                                  strict=True))
+                  for name in paths.SPLITS}
         write_json(tmp / paths.SPLIT_FILE, {"seed": cfg.seed, "dataset": manifest["dataset"], "layout": "partitioned",
                                             "raw_sha256": manifest["sha256"], "sizes": sizes, "sha256": hashes})
     return sizes, hashes
@@ -200,30 +208,35 @@ def features(cfg, raw_dir: Path, out_dir: Path, manifest: dict[str, Any], task: 
 
 def split_part(cfg, i: int, f: Path, out: Path, columns: list[str], task: str) -> dict[str, Any]:
     """Part `i` (`f`) into `<out>/<split>/<f.name>`: each row's split drawn from a generator seeded by
-    (features.seed, i), so it is the same wherever the part runs; returns its sizes and train statistics."""
+    (features.seed, i), so it is the same wherever the part runs; returns its sizes, train statistics and the
+    sha256 of the three files it wrote."""
     x_stats, y_stats, classes = _Moments(len(columns)), _Moments(1), set()
     sizes = dict.fromkeys(paths.SPLITS, 0)
     source = pq.ParquetFile(f)
-    writers = {name: pq.ParquetWriter(out / name / f.name, source.schema_arrow) for name in paths.SPLITS}
+    schema = source.schema_arrow
+    writers = {name: pq.ParquetWriter(out / name / f.name, schema, use_dictionary=dictionary_columns(schema))
+               for name in paths.SPLITS}
     rng = np.random.default_rng([cfg.seed, i])  # the split of a row depends on (seed, part, position)
     for batch in source.iter_batches(batch_size=BATCH_ROWS):  # a row group at a time, at most
-        u = rng.random(batch.num_rows)
-        which = np.where(u < cfg.test_size, 2, np.where(u < cfg.test_size + cfg.val_size, 1, 0))
-        for k, name in enumerate(paths.SPLITS):
-            part = batch.filter(pa.array(which == k))
+        u = rng.random(batch.num_rows)  # test: u < test_size; val: then u < test_size + val_size; train: the rest
+        test = u < cfg.test_size
+        val = (u < cfg.test_size + cfg.val_size) & ~test
+        masks = {"train": ~(test | val), "val": val, "test": test}  # bytes per row: no large temporaries
+        parts = {name: batch.filter(pa.array(masks[name])) for name in paths.SPLITS}
+        for name, part in parts.items():
             writers[name].write_batch(part)
             sizes[name] += part.num_rows
-        train = batch.filter(pa.array(which == 0))
-        x_stats.update(np.column_stack([train.column(c).to_numpy().astype(np.float64) for c in columns]))
-        y = train.column(LABEL).to_numpy()
+        train = parts["train"]
+        x_stats.update(train, columns)
         if task == "regression":
-            y_stats.update(y.astype(np.float64)[:, None])
+            y_stats.update(train, [LABEL])
         else:
-            classes.update(np.unique(y).tolist())
+            classes.update(np.unique(train.column(LABEL).to_numpy()).tolist())
     for w in writers.values():
         w.close()
     return {"sizes": sizes, "classes": classes, "x": (x_stats.n, x_stats.mean, x_stats.m2),
-            "y": (y_stats.n, y_stats.mean, y_stats.m2)}
+            "y": (y_stats.n, y_stats.mean, y_stats.m2),
+            "sha256": {name: sha256_file(out / name / f.name) for name in paths.SPLITS}}  # hashed here, in parallel
 
 
 class ParquetStream(IterableDataset):

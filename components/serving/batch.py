@@ -22,9 +22,9 @@ from pydantic import BaseModel
 from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
-from components.core.io import atomic_dir, atomic_path, sha256_file, sha256_paths
+from components.core.io import atomic_dir, atomic_path, dictionary_columns, sha256_file, sha256_paths
 from components.data import media
-from components.data.cluster import map_parts
+from components.data.cluster import kept, map_parts, session, sha256_tree
 from components.data.validator import Validator
 from components.inference.scorelog.writer import open_log
 from components.lifecycle import registry
@@ -158,23 +158,24 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
     _MODELS.clear()
     _MODELS[ref.model_uri] = loaded.model  # parts scored in this process (no Dask) reuse this copy
     request_id = uuid4().hex
-    digest = sha256_paths([Path(input_dir)])
-    meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
-            "input": str(input_dir), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id,
-            "backend": loaded.backend}
-    try:
-        sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
-    except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
-        raise StageInputError(f"{input_dir}: a part is not a readable Parquet file: {e}") from e
-    starts = [sum(sizes[:i]) for i in range(len(files))]
     logging_to = (log_dir, params_path, request_id)
-    with atomic_dir(Path(output_dir)) as tmp:
-        done = map_parts(score_part, [(ref.model_uri, loaded.validation, loaded.manifest, f, chunk_rows,
-                                       tmp / f"part-{i:05d}.parquet", meta, logging_to, start)
-                                      for i, (f, start) in enumerate(zip(files, starts, strict=True))])
-        rows, chunks, checks = (sum(d[k] for d in done) for k in range(3))
-        if not rows:
-            raise StageInputError(f"{input_dir}: no rows to score")
+    with session():  # hashing and scoring on one cluster
+        digest = sha256_tree(Path(input_dir))  # = sha256_paths([input_dir]), the files hashed in parallel
+        meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
+                "input": str(input_dir), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id,
+                "backend": loaded.backend}
+        try:
+            sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise StageInputError(f"{input_dir}: a part is not a readable Parquet file: {e}") from e
+        starts = [sum(sizes[:i]) for i in range(len(files))]
+        with atomic_dir(Path(output_dir)) as tmp:
+            done = map_parts(score_part, [(ref.model_uri, loaded.validation, loaded.manifest, f, chunk_rows,
+                                           tmp / f"part-{i:05d}.parquet", meta, logging_to, start)
+                                          for i, (f, start) in enumerate(zip(files, starts, strict=True))])
+            rows, chunks, checks = (sum(d[k] for d in done) for k in range(3))
+            if not rows:
+                raise StageInputError(f"{input_dir}: no rows to score")
     log.info("batch: %s v%s scored %d rows in %d parts -> %s", model_name, ref.version, rows, len(files), output_dir)
     return BatchResult(model_name=model_name, version=ref.version, model_uri=ref.model_uri, input=Path(input_dir),
                        input_sha256=digest, output=Path(output_dir), rows=rows, chunks=chunks, checks_passed=checks,
@@ -198,7 +199,9 @@ def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | N
     the inference log as rows `start`.. of the run's request."""
     log_dir, params_path, request_id = logging_to
     model = loaded_model(model_uri)
-    chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest)
+    key = "batch" + cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
+    check = kept(key, lambda: Validator(cfg, manifest, require_label=False, name="batch", chunks=True))
+    chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest, check=check)
     scorelog = open_log(log_dir, meta["model"], meta["version"], model.ckpt, params_path, "batch")
     try:
         return write_predictions(model, chunks, out, meta, scorelog, request_id, start)
@@ -224,11 +227,9 @@ def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Pa
             if name is not None:
                 scored.insert(0, name, chunk[name].to_numpy())
             table = pa.Table.from_pandas(scored, preserve_index=False)
-            if writer is None:  # no dictionary encoding for float columns: it never pays and costs ~3x the write
-                dictionary = [f.name for f in table.schema
-                              if not pa.types.is_floating(f.type) and not pa.types.is_nested(f.type)]
+            if writer is None:
                 writer = pq.ParquetWriter(out, table.schema.with_metadata({META_KEY: json.dumps(meta).encode()}),
-                                          use_dictionary=dictionary)
+                                          use_dictionary=dictionary_columns(table.schema))
             writer.write_table(table)
             rows, n, checks = rows + len(chunk), n + 1, checks + report.successful
     finally:
@@ -237,12 +238,13 @@ def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Pa
     return rows, n, checks
 
 
-def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict,
-                   kind: str | None = None) -> Iterator[tuple[pd.DataFrame, Any]]:
+def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict, kind: str | None = None,
+                   check: Validator | None = None) -> Iterator[tuple[pd.DataFrame, Any]]:
     """The input's chunks (label dropped), each with its passing GX report; the first failing chunk raises
     DataValidationError naming the rows, the checks, counts and examples. `kind`: the input is a folder of
-    that media kind's files."""
-    check = Validator(cfg, manifest, require_label=False, name="batch", chunks=True)
+    that media kind's files. `check`: the Validator to use (a worker's, kept for all its parts; default a new
+    one for this input)."""
+    check = check or Validator(cfg, manifest, require_label=False, name="batch", chunks=True)
     start = 0
     chunks = media.scoring_chunks(input_path, kind, chunk_rows) if kind else read_chunks(input_path, chunk_rows)
     for chunk in chunks:

@@ -59,7 +59,7 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
         if partitioned:  # one part at a time; Data Docs per part would be as many sites: none
             report, per_part = validate_parts(cfg, raw_dir, manifest)
             write_json(tmp / "partitions.json", per_part)
-            labels = _labels(Path(raw_dir) / PARTS_DIR)
+            labels = None  # read only for the class checks: every part's label column, on this process
             texts = [c for c, t in manifest.get("dtypes", {}).items() if "string" in t]
             frames = (read_parquet(f)[texts] for f in part_files(Path(raw_dir) / PARTS_DIR)) if texts else []
         else:
@@ -67,6 +67,7 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
             frames = [labels]
             report = validate(labels, cfg, manifest, docs_dir=tmp / "data_docs", suite=suite)
         if task is not None and TASKS[task].split == "stratified":  # (streamed parts: split per row, not by sklearn)
+            labels = _labels(Path(raw_dir) / PARTS_DIR) if labels is None else labels
             problems = class_problems(labels, FeaturesConfig(val_size=val_size, test_size=test_size), not partitioned)
             extra = [Failure(expectation=check, column=LABEL, error=problem) for check, problem in problems]
             report = report.model_copy(update={"failures": report.failures + extra,

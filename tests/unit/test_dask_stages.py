@@ -11,7 +11,7 @@ import torch
 
 from components.core import paths
 from components.core.errors import DataValidationError
-from components.core.io import read_json
+from components.core.io import read_json, sha256_paths
 from components.data import cluster, streaming
 from components.inference.checkpoint import build_model, save_checkpoint
 from components.lifecycle import registry, tracking
@@ -111,6 +111,11 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
     assert raw[0]["parts"] == raw[1]["parts"] and len(raw[0]["parts"]) == 5 and raw[0]["sha256"] == raw[1]["sha256"]
     assert "zone" in raw[0]["columns"]  # the hive partition key became a column
     assert one.sizes == two.sizes and one.sha256 == two.sha256  # every row drew the same split
+    # the digests folded from the files' hashes taken by the tasks are sha256_paths of what was written
+    assert raw[1]["sha256"] == sha256_paths([tmp_path / "two" / "raw" / streaming.PARTS_DIR])
+    assert raw[0]["source_sha256"] == raw[1]["source_sha256"] == sha256_paths([src])
+    assert two.sha256 == {n: sha256_paths([tmp_path / "two" / "feat" / n]) for n in paths.SPLITS}
+    assert p_one.input_sha256 == p_two.input_sha256 == sha256_paths([scored])
     for key in ("mean", "std", "target_mean", "target_std"):
         assert np.allclose(one_t[key], two_t[key], rtol=1e-9, atol=0)
     a, b = (pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / d / "pred").glob("*.parquet"))])
@@ -136,3 +141,39 @@ def test_embedded_local_cluster_runs_the_parts_in_worker_processes(monkeypatch, 
     assert cluster.map_parts(cluster.use_dask, [()]) == [True]  # components.data.cluster imported on the worker
     pids = cluster.map_parts(os.getpid.__call__, [()])
     assert pids[0] != os.getpid()
+
+
+def test_a_worker_keeps_one_validator_and_drops_the_last_frame_it_held(tmp_path):
+    """GX contexts are reference cycles holding the last frame they validated: one per part would pile up
+    until a full collection. A worker keeps one Validator for all its parts; a new suite replaces it."""
+    import gc
+
+    from great_expectations.data_context import AbstractDataContext
+
+    from components.config.sections import TabularValidateConfig
+
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"part-{i:05d}.parquet")
+        pd.DataFrame(np.random.default_rng(i).normal(size=(234, 3)), columns=COLS).assign(
+            label=np.float64(i)).to_parquet(files[-1], index=False)
+    manifest = {"kind": "tabular", "columns": [*COLS, "label"], "dataset": "t"}
+    cfg = TabularValidateConfig(columns=COLS, min_rows=1)
+
+    def alive() -> tuple[int, int]:  # GX contexts, and frames of a part, reachable or not
+        objects = gc.get_objects()
+        return (sum(isinstance(o, AbstractDataContext) for o in objects),
+                sum(isinstance(o, pd.DataFrame) and len(o) == 234 for o in objects))
+
+    assert streaming.validate_part(cfg, manifest, files[0]).success  # this thread's Validator, holding a frame
+    gc.collect()
+    before = alive()
+    gc.disable()  # as between Python's rare full collections
+    try:
+        assert all(streaming.validate_part(cfg, manifest, f).success for f in files)
+        assert alive() == before  # the same context, holding only the last part's frame
+        other = cfg.model_copy(update={"min_rows": 2})
+        assert streaming.validate_part(other, manifest, files[1]).success
+        assert alive() == before  # a new suite's context; the previous one collected with its frame
+    finally:
+        gc.enable()
