@@ -63,7 +63,7 @@ def main() -> None:
                                                        paths.FEATURES_DIR, p.task)),
                      ("train", lambda: train.run(p, paths.FEATURES_DIR, paths.MODEL_DIR)),
                      ("evaluate", lambda: evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR,
-                                                       paths.REPORTS_DIR)),
+                                                       paths.REPORTS_DIR, train=p.train)),
                      ("register", lambda: register.run(p.registration, paths.MODEL_DIR, paths.FEATURES_DIR,
                                                        paths.RAW_DIR, paths.VALIDATION_DIR, paths.REPORTS_DIR,
                                                        paths.REGISTER_DIR))]:

@@ -41,7 +41,8 @@ if mode == "direct":
         ("validate", lambda: validate.run(params.validation, paths.RAW_DIR, paths.VALIDATION_DIR)),
         ("features", lambda: features.run(params.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR)),
         ("train", lambda: train.run(params, paths.FEATURES_DIR, paths.MODEL_DIR)),
-        ("evaluate", lambda: evaluate.run(params.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)),
+        ("evaluate", lambda: evaluate.run(params.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR,
+                                             train=params.train)),
         ("register", lambda: register.run(params.registration)),
     ]
     out = {}

@@ -94,7 +94,7 @@ def main(family: str, only: list[str]) -> None:
             cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.perf_counter()
             done = train.run(p, tmp / "features", tmp / "model")
             wall, cpu = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_utime - cpu0
-            m = evaluate.run(p.evaluate, tmp / "model", tmp / "features", tmp / "reports").metrics
+            m = evaluate.run(p.evaluate, tmp / "model", tmp / "features", tmp / "reports", train=p.train).metrics
             hist = read_json(tmp / "model" / paths.HISTORY_FILE)
             results[name] = {"overrides": {k: v for k, v in overrides.items()},
                              "max_grad_norm": p.train.privacy.max_grad_norm if p.train.privacy.enabled else None,

@@ -67,7 +67,7 @@ features.run(p.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR
 t0 = time.perf_counter()
 train.run(p, paths.FEATURES_DIR, paths.MODEL_DIR)
 train_s = time.perf_counter() - t0
-evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)
+evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR, train=p.train)
 reg = register.run(p.registration)
 print(json.dumps({"dataset": reg.model_name.rsplit("-" + p.model, 1)[0], "staged": reg.staged, "seed": p.train.seed,
                   "train_s": round(train_s, 1)}))

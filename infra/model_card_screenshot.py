@@ -40,7 +40,7 @@ def register_version(project: Path) -> str:
     validate.run(p.validation, paths.RAW_DIR, paths.VALIDATION_DIR)
     features.run(p.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR, p.task)
     train.run(p, paths.FEATURES_DIR, paths.MODEL_DIR)
-    evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)
+    evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR, train=p.train)
     done = register.run(p.registration, paths.MODEL_DIR, paths.FEATURES_DIR, paths.RAW_DIR, paths.VALIDATION_DIR,
                         paths.REPORTS_DIR, paths.REGISTER_DIR)
     return str(done.version)

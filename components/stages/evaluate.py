@@ -41,9 +41,10 @@ class EvalResult(BaseModel):
 
 
 def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
-        reports_dir: Path = paths.REPORTS_DIR, train: TrainConfig | None = None) -> EvalResult:
+        reports_dir: Path = paths.REPORTS_DIR, *, train: TrainConfig) -> EvalResult:
     """Score the test split; write metrics.json, details.json and plots; log them to the model's MLflow run.
-    A forecasting family is also refitted at rolling origins with the `train` settings (evaluate.backtest)."""
+    A forecasting family is also refitted at rolling origins with the `train` settings (evaluate.backtest):
+    the params' `train` section, the one the model was trained with (required: a default would refit another model)."""
     model_dir, reports_dir = Path(model_dir), Path(reports_dir)
     require_files(model_dir, [paths.CHECKPOINT_FILE, paths.HISTORY_FILE, paths.RUN_FILE])
     ckpt = load_checkpoint(model_dir / paths.CHECKPOINT_FILE)
@@ -65,7 +66,7 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     history = read_json(model_dir / paths.HISTORY_FILE)
     plot_dir = reports_dir / paths.PLOTS_DIR
     if task.backtest and cfg.backtest.enabled:  # the headline figures: the mean over rolling origins
-        bt = backtest.run(ckpt, fitted_on, test, cfg.backtest, train or TrainConfig())
+        bt = backtest.run(ckpt, fitted_on, test, cfg.backtest, train)
         metrics |= backtest.metrics(bt)
         details["backtest"] = backtest.details(bt)
         series = regularize(backtest.full_series(fitted_on, test), ckpt.transform.freq)

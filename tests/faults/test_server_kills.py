@@ -92,7 +92,7 @@ def prepare(root: Path, mp) -> tuple[Path, Path]:
     register_version(project)
     p = load_params(write_params(project / "params.yaml", {**TINY, "train.seed": 7}))
     train.run(p, paths.FEATURES_DIR, paths.MODEL_DIR)
-    evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)
+    evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR, train=p.train)
     trainer.mkdir()
     shutil.copytree(project / "data", trainer / "data")
     write_params(trainer / "params.yaml", {**TINY, "train.epochs": 3, "train.patience": 3})

@@ -23,6 +23,6 @@ def register_version(project: Path, overrides: dict | None = None):
         validate.run(p.validation, paths.RAW_DIR, paths.VALIDATION_DIR)
         features.run(p.features, paths.RAW_DIR, paths.VALIDATION_DIR, paths.FEATURES_DIR, p.task)
     train.run(p, paths.FEATURES_DIR, paths.MODEL_DIR)
-    evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR)
+    evaluate.run(p.evaluate, paths.MODEL_DIR, paths.FEATURES_DIR, paths.REPORTS_DIR, train=p.train)
     return register.run(p.registration, paths.MODEL_DIR, paths.FEATURES_DIR, paths.RAW_DIR, paths.VALIDATION_DIR,
                         paths.REPORTS_DIR, paths.REGISTER_DIR)

@@ -37,7 +37,7 @@ def test_run_splits_headline_metrics_from_detail(tmp_path, small_digits, mlflow_
     validate.run(p.validation)
     features.run(p.features)
     train.run(p)
-    result = evaluate.run(p.evaluate)
+    result = evaluate.run(p.evaluate, train=p.train)
     metrics, detail = read_json(tmp_path / "reports/metrics.json"), read_json(tmp_path / "reports/details.json")
     trust = {k for k in metrics if k.startswith(("robust_", "mia_"))}  # evaluate.robustness / membership test
     assert set(metrics) - trust == {"accuracy", "macro_f1", "loss", "n_test"}
