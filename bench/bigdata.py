@@ -64,7 +64,7 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
     from components.stages import features, ingest, validate
 
     work.mkdir(parents=True)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # after imports
+    base_rss = _peak()  # after imports
     columns = [f"f{j}" for j in range(cols)]
     check = TabularValidateConfig(columns=columns, labels=[0, 1, 2, 3, 4], min_rows=1000,
                                   ranges={c: (-50.0, 50.0 + cols) for c in columns})
@@ -75,7 +75,7 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
         out = fn()
         seconds[stage] = time.perf_counter() - t0
         cpu[stage] = _cpu() + sum((client.run(_cpu) if workers else {}).values()) - c0
-        peaks[stage] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        peaks[stage] = _peak()
         worker_peaks[stage] = sorted(client.run(_peak).values()) if workers else []
         return out
 
@@ -95,7 +95,7 @@ def stages(source: Path, work: Path, cols: int, workers: int) -> dict:
         client.close()
         cluster.close()
     return {"rows": got.rows, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_after": peaks, "workers": workers,
-            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_rss_bytes": _peak(),
             "worker_peak_rss_bytes": worker_peaks["predict"] if workers else [],
             "worker_peak_rss_after": worker_peaks, "worker_libraries_rss_bytes": libraries if workers else [],
             "rss_after_imports_bytes": base_rss}
@@ -108,6 +108,7 @@ def _cpu() -> float:
 
 
 def _peak() -> int:
+    """This process's peak RSS so far, in bytes."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

@@ -123,11 +123,16 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def files_under(root: Path) -> list[Path]:
+    """The files of a folder, recursively and sorted (`[root]` for a file): what `sha256_paths` hashes."""
+    return sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+
+
 def sha256_paths(paths: Iterable[Path]) -> str:
     """One sha256 over files and folders (relative names and contents, in sorted order)."""
     entries = []
     for root in sorted(Path(p) for p in paths):
-        files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+        files = files_under(root)
         entries += [(str(f.relative_to(root.parent)), sha256_file(f)) for f in files if f.exists()]
     return fold_sha256(entries)
 

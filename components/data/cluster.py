@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from components.core.io import fold_sha256, sha256_file
+from components.core.io import files_under, fold_sha256, sha256_file
 
 ADDRESS_ENV = "KEEL_DASK_ADDRESS"
 ENGINE_ENV = "KEEL_DATA_ENGINE"
@@ -134,6 +134,6 @@ def kept(key: str, build: Callable[[], T]) -> T:
 def sha256_tree(root: Path) -> str:
     """`sha256_paths([root])` with the files hashed in parallel (`map_parts`): the same digest."""
     root = Path(root)
-    files = sorted(f for f in root.rglob("*") if f.is_file()) if root.is_dir() else [root]
+    files = files_under(root)
     digests = map_parts(sha256_file, [(f,) for f in files])
     return fold_sha256((str(f.relative_to(root.parent)), d) for f, d in zip(files, digests, strict=True))

@@ -14,7 +14,6 @@ Peak memory: about one part (PART_ROWS rows, in validate) or one source row grou
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -31,10 +30,10 @@ from components.core import paths
 from components.core.columns import LABEL
 from components.core.errors import IngestError, StageInputError
 from components.core.io import atomic_dir, dictionary_columns, fold_sha256, sha256_file, write_json
-from components.data.cluster import kept, map_parts, session, sha256_tree
+from components.data.cluster import map_parts, session, sha256_tree
 from components.data.sources import dataset_name
 from components.data.transforms.tabular import TabularTransform
-from components.data.validator import Failure, ValidationReport, Validator
+from components.data.validator import Failure, ValidationReport, kept_validator
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +66,9 @@ def ingest(source: Path, out_dir: Path, label_column: str, kind: str, part_rows:
         raise IngestError(f"{source}: the Parquet dataset has no rows")
     with atomic_dir(out_dir) as tmp, session():
         (tmp / PARTS_DIR).mkdir()
-        written = map_parts(write_part, [(ranges, ds.schema, names, tmp / PARTS_DIR / f"part-{i:05d}.parquet")
-                                         for i, ranges in enumerate(plan)])  # (rows, sha256) per part
         parts = [f"part-{i:05d}.parquet" for i in range(len(plan))]
+        written = map_parts(write_part, [(ranges, ds.schema, names, tmp / PARTS_DIR / part)
+                                         for part, ranges in zip(parts, plan, strict=True)])  # (rows, sha256) per part
         manifest = {"source": str(source), "dataset": dataset_name(str(source)), "kind": kind,
                     "rows": sum(r for r, _ in written), "columns": names,
                     "dtypes": {n: str(t) for n, t in zip(names, ds.schema.types, strict=True)},
@@ -139,8 +138,7 @@ def validate_parts(cfg, raw_dir: Path, manifest: dict[str, Any]):
 def validate_part(cfg, manifest: dict[str, Any], f: Path) -> ValidationReport:
     """The GX suite on one part, with this worker's Validator for (cfg, manifest) (`kept`: one GX context and
     suite for every part the worker checks)."""
-    key = "part" + cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
-    return kept(key, lambda: Validator(cfg, manifest, name="part"))(pq.read_table(f).to_pandas())
+    return kept_validator(cfg, manifest, "part")(pq.read_table(f).to_pandas())
 
 
 class _Moments:

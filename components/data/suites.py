@@ -187,18 +187,20 @@ def media_suite(cfg: Any, columns: list[str], manifest: dict[str, Any], require_
 SUITES: dict[str, Callable[..., Suite]] = {"image": image_suite, "tabular": tabular_suite, "series": series_suite,
                                            "text": text_suite, "image_file": media_suite, "detection": media_suite,
                                            "video": media_suite}
-# data kind -> derived columns added before the suite runs (checks GX cannot express on the raw columns).
-# Media kinds: the table of per-file check values (decoded here, or at ingest for clips) replaces the rows.
-DERIVED: dict[str, Callable[[pd.DataFrame, Any], pd.DataFrame]] = {
-    "series": series_gaps, "image_file": images.image_checks, "detection": coco.box_checks, "video": video.clip_checks}
+# data kind -> derived columns added before the suite runs (checks GX cannot express on the raw columns), from
+# (df, validate settings, manifest). Media kinds: the table of per-file check values (decoded here, or at ingest
+# for clips) replaces the rows; clips not decoded at ingest are decoded with `manifest["decode"]`: the settings
+# ingest used, recorded in the model (`suite_manifest`).
+DERIVED: dict[str, Callable[[pd.DataFrame, Any, dict[str, Any]], pd.DataFrame]] = {
+    "series": lambda df, cfg, manifest: series_gaps(df, cfg),
+    "image_file": lambda df, cfg, manifest: images.image_checks(df, cfg),
+    "detection": lambda df, cfg, manifest: coco.box_checks(df, cfg),
+    "video": lambda df, cfg, manifest: video.clip_checks(df, cfg, manifest.get("decode"))}
 
 
 def derive(kind: str, df: pd.DataFrame, cfg: Any, manifest: dict[str, Any]) -> pd.DataFrame:
-    """`df` as the kind's suite sees it: DERIVED's columns (none for other kinds). Clips not decoded at ingest
-    are decoded with `manifest["decode"]`: the settings ingest used, recorded in the model (`suite_manifest`)."""
-    if kind == "video":
-        return video.clip_checks(df, cfg, manifest.get("decode"))
-    return DERIVED[kind](df, cfg) if kind in DERIVED else df
+    """`df` as the kind's suite sees it: DERIVED's columns (none for other kinds)."""
+    return DERIVED[kind](df, cfg, manifest) if kind in DERIVED else df
 
 
 # data kind -> the column naming each row's file in a failure

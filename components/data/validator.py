@@ -4,6 +4,7 @@ count and examples."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from components.config.sections import ValidateConfig
+from components.data.cluster import kept
 from components.data.profile import BETWEEN, EXIST, NOT_NULL, TYPE, ColumnChecks, column_profile, hint, profiled
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
 from components.data.suites import MEDIA_INDEX, SUITES, Suite, derive
@@ -198,6 +200,13 @@ def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], do
              require_label: bool = True, name: str = "raw", suite: SuiteChoice | None = None) -> ValidationReport:
     """Run the kind's suite (`manifest["kind"]`) on `df` through GX; Data Docs into `docs_dir`."""
     return Validator(cfg, manifest, docs_dir, require_label, name, suite=suite)(df)
+
+
+def kept_validator(cfg: ValidateConfig, manifest: dict[str, Any], name: str, **kwargs: Any) -> Validator:
+    """This worker thread's Validator for (name, cfg, manifest), built once for every part it checks
+    (components/data/cluster.kept: one GX context and suite, the previous one dropped)."""
+    key = name + cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
+    return kept(key, lambda: Validator(cfg, manifest, name=name, **kwargs))
 
 
 EXAMPLES = 20  # values kept per failure, as GX's SUMMARY format keeps

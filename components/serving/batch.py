@@ -24,8 +24,8 @@ from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_dir, atomic_path, dictionary_columns, sha256_file, sha256_paths
 from components.data import media
-from components.data.cluster import kept, map_parts, session, sha256_tree
-from components.data.validator import Validator
+from components.data.cluster import map_parts, session, sha256_tree
+from components.data.validator import Validator, kept_validator
 from components.inference.scorelog.writer import open_log
 from components.lifecycle import registry
 from components.lifecycle.ledger import now_iso
@@ -199,8 +199,7 @@ def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | N
     the inference log as rows `start`.. of the run's request."""
     log_dir, params_path, request_id = logging_to
     model = loaded_model(model_uri)
-    key = "batch" + cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
-    check = kept(key, lambda: Validator(cfg, manifest, require_label=False, name="batch", chunks=True))
+    check = kept_validator(cfg, manifest, "batch", require_label=False, chunks=True)
     chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest, check=check)
     scorelog = open_log(log_dir, meta["model"], meta["version"], model.ckpt, params_path, "batch")
     try:

@@ -18,7 +18,6 @@ from components.config.sections import EvaluateConfig, TrainConfig
 from components.core import paths
 from components.core.io import read_json, require_files, write_json
 from components.data.artifacts import load_split
-from components.data.series import regularize
 from components.inference.checkpoint import load_checkpoint
 from components.inference.predict import predict, task_of
 from components.lifecycle import tracking
@@ -69,8 +68,7 @@ def run(cfg: EvaluateConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         bt = backtest.run(ckpt, fitted_on, test, cfg.backtest, train)
         metrics |= backtest.metrics(bt)
         details["backtest"] = backtest.details(bt)
-        series = regularize(backtest.full_series(fitted_on, test), ckpt.transform.freq)
-        backtest_plots = backtest.write_plots(bt, series, plot_dir)
+        backtest_plots = backtest.write_plots(bt, plot_dir)
     else:
         backtest_plots = []
     written = backtest_plots + task.plots(ckpt.transform, test, predictions, plot_dir) + [

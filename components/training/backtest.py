@@ -40,6 +40,7 @@ SCORES = ("mase", "coverage80", "pinball")
 class Backtest:
     """Per-origin forecasts and scores of the model and each baseline."""
 
+    series: pd.Series  # the whole series (train + test), regularized: what the origins cut
     origins: list[pd.Timestamp]  # first forecast period of each origin, oldest first
     positions: list[int]  # the origins as period indices of the series
     actuals: list[np.ndarray]
@@ -92,13 +93,13 @@ def run(ckpt: Checkpoint, train: pd.DataFrame, test: pd.DataFrame, cfg: Backtest
     y, stamps = series.to_numpy(), pd.to_datetime(raw[TIMESTAMP])
     at = origins(len(y), t_.horizon, cfg)
     train_end = len(regularize(train, t_.freq))
-    bt = Backtest(origins=[series.index[t] for t in at], positions=at, actuals=[y[t:t + t_.horizon] for t in at],
-                  scales=[seasonal_scale(y[:t], t_.season) for t in at])
+    bt = Backtest(series=series, origins=[series.index[t] for t in at], positions=at,
+                  actuals=[y[t:t + t_.horizon] for t in at], scales=[seasonal_scale(y[:t], t_.season) for t in at])
+    histories = [raw[stamps < start].reset_index(drop=True) for start in bt.origins]  # the model's raw inputs
     fitters: dict[str, Any] = {MODEL: None} | {b: baselines.FORECASTERS[b] for b in cfg.baselines}
     for method, fit in fitters.items():
         t0, qs = time.perf_counter(), []
-        for t, start in zip(at, bt.origins, strict=True):
-            history = raw[stamps < start].reset_index(drop=True)
+        for t, history in zip(at, histories, strict=True):
             if fit is not None:
                 qs.append(fit(y[:t].copy(), t_.horizon, t_.season))
             elif t == train_end:  # the trained model's own history
@@ -136,12 +137,12 @@ def details(bt: Backtest) -> dict[str, Any]:
             "methods": {m: {**s, "quantiles": [q.tolist() for q in bt.quantiles[m]]} for m, s in bt.scores.items()}}
 
 
-def write_plots(bt: Backtest, series: pd.Series, plot_dir: Path) -> list[Path]:
+def write_plots(bt: Backtest, plot_dir: Path) -> list[Path]:
     """backtest.png (the model's median and 80 % interval at each origin over the actual series) and
     backtest.csv (one row per method and origin)."""
     h = len(bt.actuals[0])
-    shown = series.iloc[max(bt.positions[0] - 3 * h, 0):]
-    windows = [(series.index[t:t + h], q) for t, q in zip(bt.positions, bt.quantiles[MODEL], strict=True)]
+    shown = bt.series.iloc[max(bt.positions[0] - 3 * h, 0):]
+    windows = [(bt.series.index[t:t + h], q) for t, q in zip(bt.positions, bt.quantiles[MODEL], strict=True)]
     rows = ((m, o.strftime("%Y-%m-%d"), *(bt.scores[m][k][i] for k in SCORES))
             for m in bt.scores for i, o in enumerate(bt.origins))
     return [plots.forecast_png(plot_dir / "backtest.png", shown, windows,

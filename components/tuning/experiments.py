@@ -89,12 +89,13 @@ def exp_ref(target: ExpTarget, name: str) -> str:
     from dvc.repo.experiments.refs import ExpRefInfo
 
     ref = str(ExpRefInfo(target.baseline, name))
+    refused = ParamsError(f"experiment name {name!r} is not a valid git ref name: choose another --study")
+    if "/" in name:
+        raise refused
     try:
-        if "/" in name:
-            raise subprocess.CalledProcessError(1, "check-ref-format")
         git(target.top, "check-ref-format", ref)
     except subprocess.CalledProcessError:
-        raise ParamsError(f"experiment name {name!r} is not a valid git ref name: choose another --study") from None
+        raise refused from None
     return ref
 
 

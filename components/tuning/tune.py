@@ -201,7 +201,7 @@ def objective(trial: Any, setup: Setup) -> float:
         result = train.run(params, setup.features, Path(tmp) / "model", live_dir=live,
                            parent_run_id=setup.parent_run_id, on_epoch=watch)
         trial.set_user_attr("mlflow_run_id", result.run_id)
-        if setup.exp is not None and live is not None:
+        if live is not None:
             name = experiments.trial_name(family, setup.study, trial.number)
             state = f"pruned at epoch {pruned_at[0]}" if pruned_at else "complete"
             outcome = {"trial": trial.number, "pruned": int(bool(pruned_at)),

@@ -50,7 +50,7 @@ def segment_table(meta: dict[str, Any], prediction: pd.Series | None, inputs: pd
     if prediction is not None:
         arrays[store.PREDICTION] = pa.Array.from_pandas(prediction.iloc[keep])
     if len(set(sub.dtypes)) == 1:  # one block: one conversion, a zero-copy slice per column
-        flat, n = pa.array(np.ascontiguousarray(sub.to_numpy()[keep].T).ravel()), len(keep)
+        flat = pa.array(np.ascontiguousarray(sub.to_numpy()[keep].T).ravel())
         arrays |= {str(c): flat.slice(j * n, n) for j, c in enumerate(columns)}
     else:
         arrays |= {str(c): pa.array(sub.iloc[:, j].to_numpy()[keep]) for j, c in enumerate(columns)}
