@@ -78,10 +78,9 @@ def fit_forecast(ckpt: Checkpoint, history: pd.DataFrame, train_cfg: TrainConfig
     data = Tensors(torch.from_numpy(x), torch.from_numpy(y))
     train_loop(model, data, data, train_cfg.model_copy(update={"progress": False}), get_device(train_cfg.device),
                classification=False)
-    model.eval()
-    with torch.no_grad():
-        out = model(torch.from_numpy(transform.serving_features(history)).to(next(model.parameters()).device))[0]
-    return transform.inverse_targets(out.cpu().numpy())[0]
+    refitted = Checkpoint(model=model, family=ckpt.family, config=ckpt.config, transform=transform,
+                          input_shape=tuple(x.shape[1:]), meta={})
+    return predict(refitted, history, serving=True)[0]
 
 
 def run(ckpt: Checkpoint, train: pd.DataFrame, test: pd.DataFrame, cfg: BacktestConfig,
