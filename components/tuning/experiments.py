@@ -1,19 +1,19 @@
 """Each `keel tune` trial as a DVC experiment: `dvc exp show` lists it (`tune-<family>-t<N>`) beside the
 experiments of `dvc exp run`, with the params it trained with and its dvclive metrics.
 
-A trial's experiment is a commit whose parent is HEAD (the baseline) and whose tree is HEAD's with two
-changes: `params.yaml` = the params file the study read, with the trial's values and the fixed overrides
-applied by DVC's own `-S` parser (what `dvc exp run -S` would write), and the train stage's dvclive folder
-(`reports/live/`: `metrics.json` + `plots/metrics/*.tsv`, written by the train stage's one per-epoch logging
-path, components/lifecycle/epochlog.py) with the trial's outcome added to `metrics.json` under `tune`
-(`trial`, `pruned` 0/1, `best_val_loss`). It is referenced as DVC references an experiment
+A trial's experiment is a commit whose parent is HEAD (the baseline). Its tree is the code the trial ran, as
+`dvc exp run` records it: every file git tracks (those staged as new included) with its content in the working
+tree, untracked files left out; then two changes: `params.yaml` = the params file the study read, with the
+trial's values and the fixed overrides applied by DVC's own `-S` parser (what `dvc exp run -S` would write),
+and the train stage's dvclive folder (`reports/live/`: `metrics.json` + `plots/metrics/*.tsv`, written by the
+train stage's one per-epoch logging path, components/lifecycle/epochlog.py) with the trial's outcome added to
+`metrics.json` under `tune` (`trial`, `pruned` 0/1, `best_val_loss`). It is referenced as DVC references an experiment
 (`refs/exps/<baseline>/<name>`, DVC's `ExpRefInfo`), so `dvc exp show / apply / remove / push` treat it as any.
 
 Not `dvc exp save` (dvclive's `save_dvc_exp`): it `dvc commit`s every stage (it fails where the pipeline has
-not run, as in a fresh clone, and otherwise caches outputs and rewrites dvc.lock in the workspace), commits
-every modified tracked file, and resets the user's index. Here the commit is built with git plumbing in a
-private index file: the user's files, index, HEAD and branch are not touched, and nothing but the trial's
-params and dvclive files (a few KB) is written to git.
+not run, as in a fresh clone, and otherwise caches outputs and rewrites dvc.lock in the workspace) and resets
+the user's index. Here the commit is built with git plumbing in a private index file (a copy of the user's):
+the user's files, index, HEAD and branch are not touched.
 """
 
 from __future__ import annotations
@@ -108,6 +108,17 @@ def trial_params(params_file: Path, sets: list[str], out: Path) -> Path:
     return out
 
 
+def workspace_tree(target: ExpTarget, index: Path, env: dict[str, str]) -> None:
+    """Fill the private `index` with what `dvc exp run` commits: the user's index (tracked files, new ones staged
+    with `git add` included) updated with the working tree's content of every tracked file."""
+    user_index = Path(git(target.top, "rev-parse", "--path-format=absolute", "--git-path", "index"))
+    if user_index.is_file():
+        shutil.copyfile(user_index, index)
+    else:
+        git(target.top, "read-tree", target.baseline, env=env)
+    git(target.top, "add", "--update", "--", ".", env=env)
+
+
 def save_trial(target: ExpTarget, name: str, message: str, params_file: Path, sets: list[str], live_dir: Path,
                outcome: dict[str, Any]) -> str:
     """Commit the trial as the experiment `name` (replacing one of that name, with a warning); its sha."""
@@ -124,7 +135,7 @@ def save_trial(target: ExpTarget, name: str, message: str, params_file: Path, se
         env = target.env | {"GIT_INDEX_FILE": str(tmp / "index")}  # a private index: the user's is not touched
         blobs = git(target.top, "hash-object", "-w", "--no-filters", "--stdin-paths",
                     stdin="\n".join(str(p) for p in files.values()) + "\n").split()
-        git(target.top, "read-tree", target.baseline, env=env)
+        workspace_tree(target, tmp / "index", env)
         git(target.top, "update-index", "--index-info", env=env,
             stdin="".join(f"100644 {b}\t{p}\n" for p, b in zip(files, blobs, strict=True)))
         tree = git(target.top, "write-tree", env=env)

@@ -77,6 +77,7 @@ def test_tune_nests_prunes_proposes_resumes_and_saves_experiments(project, mlflo
     first = tune(params_file, "cnn", 2, {"train.epochs": 2}, root=project, pruner=OddTrialsPruned())
     assert first.trials == {"complete": 1, "pruned": 1} and first.best_trial == 0
     assert first.experiments == ["tune-cnn-t0", "tune-cnn-t1"] and user_state(project) == before
+    check_trial_tree(project)
     client = MlflowClient(mlflow_store)
     runs = {int(r.data.tags["keel.tune.trial"]): r for r in children(client, first.parent_run_id)}
     assert sorted(runs) == [0, 1]
@@ -103,6 +104,16 @@ def test_tune_nests_prunes_proposes_resumes_and_saves_experiments(project, mlflo
     assert again.experiments == ["tune-cnn-t2"] and user_state(project) == before
     assert refs in git(project, "for-each-ref", "refs/exps/")  # the first two experiments: the same commits
     check_exp_show(project, before[1], yaml.safe_load(params_file.read_text())["train"]["cnn"])
+
+
+def check_trial_tree(repo):
+    """A trial's commit holds the code it ran, as `dvc exp run` records it: tracked files with their working-tree
+    content (the staged and the unstaged edit), untracked files left out."""
+    ref = next(r for r in git(repo, "for-each-ref", "--format=%(refname)", "refs/exps/").split()
+               if r.endswith("/tune-cnn-t0"))
+    assert git(repo, "show", f"{ref}:README.md") == "staged edit\n"
+    assert git(repo, "show", f"{ref}:Makefile") == "unstaged edit\n"
+    assert "notes.txt" not in git(repo, "ls-tree", "--name-only", ref).split()
 
 
 def check_exp_show(repo, baseline, block):
