@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from components.data.failures import ValidationReport
 from components.data.matrixgate import MatrixGate
 from components.data.suitecheck import SuiteCheck
-from components.data.validator import ValidationReport, Validator
+from components.data.validator import Validator
 from components.inference.predict import forward, predict, to_frame
 from components.inference.scorelog.writer import InferenceLog, NoLog
 from components.serving.loaded import Loaded
