@@ -45,31 +45,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its children (uvicorn workers), in MB."""
-    total = 0.0
+def tree_usage(pid: int) -> tuple[float, float]:
+    """Resident memory (MB) and CPU seconds so far (user + system) of `pid` and its children (uvicorn workers)."""
+    rss, cpu, tick = 0.0, 0.0, os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         try:
-            stat = (entry / "stat").read_text().split()
-            if entry.name == str(pid) or stat[3] == str(pid):
-                status = (entry / "status").read_text()
-                total += int(next(x for x in status.splitlines() if x.startswith("VmRSS:")).split()[1]) / 1024
-        except (OSError, ValueError, StopIteration, IndexError):
-            continue
-    return total
-
-
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) of `pid` and its children (uvicorn workers) so far."""
-    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # the fields after the command name
             if entry.name == str(pid) or stat[1] == str(pid):
-                total += (int(stat[11]) + int(stat[12])) / tick
+                cpu += (int(stat[11]) + int(stat[12])) / tick
+                status = (entry / "status").read_text().splitlines()
+                rss += next((int(x.split()[1]) for x in status if x.startswith("VmRSS:")), 0) / 1024  # 0: a zombie
         except (OSError, ValueError, IndexError):
             continue
-    return total
+    return rss, cpu
 
 
 def bodies(pixels, rows: int, n: int) -> tuple[list[bytes], list[bytes]]:
@@ -120,16 +108,16 @@ def load(port: int, good: list[bytes], bad: list[bytes], clients: int, seconds: 
             start = time.perf_counter()
             post(conn, "/ping", None)
             pings.append(time.perf_counter() - start)
-            peak[0] = max(peak[0], tree_rss_mb(pid))
+            peak[0] = max(peak[0], tree_usage(pid)[0])
             time.sleep(0.05)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)] + [threading.Thread(target=pinger)]
-    began, cpu = time.perf_counter(), tree_cpu_s(pid)
+    began, cpu = time.perf_counter(), tree_usage(pid)[1]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall, cpu = time.perf_counter() - began, tree_cpu_s(pid) - cpu
+    wall, cpu = time.perf_counter() - began, tree_usage(pid)[1] - cpu
     return {"req_s": len(statuses) / wall, "cpu_ms_per_req": cpu / max(len(statuses), 1) * 1e3,
             "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99),
             "2xx": sum(200 <= s < 300 for s in statuses), "4xx": sum(400 <= s < 500 for s in statuses),
@@ -143,13 +131,13 @@ def pct(values: list[float], q: int) -> float:
 
 def sequential(port: int, path: str, body: bytes | None, pid: int, n: int = 200) -> tuple[float, float]:
     """One client, one call after another: p50 latency (ms) and the server's CPU per call (ms)."""
-    conn, times, cpu = http.client.HTTPConnection("127.0.0.1", port, timeout=60), [], tree_cpu_s(pid)
+    conn, times, cpu = http.client.HTTPConnection("127.0.0.1", port, timeout=60), [], tree_usage(pid)[1]
     for _ in range(n):
         start = time.perf_counter()
         status = post(conn, path, body)
         assert status == 200, f"{path}: HTTP {status}"
         times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, (tree_cpu_s(pid) - cpu) / n * 1e3
+    return statistics.median(times) * 1e3, (tree_usage(pid)[1] - cpu) / n * 1e3
 
 
 def start(kind: str, port: int, env: dict, log: Path, workers: int = 1) -> subprocess.Popen:

@@ -11,29 +11,11 @@ import typer
 import yaml
 
 from components.core.errors import KeelError
+from flows import cli_models
+from flows.cli_options import FeaturesOpt, ParamsOpt, SetOpt, fail, parse_overrides
 
 app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry, via Prefect and DVC.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-
-ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params file")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", "-S", help="override a key, e.g. -S train.lr=0.003")]
-
-
-def parse_overrides(items: list[str] | None) -> dict[str, object]:
-    """`key=value` strings -> {key: YAML-typed value}, as `dvc exp run -S` does."""
-    out: dict[str, object] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{item!r}: expected key=value")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
-def fail(e: Exception) -> None:
-    """Print a Keel error and exit 1."""
-    typer.secho(f"error: {type(e).__name__}: {e}", fg="red", err=True)
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -73,162 +55,7 @@ def show_params(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) ->
     typer.echo(f"# sha256: {resolved.digest()}")
 
 
-FeaturesOpt = Annotated[Path, typer.Option("--features", help="folder holding the frozen test split")]
-
-
-@app.command()
-def promote(model: Annotated[str, typer.Argument(help="registered model name, e.g. digits-cnn")],
-            version: Annotated[str | None, typer.Option("--version", "-v", help="default: @staging")] = None,
-            force: Annotated[bool, typer.Option("--force", help="override a refusal (needs --reason)")] = False,
-            reason: Annotated[str | None, typer.Option("--reason", help="why (goes to the ledger)")] = None,
-            params: ParamsOpt = Path("params.yaml"), features: FeaturesOpt = Path("data/features")) -> None:
-    """Move @production to a version only if it passes the champion/challenger gate (exit 1 if refused)."""
-    from components.lifecycle import promote as p
-
-    try:
-        result = p.run(model, version, params, features, force=force, reason=reason)
-    except KeelError as e:
-        fail(e)
-    typer.echo(result.report.read_text() if result.report else "")
-    typer.echo(result.model_dump_json(indent=2))
-    if not result.promoted:
-        typer.secho(f"refused: {model} v{result.version} stays off @production: " + "; ".join(result.reasons),
-                    fg="red", err=True)
-        raise typer.Exit(1)
-
-
-@app.command()
-def rollback(model: Annotated[str, typer.Argument(help="registered model name")],
-             reason: Annotated[str | None, typer.Option("--reason", help="recorded in the ledger")] = None) -> None:
-    """Move @production back to the version that held it before (per the ledger)."""
-    from components.lifecycle import promote as p
-
-    try:
-        result = p.rollback(model, reason=reason)
-    except KeelError as e:
-        fail(e)
-    typer.echo(result.model_dump_json(indent=2))
-
-
-@app.command()
-def history(model: Annotated[str, typer.Argument(help="registered model name")],
-            as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
-    """Print every alias move of a model, oldest first (the promotion ledger)."""
-    from components.lifecycle import ledger, moves
-
-    try:
-        moves.reconcile(model)  # a move a killed process left half-done is recorded before it is listed
-        entries = ledger.history(moves.ledger_engine(), model)
-    except KeelError as e:
-        fail(e)
-    if as_json:
-        for e in entries:
-            typer.echo(e.model_dump_json())
-        return
-    head = ("id", "time (UTC)", "user", "action", "alias", "from", "to")
-    typer.echo("{:>4}  {:<20} {:<11} {:<8} {:<11} {:>5} -> {:<5} reason".format(*head))
-    for e in entries:
-        why = e.reason or "; ".join((e.gate_report or {}).get("reasons", []))
-        typer.echo(f"{e.id:>4}  {e.ts[:19].replace('T', ' '):<20} {e.user:<11} {e.action:<8} {e.alias:<11} "
-                   f"{'v' + e.from_version if e.from_version else '-':>5} -> v{e.to_version:<4} {why}")
-
-
-LogDirOpt = Annotated[Path, typer.Option("--log-dir", help="the inference log (monitor.log in params.yaml)")]
-
-
-@app.command()
-def predict(model: Annotated[str, typer.Argument(help="registered model name")],
-            input_path: Annotated[Path, typer.Argument(
-                help="rows to score: .parquet, .csv or .csv.gz (raw columns), or a directory of .parquet files")],
-            output_path: Annotated[Path, typer.Argument(
-                help="predictions (.parquet; a directory of parts for a directory input) with model/version metadata")],
-            alias: Annotated[str, typer.Option("--alias")] = "production",
-            chunk_rows: Annotated[int | None, typer.Option(
-                "--chunk-rows", min=1, help="rows per chunk [default: ~64 MiB of input values]")] = None,
-            params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference")) -> None:
-    """Validate (GX) and score a file with the model's @production version, chunk by chunk."""
-    from components.lifecycle import moves
-    from components.serving import batch
-
-    try:
-        moves.reconcile(model, alias, required=False)
-        result = batch.run(model, input_path, output_path, params, alias, chunk_rows, log_dir)
-    except KeelError as e:
-        fail(e)
-    typer.echo(result.model_dump_json(indent=2))
-
-
-@app.command()
-def serve(model: Annotated[str, typer.Argument(help="registered model name")],
-          host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-          port: Annotated[int, typer.Option("--port")] = 5001,
-          alias: Annotated[str, typer.Option("--alias")] = "production",
-          workers: Annotated[int, typer.Option("--workers", min=1, help="processes, each with the model")] = 1,
-          threads: Annotated[int, typer.Option("--threads", min=1, help="model threads per worker")] = 1,
-          max_bytes: Annotated[int, typer.Option("--max-bytes", min=1024, help="request body limit")] = 8 * 2**20,
-          max_rows: Annotated[int, typer.Option("--max-rows", min=1, help="rows per request")] = 100_000,
-          timeout: Annotated[float, typer.Option("--timeout", min=0.001, help="seconds a request waits")] = 30.0,
-          docs: Annotated[bool, typer.Option("--docs", help="serve /docs and /openapi.json")] = False,
-          params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference")) -> None:
-    """Serve the model's @production version over HTTP (POST /invocations, GET /ping, GET /version).
-    Set KEEL_SERVE_TOKEN to require `Authorization: Bearer <token>` on /invocations and /version."""
-    from components.lifecycle import moves
-    from components.serving import serve as s
-
-    try:
-        moves.reconcile(model, alias, required=False)
-        s.run(s.ServeConfig(model=model, alias=alias, host=host, port=port, workers=workers, threads=threads,
-                            max_bytes=max_bytes, max_rows=max_rows, timeout_s=timeout, docs=docs, params=params,
-                            log_dir=log_dir))
-    except KeelError as e:
-        fail(e)
-
-
-@app.command()
-def monitor(model: Annotated[str, typer.Argument(help="registered model name")],
-            version: Annotated[str | None, typer.Option("--version", "-v", help="default: the window's")] = None,
-            window: Annotated[str | None, typer.Option(help="new | all | a duration (24h) [default: monitor.window]")]
-            = None, params: ParamsOpt = Path("params.yaml"), log_dir: LogDirOpt = Path("logs/inference"),
-            out: Annotated[Path, typer.Option("--out", help="reports and history")] = Path("reports/monitor"),
-            features: FeaturesOpt = Path("data/features")) -> None:
-    """Check the inference log for drift against the version's reference; exit 2 on drift."""
-    from components.monitoring import check
-
-    try:
-        result = check.run(model, check.config_for(model, params), log_dir, out, features, version, window)
-    except KeelError as e:
-        fail(e)
-    typer.echo(result.summary)
-    if result.report_dir:
-        typer.echo(f"report: {result.report_dir / 'drift_report.html'}" + (f"  (MLflow: {result.report_uri})"
-                                                                          if result.report_uri else ""))
-    if result.drift:
-        typer.secho(f"DRIFT: {model} v{result.version}: {result.brief()}", fg="red", err=True)
-        raise typer.Exit(2)
-
-
-@app.command()
-def feedback(model: Annotated[str, typer.Argument(help="registered model name")],
-             labels: Annotated[Path, typer.Argument(help=".csv or .parquet: request_id, row, label (or --request-id)")],
-             request_id: Annotated[str | None, typer.Option(
-                 "--request-id", help="all rows belong to this request (keel predict prints it); row = position")]
-             = None, log_dir: LogDirOpt = Path("logs/inference")) -> None:
-    """Store labels that arrived after scoring; keel monitor joins them to the log by request id and row."""
-    import pandas as pd
-
-    from components.inference.scorelog import store
-
-    try:
-        if not labels.is_file():
-            raise KeelError(f"{labels}: not found")
-        frame = pd.read_parquet(labels) if labels.suffix == ".parquet" else pd.read_csv(labels)
-        if request_id is not None:
-            frame = frame.assign(request_id=request_id, row=frame.get("row", pd.Series(range(len(frame)))))
-        path = store.write_feedback(log_dir, model, frame)
-    except KeelError as e:
-        fail(e)
-    typer.echo(json.dumps({"model": model, "labels": len(frame), "stored": str(path)}))
-
+app.add_typer(cli_models.app)  # promote ... feedback, lineage, explain: flows/cli_models.py
 
 suite_app = typer.Typer(help="Expectation suites inferred from data (reviewed in git, run by validate).",
                         no_args_is_help=True)
@@ -249,44 +76,6 @@ def suite_infer(model: Annotated[str | None, typer.Argument(help="the model the 
     except KeelError as e:
         fail(e)
     typer.echo(result.model_dump_json(indent=2))
-
-
-@app.command()
-def lineage(model: Annotated[str, typer.Argument(help="registered model name")],
-            version: Annotated[str, typer.Argument(help="version number")],
-            as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Print a version's git commit, data/params hashes, GX result, run id, gate report and ledger entries."""
-    from components.lifecycle import lineage as lin
-
-    try:
-        found = lin.collect(model, version)
-    except KeelError as e:
-        fail(e)
-    typer.echo(found.model_dump_json(indent=2) if as_json else lin.render(found))
-
-
-@app.command()
-def explain(model: Annotated[str, typer.Argument(help="registered model name, e.g. digits-cnn")],
-            rows: Annotated[Path, typer.Argument(help="raw rows to explain: .csv, .csv.gz or .parquet")],
-            version: Annotated[str | None, typer.Option("--version", "-v", help="default: @production, else "
-                                                                                "@staging")] = None,
-            alias: Annotated[str | None, typer.Option("--alias")] = None,
-            out: Annotated[Path, typer.Option("--out", help="folder for explanation.json and the figures")] = Path(
-                "reports/explain"),
-            params: ParamsOpt = Path("params.yaml")) -> None:
-    """Explain raw rows with a registered version (register.explain settings): heatmaps per class (images),
-    token HTML (text), importance bars (tabular, series) and explanation.json with the sanity checks."""
-    from components.config.params import load_params
-    from components.lifecycle import explanations
-
-    try:
-        cfg = load_params(params).registration.explain if params.is_file() else None
-        ref, report = explanations.explain_rows(model, rows, out, version, alias, cfg)
-    except KeelError as e:
-        fail(e)
-    typer.echo(f"{model} v{ref.version}: {len(report['figures'])} figure(s) and explanation.json in {out}")
-    for f in report["figures"]:
-        typer.echo(f"  {out / f}")
 
 
 @app.command()

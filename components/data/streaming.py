@@ -31,9 +31,10 @@ from components.core.columns import LABEL
 from components.core.errors import IngestError, StageInputError
 from components.core.io import atomic_dir, dictionary_columns, fold_sha256, sha256_file, write_json
 from components.data.cluster import map_parts, session, sha256_tree
+from components.data.failures import Failure, ValidationReport
 from components.data.sources import dataset_name
 from components.data.transforms.tabular import TabularTransform
-from components.data.validator import Failure, ValidationReport, kept_validator
+from components.data.validator import kept_validator
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from components.data.failures import Failure, ValidationReport, per_column_failures, plain
 from components.data.profile import ColumnChecks, column_profile, profiled
 from components.data.suites import SUITES, derive
-from components.data.validator import Failure, ValidationReport, _plain, per_column_failures
 
 EXAMPLES = 5
 
@@ -58,7 +58,7 @@ def _map_failures(name: str, sub: pd.DataFrame, bad: np.ndarray, counted: np.nda
         rows = np.flatnonzero(bad[:, j])[:EXAMPLES]
         column = sub.iloc[:, j] if values is None else values[:, j]
         examples = [v.item() if hasattr(v, "item") else v for v in np.asarray(column)[rows]]
-        examples = _plain(examples)  # JSON values: NaN -> None, timestamps -> text
+        examples = plain(examples)  # JSON values: NaN -> None, timestamps -> text
         if not isinstance(sub.index, pd.RangeIndex):  # a profile: rows are named after the columns they describe
             examples = [f"{sub.index[r]}={v}" for r, v in zip(rows, examples, strict=True)]
         out.append(Failure(expectation=name, column=str(sub.columns[j]), unexpected_count=int(unexpected[j]),
@@ -230,7 +230,7 @@ def _pairs(expectations: list[Any], frame: pd.DataFrame, checks: ColumnChecks) -
         if bad:
             row = frame.set_index("column")
             out.append(Failure(expectation=PAIR, unexpected_count=len(bad),
-                               examples=_plain([f"{c}={row.at[c, extreme]}" for c in bad[:EXAMPLES]])))
+                               examples=plain([f"{c}={row.at[c, extreme]}" for c in bad[:EXAMPLES]])))
     return out
 
 

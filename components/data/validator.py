@@ -1,6 +1,6 @@
 """Great Expectations, run: a kind's suite (components/data/suites.py) and its column profile through one
 GX context, with Data Docs; the outcome as a `ValidationReport` whose failures name each check, column,
-count and examples."""
+count and examples (components/data/failures.py)."""
 
 from __future__ import annotations
 
@@ -10,56 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
 
 from components.config.sections import ValidateConfig
 from components.data.cluster import kept
-from components.data.profile import BETWEEN, EXIST, NOT_NULL, TYPE, ColumnChecks, column_profile, hint, profiled
+from components.data.failures import Failure, ValidationReport, flagged, gx_failure, per_column_failures
+from components.data.profile import ColumnChecks, column_profile, profiled
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
 from components.data.suites import MEDIA_INDEX, SUITES, Suite, derive
 
 log = logging.getLogger(__name__)
-
-
-class Failure(BaseModel):
-    """One failed check."""
-
-    expectation: str
-    column: str | None = None
-    unexpected_count: int | None = None
-    examples: list[Any] = []
-    error: str | None = None
-    hint: str | None = None  # what the check asks for, when its name does not say it
-
-    def describe(self) -> str:
-        """`expect_x(column): N unexpected, e.g. [...]` in one line."""
-        where = f"({self.column})" if self.column else ""
-        hint = f" ({self.hint})" if self.hint else ""
-        if self.error:
-            return f"{self.expectation}{where}: {self.error}"
-        if self.unexpected_count is not None:
-            return (f"{self.expectation}{where}: {self.unexpected_count} unexpected value(s), e.g. "
-                    f"{self.examples[:5]}{hint}")
-        observed = f" (observed {self.examples[0]!r})" if self.examples else ""
-        return f"{self.expectation}{where}: failed{observed}{hint}"
-
-
-class ValidationReport(BaseModel):
-    """The outcome of one validation run."""
-
-    success: bool
-    evaluated: int
-    successful: int
-    failures: list[Failure]
-    rows: int
-    data_sha256: str | None = None
-    data_docs: str | None = None
-
-    def message(self, subject: str) -> str:
-        """Human summary naming every failed check."""
-        lines = [f"{subject}: {len(self.failures)} of {self.evaluated} checks failed:"]
-        lines += [f"  - {f.describe()}" for f in self.failures]
-        return "\n".join(lines)
 
 
 class Validator:
@@ -148,7 +107,7 @@ class Validator:
             self._passed, fresh = (len(df), results[0]) if results[0].success else None, [results[0]]
         evaluated = results[0].statistics["evaluated_expectations"]
         successful = results[0].statistics["successful_expectations"]
-        failures = [_failure(r) for r in results[0].results if not r.success]
+        failures = [gx_failure(r) for r in results[0].results if not r.success]
         if suite.columns is not None:
             frame, exps = column_profile(df, suite.columns)
             if self._profile is None or self._profile[0] != suite.columns:
@@ -160,7 +119,7 @@ class Validator:
             if profiled(suite.columns.columns, self.manifest):  # the profile's own checks, naming columns
                 evaluated += profile.statistics["evaluated_expectations"]
                 successful += profile.statistics["successful_expectations"]
-                failures += [_failure(r) for r in profile.results if not r.success]
+                failures += [gx_failure(r) for r in profile.results if not r.success]
             else:  # as the per-column expectations would report
                 checked, per_column = per_column_failures(df, suite.columns, frame, flagged(profile, suite.columns))
                 evaluated, successful = evaluated + checked, successful + checked - len(per_column)
@@ -174,7 +133,7 @@ class Validator:
                 fresh.append(derived := self._run(self._derived, frame, "SUMMARY", run_id))
                 evaluated += derived.statistics["evaluated_expectations"]
                 successful += derived.statistics["successful_expectations"]
-                failures += [_failure(r) for r in derived.results if not r.success]
+                failures += [gx_failure(r) for r in derived.results if not r.success]
         failures += [Failure(expectation=check, error=problem) for check, problem in suite.problems]
         docs = self._build_docs(fresh) if self.docs_dir is not None and fresh else None
         return ValidationReport(success=not failures, evaluated=evaluated, successful=successful, failures=failures,
@@ -207,107 +166,3 @@ def kept_validator(cfg: ValidateConfig, manifest: dict[str, Any], name: str, **k
     (components/data/cluster.kept: one GX context and suite, the previous one dropped)."""
     key = name + cfg.model_dump_json() + json.dumps(manifest, sort_keys=True, default=str)
     return kept(key, lambda: Validator(cfg, manifest, name=name, **kwargs))
-
-
-EXAMPLES = 20  # values kept per failure, as GX's SUMMARY format keeps
-
-
-def flagged(profile: Any, checks: ColumnChecks) -> dict[str, set[str]]:
-    """Profile column checked (`<prefix>_numeric`, `_nulls`, `_min`, `_max`) -> the data columns GX flagged."""
-    p, found = checks.prefix, {}
-    for r in profile.results:
-        if not r.success:
-            kw = r.expectation_config.kwargs
-            # pair checks (a range per column) compare min >= low and high >= max: keyed by the extreme
-            what = kw.get("column") or (f"{p}_max" if kw["column_A"] == f"{p}_high" else kw["column_A"])
-            named = (r.result or {}).get("unexpected_index_list") or []
-            found.setdefault(what, set()).update(d["column"] for d in named if isinstance(d, dict))
-    return found
-
-
-def per_column_failures(df: pd.DataFrame, checks: ColumnChecks, frame: pd.DataFrame,
-                        flagged: dict[str, set[str]]) -> tuple[int, list[Failure]]:
-    """The profile's outcome as per-column failures: (checks stood for, failures), in column order. `flagged`
-    names the failing columns per profile check (`flagged`: GX's verdict); counts and examples of
-    out-of-range values are then read from those columns."""
-    p = checks.prefix
-    row = frame.set_index("column")
-    failures, checked = [], 0
-    for c in checks.columns:
-        kinds = checks.checks(c)
-        checked += len(kinds)
-        if c not in df.columns:
-            failures.append(Failure(expectation=EXIST, column=c))
-            failures += [Failure(expectation=k, column=c, error=f"could not be evaluated: column {c!r} does not exist")
-                         for k in kinds if k != EXIST]
-            continue
-        if c in flagged.get(f"{p}_numeric", ()):
-            failures.append(Failure(expectation=TYPE, column=c, examples=[str(df[c].dtype)]))
-        if c in flagged.get(f"{p}_nulls", ()):
-            n = int(row.at[c, f"{p}_nulls"])
-            failures.append(Failure(expectation=NOT_NULL, column=c, unexpected_count=n,
-                                    examples=[None] * min(n, EXAMPLES)))
-        if BETWEEN in kinds and (c in flagged.get(f"{p}_min", ()) or c in flagged.get(f"{p}_max", ())
-                                 or c in flagged.get(f"{p}_numeric", ())):
-            failure = _out_of_range(df[c], c, checks.bounds[c])
-            if failure is not None:
-                failures.append(failure)
-    return checked, failures
-
-
-def _out_of_range(values: pd.Series, column: str, bounds: tuple[float | None, float | None]) -> Failure | None:
-    """Count and examples of the values outside `bounds` (nulls ignored), or why they cannot be compared."""
-    low, high = bounds
-    try:
-        outside = pd.Series(False, index=values.index)
-        if low is not None:
-            outside |= (values < low).fillna(False).astype(bool)
-        if high is not None:
-            outside |= (values > high).fillna(False).astype(bool)
-    except TypeError as e:  # not comparable with numbers (text)
-        return Failure(expectation=BETWEEN, column=column,
-                       error=f"could not be evaluated: values of dtype {values.dtype} are not comparable with "
-                             f"[{low}, {high}] ({str(e).splitlines()[0][:200]})")
-    n = int(outside.sum())
-    return Failure(expectation=BETWEEN, column=column, unexpected_count=n, hint=hint(bounds),
-                   examples=_plain(values[outside].head(EXAMPLES).tolist())) if n else None
-
-
-def _failure(r) -> Failure:
-    cfg, res = r.expectation_config, r.result or {}
-    exc = _exception_message(r.exception_info or {})
-    examples = res.get("partial_unexpected_list")
-    named = res.get("partial_unexpected_index_list") or []
-    column = cfg.kwargs.get("column")
-    if named and all(isinstance(d, dict) and "column" in d for d in named):  # a profile row names its column
-        examples = [f"{d['column']}={d.get(column)}" for d in named]
-    elif named and all(isinstance(d, dict) and set(d) - {column} for d in named):  # a media row names its file
-        examples = [f"{next(v for k, v in d.items() if k != column)} ({column}={d.get(column)})" for d in named]
-    if examples is None and "observed_value" in res:
-        examples = [res["observed_value"]]
-    return Failure(expectation=cfg.type, column=column,
-                   unexpected_count=res.get("unexpected_count"), examples=_plain(examples or []),
-                   error=f"could not be evaluated: {str(exc).splitlines()[0][:300]}" if exc else None,
-                   hint=(cfg.meta or {}).get("keel"))
-
-
-def _exception_message(info: dict[str, Any]) -> str | None:
-    """GX nests exception info per metric id; return the first message, if any."""
-    if info.get("raised_exception"):
-        return info.get("exception_message")
-    nested = [v.get("exception_message") for v in info.values() if isinstance(v, dict) and v.get("raised_exception")]
-    return nested[0] if nested else None
-
-
-def _plain(values: list[Any]) -> list[Any]:
-    out = []
-    for v in values:
-        if isinstance(v, float) and v != v:  # NaN is not JSON
-            out.append(None)
-        elif isinstance(v, float) and v in (float("inf"), float("-inf")):  # nor is Infinity
-            out.append(str(v))
-        elif hasattr(v, "item"):
-            out.append(v.item())
-        else:
-            out.append(v if isinstance(v, (int, float, str, bool, type(None), list)) else str(v))
-    return out

@@ -1,4 +1,5 @@
-"""The MLflow model-registry adapter: log the pyfunc, register versions with tags, move aliases.
+"""The MLflow model-registry adapter: log the pyfunc, register versions with tags, move aliases (a version's files:
+components/lifecycle/registry_files.py).
 
 Stages (`Staging`/`Production`) are deprecated in MLflow; Keel uses aliases (`staging`, `production`).
 Every call uses an explicit client on the tracking URI (components.lifecycle.tracking); nothing here sets
@@ -16,11 +17,23 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel
 
-from components.core.errors import CheckpointError, RegistryError, TrackingUnavailableError
+from components.core.errors import RegistryError
 from components.inference.checkpoint import load_checkpoint
 from components.lifecycle import outages
 from components.lifecycle.pyfunc import DESCRIPTOR, ENTRY_FILE, signature_for
-from components.lifecycle.tracking import tracking_uri
+
+# a version's files live in registry_files; re-exported here, where the callers look for them
+from components.lifecycle.registry_files import (  # noqa: F401
+    corrupt,
+    download_artifact,
+    guarded,
+    load_keel_checkpoint,
+    load_pyfunc,
+    log_version_artifacts,
+    mlflow_client,
+    read_artifact_text,
+    version_artifact,
+)
 
 
 class VersionRef(BaseModel):
@@ -32,47 +45,6 @@ class VersionRef(BaseModel):
     run_id: str | None
     aliases: list[str] = []
     tags: dict[str, str] = {}
-
-
-def _client():
-    from mlflow import MlflowClient
-
-    outages.fail_fast()
-    uri = tracking_uri()
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def _guard(doing: str):
-    """MLflow calls for `doing`: an unreachable store raises TrackingUnavailableError naming it."""
-    return outages.guard(tracking_uri(), doing)
-
-
-def _resolve(uri: str) -> str:
-    """`models:/name/version` or `models:/name@alias` -> the version's storage URI, through the explicit
-    client (MLflow's own models:/ resolution reads the process-wide registry URI, which Keel never sets)."""
-    if not uri.startswith("models:/") or uri.startswith("models:/m-"):
-        return uri
-    ref = uri.removeprefix("models:/")
-    name, sep, alias = ref.partition("@")
-    client = _client()
-    if sep:
-        version = client.get_model_version_by_alias(name, alias).version
-    else:
-        name, _, version = ref.rpartition("/")
-    return client.get_model_version_download_uri(name, str(version))
-
-
-def _download(uri: str) -> Path:
-    """An artifact (or a whole model) by URI into a fresh temporary folder, through the explicit store."""
-    import tempfile
-
-    import mlflow.artifacts
-
-    store = tracking_uri()
-    dst = tempfile.mkdtemp(prefix="keel-artifact-")
-    with _guard(f"downloading {uri}"):
-        return Path(mlflow.artifacts.download_artifacts(artifact_uri=_resolve(uri), dst_path=dst,
-                                                        tracking_uri=store, registry_uri=store))
 
 
 def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] | None = None,
@@ -94,7 +66,7 @@ def log_pyfunc(checkpoint: Path, example: pd.DataFrame, checks: dict[str, Any] |
         info = packaging.describe(ckpt.family, code, checks) | ({"onnx": onnx[1]} if onnx else {})
         artifacts = {"checkpoint": str(checkpoint), "keel": str(write_json(Path(tmp) / DESCRIPTOR, info))}
         artifacts |= {"onnx": str(onnx[0])} if onnx else {}
-        with _guard(f"logging the model from {checkpoint}"):  # a full artifact store: StorageFullError
+        with guarded(f"logging the model from {checkpoint}"):  # a full artifact store: StorageFullError
             logged = mlflow.pyfunc.log_model(
                 name="model", python_model=str(ENTRY_FILE), artifacts=artifacts, code_paths=code.code_paths,
                 signature=signature_for(ckpt, example), input_example=example,
@@ -107,7 +79,7 @@ def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> Version
     """Create a new version of `name` from `model_uri`, with its tags set in the same call."""
     import mlflow
 
-    with _guard(f"registering a version of {name!r}"):
+    with guarded(f"registering a version of {name!r}"):
         mv = mlflow.register_model(model_uri, name, tags={k: str(v) for k, v in tags.items()})
     return get_version(name, mv.version)
 
@@ -122,8 +94,8 @@ def find_registered(name: str, run_id: str, key: str) -> VersionRef | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        with _guard(f"looking for {name!r} versions of run {run_id}"):
-            found = _client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+        with guarded(f"looking for {name!r} versions of run {run_id}"):
+            found = mlflow_client().search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
     except MlflowException as e:
         if outages.not_found(e):
             return None
@@ -137,8 +109,8 @@ def get_version(name: str, version: str | int) -> VersionRef:
     from mlflow.exceptions import MlflowException
 
     try:
-        with _guard(f"reading {name!r} version {version}"):
-            mv = _client().get_model_version(name, str(version))
+        with guarded(f"reading {name!r} version {version}"):
+            mv = mlflow_client().get_model_version(name, str(version))
     except MlflowException as e:
         if outages.not_found(e):
             raise RegistryError(f"model {name!r} version {version}: not found in the registry") from e
@@ -151,8 +123,8 @@ def version_by_alias(name: str, alias: str) -> VersionRef | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        with _guard(f"looking up {name}@{alias}"):
-            return _ref(_client().get_model_version_by_alias(name, alias))
+        with guarded(f"looking up {name}@{alias}"):
+            return _ref(mlflow_client().get_model_version_by_alias(name, alias))
     except MlflowException as e:
         if outages.not_found(e):
             return None
@@ -164,7 +136,7 @@ def latest_version(name: str) -> VersionRef:
     from mlflow.exceptions import MlflowException
 
     try:
-        found = _client().search_model_versions(f"name = '{name}'")
+        found = mlflow_client().search_model_versions(f"name = '{name}'")
     except MlflowException as e:
         raise RegistryError(f"model {name!r}: cannot search the registry: {e}") from e
     if not found:
@@ -182,14 +154,14 @@ def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
 
 def set_alias(name: str, alias: str, version: str | int) -> None:
     """Point `alias` at `version` (MLflow moves it off any other version)."""
-    with _guard(f"setting {name}@{alias} to v{version}"):
-        _client().set_registered_model_alias(name, alias, str(version))
+    with guarded(f"setting {name}@{alias} to v{version}"):
+        mlflow_client().set_registered_model_alias(name, alias, str(version))
 
 
 def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> None:
     """Add or overwrite tags on a version."""
-    client = _client()
-    with _guard(f"tagging {name!r} version {version}"):
+    client = mlflow_client()
+    with guarded(f"tagging {name!r} version {version}"):
         for k, v in tags.items():
             client.set_model_version_tag(name, str(version), k, str(v))
 
@@ -197,7 +169,7 @@ def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> Non
 def set_descriptions(name: str, version: str | int | None, version_text: str | None,
                      model_text: str | None = None) -> None:
     """Set the version's description (Markdown, shown on its page in the MLflow UI) and/or the registered model's."""
-    client = _client()
+    client = mlflow_client()
     if version is not None and version_text is not None:
         client.update_model_version(name, str(version), description=version_text)
     if model_text is not None:
@@ -211,99 +183,7 @@ def _ref(mv) -> VersionRef:
 
 def delete_alias(name: str, alias: str) -> None:
     """Remove `alias` from whichever version holds it."""
-    with _guard(f"removing {name}@{alias}"):
-        _client().delete_registered_model_alias(name, alias)
+    with guarded(f"removing {name}@{alias}"):
+        mlflow_client().delete_registered_model_alias(name, alias)
 
 
-def load_keel_checkpoint(name: str, version: str | int):
-    """The Keel checkpoint inside a registered version, loaded through the registry (models:/name/version)."""
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    try:
-        model = mlflow.pyfunc.load_model(str(_download(f"models:/{name}/{version}")))
-    except MlflowException as e:
-        raise RegistryError(f"model {name!r} version {version}: cannot be loaded: {e}") from e
-    except CheckpointError as e:
-        raise corrupt(f"models:/{name}/{version}", e) from e
-    inner = model.unwrap_python_model()
-    if not hasattr(inner, "ckpt"):
-        raise RegistryError(f"model {name!r} version {version}: not a Keel pyfunc (no checkpoint inside)")
-    return inner.ckpt
-
-
-def load_pyfunc(model_uri: str):
-    """Load a pyfunc by URI (e.g. models:/digits-cnn@production) and resolve the version behind it."""
-    import mlflow.pyfunc
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return mlflow.pyfunc.load_model(str(_download(model_uri)))
-    except MlflowException as e:
-        raise RegistryError(f"{model_uri}: cannot be loaded: {e}") from e
-    except CheckpointError as e:
-        raise corrupt(model_uri, e) from e
-
-
-def corrupt(model_uri: str, e: CheckpointError) -> RegistryError:
-    """A registered version whose checkpoint artifact does not load: which version, which file, what to do."""
-    return RegistryError(f"{model_uri}: its checkpoint artifact is corrupt ({e}); register the model again from a "
-                         "good checkpoint (`python -m components.stages register`) and move the alias to it")
-
-
-def _logged_model(client, name: str, version: str | int) -> tuple[Any, str | None]:
-    """A version and the id of its logged model (MLflow 3; None for a version logged under a run only)."""
-    mv = client.get_model_version(name, str(version))
-    model_id = getattr(mv, "model_id", None)
-    if not model_id and (mv.source or "").startswith("models:/m-"):  # MLflow 3: the version's logged model
-        model_id = mv.source.removeprefix("models:/").split("/")[0]
-    return mv, model_id
-
-
-def _artifact_base(client, mv, model_id: str | None) -> str:
-    return client.get_logged_model(model_id).artifact_location if model_id else f"runs:/{mv.run_id}"
-
-
-def log_version_artifacts(name: str, version: str | int, files: list[Path], artifact_path: str) -> str:
-    """Attach files to the version's logged model (MLflow 3), else to its run; returns where they went."""
-    client = _client()
-    with _guard(f"attaching {artifact_path} to {name!r} version {version}"):
-        mv, model_id = _logged_model(client, name, version)
-        for f in files:
-            if model_id:
-                client.log_model_artifact(model_id, str(f), artifact_path)
-            else:
-                client.log_artifact(mv.run_id, str(f), artifact_path)
-        base = _artifact_base(client, mv, model_id)
-    return f"{base.rstrip('/')}/{artifact_path}"
-
-
-def version_artifact(name: str, version: str | int, path: str) -> Path | None:
-    """A file attached by `log_version_artifacts` (`path` inside the version's artifacts), downloaded; None
-    when the version has no such file."""
-    from mlflow.exceptions import MlflowException
-
-    client = _client()
-    with _guard(f"reading {path} of {name!r} version {version}"):
-        mv, model_id = _logged_model(client, name, version)
-        base = _artifact_base(client, mv, model_id)
-    try:
-        found = _download(f"{base.rstrip('/')}/{path}")
-    except (MlflowException, OSError):
-        return None
-    return found if found.is_file() else None
-
-
-def download_artifact(uri: str) -> Path:
-    """An artifact by URI (runs:/..., models:/...) in a fresh temporary folder."""
-    return _download(uri)
-
-
-def read_artifact_text(uri: str) -> str | None:
-    """The text of one artifact by URI, or None when it is absent (an unreachable store raises)."""
-    try:
-        return _download(uri).read_text()
-    except TrackingUnavailableError:
-        raise
-    except Exception:  # noqa: BLE001 - a missing artifact only leaves a gap in lineage output
-        return None

@@ -23,9 +23,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from components.core.columns import QUANTILES
 from components.core.strict import PositiveInt, Strict
-
-QUANTILES = (0.1, 0.5, 0.9)
 
 
 class ForecastConfig(Strict):

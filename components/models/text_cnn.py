@@ -59,21 +59,22 @@ class NgramBag(nn.Module):
         bigram = self.vocab_size + (x[:, :-1] * _HASH + x[:, 1:]) % self.buckets  # (B, T-1)
         return torch.cat([x, bigram], 1), torch.cat([real, real[:, :-1] & real[:, 1:]], 1).float()
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns the logits (B, K) and the mean squared norm of the rows used (for `bag_decay`); zeros when the
-        bag has no weights (a (1, 1) zero that broadcasts: no batch size frozen into a traced ONNX graph)."""
+    def forward(self, ids: torch.Tensor, keep: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`features`' ids and mask -> the logits (B, K) and the mean squared norm of the rows used (for
+        `bag_decay`); zeros when the bag has no weights (a (1, 1) zero that broadcasts: no batch size frozen into
+        a traced ONNX graph)."""
         if self.weight is None:
-            return x.new_zeros((1, 1), dtype=torch.float), x.new_zeros((), dtype=torch.float)
-        ids, keep = self.features(x)
+            return keep.new_zeros((1, 1)), keep.new_zeros(())
         w = self.weight(ids) * keep.unsqueeze(-1)  # (B, 2T-1, K)
         n = keep.sum(1, keepdim=True).clamp(min=1)
         return self.scale * w.sum(1) / n.sqrt(), (w.pow(2).sum(-1).sum(1) / n.squeeze(1)).mean()
 
     @torch.no_grad()
-    def nb_init(self, x: torch.Tensor, y: torch.Tensor, n_classes: int, strength: float, alpha: float = 1.0) -> None:
+    def nb_init(self, counts: torch.Tensor, strength: float, alpha: float = 1.0) -> None:
         """Set the weights to `strength` x the naive-Bayes log-count ratios of binarised features (Wang & Manning
-        2012), centred over classes: w[f, c] = log p(f | c) - mean_c' log p(f | c')."""
-        counts = alpha + doc_counts(*self.features(x), y, n_classes, self.weight.num_embeddings)  # (K, F)
+        2012), centred over classes: w[f, c] = log p(f | c) - mean_c' log p(f | c'). `counts`: `doc_counts` of
+        the train split (K, vocab + buckets)."""
+        counts = alpha + counts  # (K, F)
         logp = (counts / counts.sum(1, keepdim=True)).log()
         self.weight.weight.copy_((logp - logp.mean(0)).T * strength / self.scale)
 
@@ -101,9 +102,9 @@ class NaiveBayes(nn.Module):
         self.scale = nn.Parameter(torch.tensor(float(weight)))
 
     @torch.no_grad()
-    def fit(self, ids: torch.Tensor, keep: torch.Tensor, y: torch.Tensor) -> None:
-        """Count each feature once per text (ids/keep: NgramBag.features of the train split)."""
-        self.counts.copy_(doc_counts(ids, keep, y, *self.counts.shape))
+    def fit(self, counts: torch.Tensor) -> None:
+        """Keep the train split's per-class document frequencies (`doc_counts`: each feature once per text)."""
+        self.counts.copy_(counts)
 
     def forward(self, ids: torch.Tensor, keep: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """(B, L) feature ids and mask -> (B, K) centred log-likelihoods x scale; `y`: leave each text out."""
@@ -151,9 +152,10 @@ class _Member(nn.Module):
         logits = self.head(self.dropout(self.encode(x)))
         if self.bag is None:
             return logits, logits.new_zeros(())
-        bag, penalty = self.bag(x)
+        ids, keep = self.bag.features(x)  # once, for the bag and naive Bayes
+        bag, penalty = self.bag(ids, keep)
         if self.nb is not None:
-            bag = bag + self.nb(*self.bag.features(x), y if self.training else None)
+            bag = bag + self.nb(ids, keep, y if self.training else None)
         return logits + bag, penalty
 
 
@@ -179,13 +181,19 @@ class TextCnn(nn.Module):
 
     def prepare(self, train, val):
         """Before training, from the train split: with `nb_init`, start every member's bag at the naive-Bayes
-        ratios; with `nb_weight`, fill every member's naive-Bayes counts."""
-        if self.cfg.nb_init and self.cfg.ngram_buckets and self.cfg.learn_bag:
-            for m in self.members:
-                m.bag.nb_init(train.x.cpu(), train.y.cpu(), self.n_classes, self.cfg.nb_init)
+        ratios; with `nb_weight`, fill every member's naive-Bayes counts (the split's n-gram counts are taken
+        once, for every member)."""
+        init = bool(self.cfg.nb_init and self.cfg.ngram_buckets and self.cfg.learn_bag)
+        if not (init or self.members[0].nb is not None):
+            return train, val
+        bag = self.members[0].bag  # every member's bag hashes alike
+        counts = doc_counts(*bag.features(train.x.cpu()), train.y.cpu(), self.n_classes,
+                            bag.vocab_size + bag.buckets)  # (K, vocab + buckets)
         for m in self.members:
+            if init:
+                m.bag.nb_init(counts, self.cfg.nb_init)
             if m.nb is not None:
-                m.nb.fit(*m.bag.features(train.x.cpu()), train.y.cpu())
+                m.nb.fit(counts)
         return train, val
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from components.core.columns import QUANTILES
 from components.data.series import regularize
 from components.problems import plots
 from components.problems.base import Task
-
-QUANTILES = (0.1, 0.5, 0.9)
 
 
 def mase(actual: np.ndarray, forecast: np.ndarray, scale: float) -> float:

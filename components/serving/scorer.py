@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from components.data.failures import ValidationReport
 from components.data.matrixgate import MatrixGate
 from components.data.suitecheck import SuiteCheck
-from components.data.validator import ValidationReport, Validator
+from components.data.validator import Validator
 from components.inference.predict import forward, predict, to_frame
 from components.inference.scorelog.writer import InferenceLog, NoLog
 from components.serving.loaded import Loaded
@@ -79,13 +80,17 @@ class Checks:
             return self._gx(frame)
 
     def passes(self, table: Table) -> bool:
-        """True: the table passes the suite (decided in microseconds). False: `require` decides (milliseconds)."""
+        """True: the table passes the suite (decided in microseconds). False: `verify` decides (milliseconds)."""
         return table.matrix is not None and self.gate(table.matrix)
 
     def require(self, table: Table) -> None:
-        """BadRequest (422) naming every failed check."""
-        if self.passes(table):
-            return
+        """BadRequest (422) naming every failed check: the quick check, then the full ones if it does not pass."""
+        if not self.passes(table):
+            self.verify(table)
+
+    def verify(self, table: Table) -> None:
+        """The full checks alone (for a table the quick check did not pass): BadRequest (422) naming every failed
+        check."""
         report = self(table)
         if not report.success:
             for f in report.failures:  # a 6,000-character text need not come back whole

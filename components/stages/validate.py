@@ -25,11 +25,12 @@ from components.core.columns import LABEL
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_dir, read_json, read_parquet, require_files, write_json
 from components.data import pii
+from components.data.failures import Failure, ValidationReport
 from components.data.split import class_problems
 from components.data.streaming import PARTS_DIR, part_files, validate_parts
 from components.data.suite_bootstrap import infer_missing
 from components.data.suite_file import choose
-from components.data.validator import Failure, ValidationReport, validate
+from components.data.validator import validate
 from components.problems.registry import TASKS
 from components.stages.spec import Io, Stage
 
