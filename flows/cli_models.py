@@ -152,12 +152,13 @@ def feedback(model: Annotated[str, typer.Argument(help="registered model name")]
     """Store labels that arrived after scoring; keel monitor joins them to the log by request id and row."""
     import pandas as pd
 
+    from components.data.sources import read_csv, read_parquet
     from components.inference.scorelog import store
 
     try:
         if not labels.is_file():
             raise KeelError(f"{labels}: not found")
-        frame = pd.read_parquet(labels) if labels.suffix == ".parquet" else pd.read_csv(labels)
+        frame = read_parquet(labels) if labels.suffix == ".parquet" else read_csv(labels)  # errors name the file
         if request_id is not None:
             frame = frame.assign(request_id=request_id, row=frame.get("row", pd.Series(range(len(frame)))))
         path = store.write_feedback(log_dir, model, frame)

@@ -33,3 +33,14 @@ def test_params_command_fails_on_unknown_key(tmp_path):
 def test_version_lists_the_stack():
     result = runner.invoke(app, ["version"])
     assert result.exit_code == 0 and set(json.loads(result.output)) >= {"keel", "mlflow", "prefect", "dvc"}
+
+
+@pytest.mark.parametrize("content", ["", "label\n\"0\n"])
+def test_feedback_names_an_empty_or_corrupt_labels_file(tmp_path, content):
+    labels = tmp_path / "labels.csv"
+    labels.write_text(content)
+    result = runner.invoke(app, ["feedback", "digits-cnn", str(labels), "--request-id", "r1",
+                                 "--log-dir", str(tmp_path / "log")])
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert f"{labels}:" in result.output
+    assert not (tmp_path / "log").exists()
