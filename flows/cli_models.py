@@ -53,11 +53,13 @@ def rollback(model: Annotated[str, typer.Argument(help="registered model name")]
 def history(model: Annotated[str, typer.Argument(help="registered model name")],
             as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
     """Print every alias move of a model, oldest first (the promotion ledger)."""
-    from components.lifecycle import ledger, moves
+    from components.lifecycle import ledger, moves, registry
 
     try:
         moves.reconcile(model)  # a move a killed process left half-done is recorded before it is listed
         entries = ledger.history(moves.ledger_engine(), model)
+        if not entries:
+            registry.latest_version(model)  # a misspelt name is an error, not an empty history
     except KeelError as e:
         fail(e)
     if as_json:

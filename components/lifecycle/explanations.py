@@ -66,6 +66,7 @@ def pick_version(name: str, version: str | None, alias: str | None) -> registry.
         ref = registry.version_by_alias(name, a)
         if ref is not None:
             return ref
+    registry.latest_version(name)  # a model that is not registered at all is named as such
     raise RegistryError(f"model {name!r}: no version holds @{alias or 'production or @staging'}; pass --version N")
 
 

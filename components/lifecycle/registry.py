@@ -148,6 +148,7 @@ def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
     """The version holding `alias`, or a RegistryError that says so and what to do."""
     ref = version_by_alias(name, alias)
     if ref is None:
+        latest_version(name)  # a model that is not registered at all is named as such
         raise RegistryError(f"model {name!r}: no version holds @{alias} ({hint or f'run `keel promote {name}`'})")
     return ref
 

@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 
 from components.core.errors import RegistryError
 from components.lifecycle import registry
+from components.lifecycle.explanations import pick_version
 from components.lifecycle.tracking import tracking_uri
 
 
@@ -44,3 +45,24 @@ def test_models_uris_resolve_on_keels_store_without_the_global_uri(tmp_path, mon
         assert registry.load_pyfunc(uri).metadata.run_id == run.info.run_id
     with pytest.raises(RegistryError, match="models:/echo/2"):
         registry.load_pyfunc("models:/echo/2")
+
+
+def test_an_unregistered_model_is_named_as_such_not_as_a_missing_alias(mlflow_store, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
+    client.create_registered_model("echo")
+    client.create_model_version("echo", source=(tmp_path / "m").as_uri())
+    with pytest.raises(RegistryError, match=r"'echo': no version holds @production"):
+        registry.require_alias("echo", "production")
+    with pytest.raises(RegistryError, match=r"'ecko': not in the registry"):
+        registry.require_alias("ecko", "production")
+    with pytest.raises(RegistryError, match=r"'ecko': not in the registry"):  # keel explain's choice of version
+        pick_version("ecko", None, None)
+    runner = CliRunner()
+    assert runner.invoke(app, ["history", "echo"]).exit_code == 0  # registered, never moved: an empty history
+    result = runner.invoke(app, ["history", "ecko"])
+    assert result.exit_code == 1 and "'ecko': not in the registry" in result.output
