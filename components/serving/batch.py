@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from components.core import paths
-from components.core.columns import LABEL
+from components.core.columns import LABEL, SPLIT
 from components.core.errors import DataValidationError, StageInputError
 from components.core.io import atomic_dir, atomic_path, dictionary_columns, sha256_file, sha256_paths
 from components.data import media
@@ -30,6 +30,7 @@ from components.inference.scorelog.writer import open_log
 from components.lifecycle import registry
 from components.lifecycle.ledger import now_iso
 from components.serving.loaded import load
+from components.serving.payload import BadRequest, columns_against
 
 log = logging.getLogger(__name__)
 META_KEY = b"keel"
@@ -129,7 +130,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch")
     with atomic_path(Path(output_path)) as tmp:
         try:
-            checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None)
+            checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None,
+                                     columns=None if kind in media.KINDS else loaded.columns)
             rows, chunks, checks = write_predictions(model, checked, tmp, meta, scorelog, request_id, name=name)
         finally:
             scorelog.close()
@@ -238,16 +240,23 @@ def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Pa
 
 
 def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict, kind: str | None = None,
-                   check: Validator | None = None) -> Iterator[tuple[pd.DataFrame, Any]]:
+                   check: Validator | None = None, columns: list[str] | None = None
+                   ) -> Iterator[tuple[pd.DataFrame, Any]]:
     """The input's chunks (label dropped), each with its passing GX report; the first failing chunk raises
     DataValidationError naming the rows, the checks, counts and examples. `kind`: the input is a folder of
     that media kind's files. `check`: the Validator to use (a worker's, kept for all its parts; default a new
-    one for this input)."""
+    one for this input). `columns`: the model's input columns; a chunk with others fails naming them (as
+    `keel serve` does), before the suite, whose image checks only count the columns."""
     check = check or Validator(cfg, manifest, require_label=False, name="batch", chunks=True)
     start = 0
     chunks = media.scoring_chunks(input_path, kind, chunk_rows) if kind else read_chunks(input_path, chunk_rows)
     for chunk in chunks:
         chunk = chunk.drop(columns=[LABEL], errors="ignore")
+        if columns is not None:
+            try:
+                columns_against([c for c in chunk.columns if c != SPLIT], columns)  # a split, as a suite allows
+            except BadRequest as e:
+                raise DataValidationError(f"{input_path}: {e}", [str(e)]) from e
         report = check(chunk)  # a fast pass; only a failing chunk is checked again for counts and examples
         if not report.success:
             raise DataValidationError(report.message(f"{input_path} rows {start}..{start + len(chunk) - 1}"),

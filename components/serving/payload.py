@@ -51,7 +51,7 @@ def _names(values: list[Any], what: str) -> str:
     return f"{what} [{shown}{', ...' if len(values) > 8 else ''}]"
 
 
-def _columns_against(given: list[Any], columns: list[str]) -> None:
+def columns_against(given: list[Any], columns: list[str]) -> None:
     """The given column names must be the model's, each once."""
     if not all(isinstance(c, str) for c in given):
         raise BadRequest(f"column names must be strings, got {next(c for c in given if not isinstance(c, str))!r}")
@@ -83,10 +83,10 @@ def _rows_of(payload: Any, columns: list[str], max_rows: int) -> tuple[list[list
         given = data.get("columns", columns)
         if not isinstance(given, list):
             raise BadRequest("dataframe_split.columns must be a list of column names", 400)
-        _columns_against(given, columns)
+        columns_against(given, columns)
         data, positions = data["data"], [given.index(c) for c in columns] if given != columns else None
     elif isinstance(data, dict) and fmt in ("inputs", "instances"):  # {"column": [values...]}
-        _columns_against(list(data), columns)
+        columns_against(list(data), columns)
         if not all(isinstance(v, list) for v in data.values()) or len({len(v) for v in data.values()}) != 1:
             raise BadRequest(f"{fmt}: an object of columns needs a list of values per column, all of one length")
         if len(next(iter(data.values()))) > max_rows:
@@ -107,7 +107,7 @@ def _rows_of(payload: Any, columns: list[str], max_rows: int) -> tuple[list[list
         for i, record in enumerate(data):
             if record.keys() != wanted:
                 try:
-                    _columns_against(list(record), columns)
+                    columns_against(list(record), columns)
                 except BadRequest as e:
                     raise BadRequest(f"row {i}: {e}") from None
         return [[r[c] for c in columns] for r in data], fmt

@@ -97,3 +97,19 @@ def test_default_chunks_hold_about_64_mib_of_values(tmp_path):
     assert default_chunk_rows(tmp_path / "one.csv") == 1_000_000  # capped
     with pytest.raises(StageInputError, match="nope.parquet: input file not found"):
         default_chunk_rows(tmp_path / "nope.parquet")
+
+
+def test_a_file_to_score_without_a_model_column_names_it(tmp_path):
+    from components.config.sections import section_schema
+    from components.core.errors import DataValidationError
+    from components.serving.batch import checked_chunks
+
+    pixels = [f"px_{i}" for i in range(64)]
+    cfg, manifest = section_schema("validate", "image").model_validate({}), {"kind": "image", "image_shape": [8, 8]}
+    rows = pd.DataFrame(np.zeros((3, 64)), columns=pixels)
+    rows.drop(columns=["px_5"]).assign(pixel5=0.0).to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"x.csv: missing column\(s\) \['px_5'\]; unknown column\(s\) "
+                                                  r"\['pixel5'\]"):
+        list(checked_chunks(tmp_path / "x.csv", 2, cfg, manifest, columns=pixels))
+    rows.assign(label=1).to_csv(tmp_path / "ok.csv", index=False)  # a label is dropped, not refused
+    assert [len(c) for c, _ in checked_chunks(tmp_path / "ok.csv", 2, cfg, manifest, columns=pixels)] == [2, 1]
