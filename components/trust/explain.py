@@ -29,6 +29,7 @@ import torch
 
 from components.config.sections import ExplainConfig
 from components.core.columns import LABEL
+from components.core.errors import StageInputError
 from components.core.io import write_json
 from components.data.pii import redact
 from components.families.registry import get
@@ -74,6 +75,11 @@ def explain(ckpt: Checkpoint, rows: pd.DataFrame, cfg: ExplainConfig, out_dir: P
     kind, task = ckpt.transform.kind, get(ckpt.family).task
     if kind not in ("image", "text", "tabular", "series"):
         return None
+    columns, where = ckpt.transform.input_columns, (probe or {}).get("source", "rows to explain")
+    missing = [c for c in columns if c not in rows.columns]
+    if missing or rows.empty:  # named before anything is written, not a KeyError deep in the attribution
+        raise StageInputError(f"{where}: " + (f"missing column(s) {missing[:8]} (the model takes {len(columns)}: "
+                                               f"{columns[0]}..{columns[-1]})" if missing else "no rows"))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = A.autograd_copy(ckpt.model)

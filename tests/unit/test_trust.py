@@ -197,3 +197,14 @@ def test_model_card_markdown():
     assert "accuracy_noise 0.7" in card and "epsilon 7.99 at delta 1e-05" in card and "aliased @staging" in card
     long = modelcard._fit(card + "x\n" * 6000)
     assert len(long) <= modelcard.MAX_CHARS and long.rstrip().endswith("artifact)*")
+
+
+def test_rows_without_a_model_column_or_without_rows_are_refused_before_anything_is_written(linear, tmp_path):
+    from components.core.errors import StageInputError
+
+    ckpt, df = linear
+    with pytest.raises(StageInputError, match=r"new.csv: missing column\(s\) \['b'\] \(the model takes 6: a..f\)"):
+        ex.explain(ckpt, df.drop(columns=["b"]).head(8), ExplainConfig(), tmp_path / "out", {"source": "new.csv"})
+    with pytest.raises(StageInputError, match="new.csv: no rows"):
+        ex.explain(ckpt, df.head(0), ExplainConfig(), tmp_path / "out", {"source": "new.csv"})
+    assert not (tmp_path / "out").exists()
