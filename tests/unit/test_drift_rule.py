@@ -217,3 +217,13 @@ def test_config_is_frozen_and_strict():
         cfg.alpha = 0.1  # frozen
 
 
+
+
+def test_a_window_that_is_not_a_duration_is_named(tmp_path):
+    from components.core.errors import ParamsError
+    from components.monitoring.check import window_bounds
+
+    now = pd.Timestamp("2026-12-04T12:00:00Z")
+    assert window_bounds("24h", tmp_path, "m", now)["since"] == "2026-12-03T12:00:00+00:00"
+    with pytest.raises(ParamsError, match="window '24x' is not new, all or a duration such as 24h or 7D"):
+        window_bounds("24x", tmp_path, "m", now)  # `keel monitor --window 24x`: was a pandas ValueError
