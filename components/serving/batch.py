@@ -115,6 +115,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     folder = Path(input_path).is_dir()
     if not (folder or Path(input_path).is_file()):
         raise StageInputError(f"{input_path}: input file not found")
+    if not folder and Path(output_path).suffix != ".parquet":  # not Parquet bytes under a .csv name
+        raise StageInputError(f"{output_path}: predictions are written as Parquet; name the output *.parquet")
     loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run
     kind = loaded.manifest["kind"]
     if folder and kind not in media.KINDS:

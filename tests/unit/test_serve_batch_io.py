@@ -113,3 +113,13 @@ def test_a_file_to_score_without_a_model_column_names_it(tmp_path):
         list(checked_chunks(tmp_path / "x.csv", 2, cfg, manifest, columns=pixels))
     rows.assign(label=1).to_csv(tmp_path / "ok.csv", index=False)  # a label is dropped, not refused
     assert [len(c) for c, _ in checked_chunks(tmp_path / "ok.csv", 2, cfg, manifest, columns=pixels)] == [2, 1]
+
+
+def test_predictions_are_not_written_as_parquet_under_another_name(tmp_path):
+    from components.serving.batch import run
+
+    pd.DataFrame({"a": [1.0]}).to_csv(tmp_path / "rows.csv", index=False)
+    for name in ("predictions.csv", "predictions"):
+        with pytest.raises(StageInputError, match=f"{name}: predictions are written as Parquet"):
+            run("no-model", tmp_path / "rows.csv", tmp_path / name)  # refused before the registry is asked
+        assert not (tmp_path / name).exists()
