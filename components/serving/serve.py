@@ -135,7 +135,8 @@ def create_app(cfg: ServeConfig):
     def error(status: int, message: str, headers: dict[str, str] | None = None):
         code = {401: "UNAUTHENTICATED", 413: "REQUEST_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
                 503: "TEMPORARILY_UNAVAILABLE"}.get(status, "BAD_REQUEST")
-        return _json(status, {"error_code": code, "message": message, **info}, headers)
+        known = info if status != 401 else {}  # without the token, not even which model and version answer
+        return _json(status, {"error_code": code, "message": message, **known}, headers)
 
     def refused(request: Request):
         """401 unless the request carries the bearer token (when one is set)."""

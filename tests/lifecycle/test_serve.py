@@ -76,6 +76,8 @@ def test_server_answers_from_production_and_rejects_bad_requests(server, digits_
     url, _ = server
     pixels = digits_frame.drop(columns="label").head(20)
     assert call(f"{url}/version")[0] == 401 and call(f"{url}/ping")[0] == 200  # the token guards all but /ping
+    denied = call(f"{url}/invocations", {"inputs": [[0.0] * 64]})
+    assert denied[0] == 401 and set(denied[1]) == {"error_code", "message"}  # no model, version or URI either
     status, info = call(f"{url}/version", headers=AUTH)
     assert status == 200 and info["version"] == "1" and len(info["columns"]) == 64
     good = {"dataframe_split": {"columns": list(pixels.columns), "data": pixels.values.tolist()}}
