@@ -159,6 +159,20 @@ def mcnemar_p(candidate_correct: np.ndarray, champion_correct: np.ndarray) -> fl
     return 1.0 if discordant == 0 else float(binomtest(only_candidate, discordant, 0.5).pvalue)
 
 
+REGISTRATION_BARS_TAG = "gate.absolute"  # set by the register stage: "pass" | "fail" (register.min / max)
+REGISTRATION_REASONS_TAG = "gate.absolute_reasons"  # what it missed, when it failed
+
+
+def with_registration_bars(decision: Decision, tags: dict[str, str]) -> Decision:
+    """A candidate that missed its registration bars (register.min / max: it was registered without the alias)
+    is refused whatever the comparison says; only an override (--force --reason) moves it."""
+    if tags.get(REGISTRATION_BARS_TAG) != "fail":
+        return decision
+    missed = tags.get(REGISTRATION_REASONS_TAG) or "see its model card"
+    reason = f"v{decision.candidate_version} missed its registration bars (register.min / max): {missed}"
+    return decision.model_copy(update={"promote": False, "verdict": "refuse", "reasons": [reason, *decision.reasons]})
+
+
 def decide_promotion(candidate: Scored, champion: Scored | None, rule: Rule) -> Decision:
     """Promote only if the candidate meets the bar and beats the champion by enough, significantly."""
     m, sign = rule.metric, (1.0 if rule.higher_is_better else -1.0)

@@ -9,10 +9,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from components.lifecycle import ledger, registry, tracking
+from components.lifecycle.gate import REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG
 
 SOURCE_TAGS = ("git_commit", "git_dirty", "data_source", "data_sha256", "dvc_data_md5", "params_sha256",
                "dvc_params_sha256", "split_sha256", "split_uri", "split_sizes", "gx_success", "gx_checks", "run_id",
-               "family", "dataset", "gate.absolute")
+               "family", "dataset", REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG)
 
 
 class Lineage(BaseModel):
@@ -41,7 +42,7 @@ def collect(name: str, version: str) -> Lineage:
     return Lineage(model=name, version=ref.version, aliases=ref.aliases,
                    source={k: tags.get(k) for k in SOURCE_TAGS},
                    metrics={k.removeprefix("metric."): v for k, v in tags.items() if k.startswith("metric.")},
-                   gate={k: v for k, v in tags.items() if k.startswith("gate.") and k != "gate.absolute"},
+                   gate={k: v for k, v in tags.items() if k.startswith("gate.") and k not in SOURCE_TAGS},
                    gate_report=report, ledger=moves)
 
 

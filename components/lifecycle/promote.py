@@ -147,7 +147,7 @@ def decide(cand: registry.VersionRef, champ: registry.VersionRef | None, rule: g
     if champ is not None:
         # scored on the candidate's rows; decide_promotion refuses if it was evaluated on another split
         champion = score(champ, test, rule, robustness, train)
-    return gate.decide_promotion(candidate, champion, rule)
+    return gate.with_registration_bars(gate.decide_promotion(candidate, champion, rule), cand.tags)
 
 
 def frozen_split(cand: registry.VersionRef, features_dir: Path) -> Path:

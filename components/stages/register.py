@@ -41,6 +41,7 @@ from components.data.artifacts import load_split
 from components.families.registry import get
 from components.inference.onnxrt import OnnxCheck, export_checked
 from components.lifecycle import explanations, modelcard, moves, registry, tracking
+from components.lifecycle.gate import REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG
 from components.stages.spec import Io, Stage
 from components.trust.explain import summary
 
@@ -152,7 +153,8 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                                                   "validation": validation.model_dump(mode="json")}
         uri, split_uri, onnx = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks,
                                          cfg.onnx_tolerance if cfg.onnx else None)
-        tags |= {"gate.absolute": "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
+        tags |= {REGISTRATION_BARS_TAG: "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
+        tags |= {REGISTRATION_REASONS_TAG: "; ".join(reasons)[:4000]} if reasons else {}
         tags |= {"onnx.max_abs_diff": f"{onnx.max_abs_diff:.3g}", "onnx.rows": str(onnx.rows)} if onnx else {}
         version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
     if version.tags.get(registry.COMPLETE_TAG) != "true":  # new, or a run that stopped before finishing it

@@ -90,6 +90,13 @@ def test_promote_refuse_override_rollback_history(project, digits_frame):
     assert no_reason.exit_code == 1 and "--force needs --reason" in no_reason.output and production(client) == "1"
 
     assert register_version(project, {"train.epochs": 12}).version == "3"  # clearly better
+    strict = load_params(project / "params.yaml", {"register.cnn.min": {"accuracy": 1.01}})  # out of reach
+    missed = register.run(strict.registration, paths.MODEL_DIR, paths.FEATURES_DIR, paths.RAW_DIR,
+                          paths.VALIDATION_DIR, paths.REPORTS_DIR, paths.REGISTER_DIR)
+    assert missed.version == "4" and not missed.staged  # v3's model, registered again under bars it misses
+    unstaged = keel("promote", "digits-cnn", "--version", "4")  # it beats v1, but missed its registration bars
+    assert unstaged.exit_code == 1 and "v4 missed its registration bars" in unstaged.output, unstaged.output
+    assert "< minimum 1.01" in unstaged.output and production(client) == "1"
     better = keel("promote", "digits-cnn", "--version", "3")
     assert better.exit_code == 0, better.output
     assert "better: accuracy candidate v3" in better.output and production(client) == "3"
