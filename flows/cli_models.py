@@ -195,11 +195,11 @@ def explain(model: Annotated[str, typer.Argument(help="registered model name, e.
     """Explain raw rows with a registered version (register.explain settings): heatmaps per class (images),
     token HTML (text), importance bars (tabular, series) and explanation.json with the sanity checks."""
     from components.config.params import load_params
-    from components.lifecycle import explanations
+    from components.serving import explaining
 
     try:
         cfg = load_params(params).registration.explain if params.is_file() else None
-        ref, report = explanations.explain_rows(model, rows, out, version, alias, cfg)
+        ref, report = explaining.explain_rows(model, rows, out, version, alias, cfg, params)
     except KeelError as e:
         fail(e)
     typer.echo(f"{model} v{ref.version}: {len(report['figures'])} figure(s) and explanation.json in {out}")

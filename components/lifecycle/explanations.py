@@ -70,18 +70,17 @@ def pick_version(name: str, version: str | None, alias: str | None) -> registry.
     raise RegistryError(f"model {name!r}: no version holds @{alias or 'production or @staging'}; pass --version N")
 
 
-def explain_rows(name: str, rows_path: Path, out_dir: Path, version: str | None = None, alias: str | None = None,
-                 cfg: ExplainConfig | None = None) -> tuple[registry.VersionRef, dict[str, Any]]:
-    """`keel explain`: raw rows from a CSV/Parquet file explained with a registered version into `out_dir`."""
-    ref = pick_version(name, version, alias)
+def explain_rows(ref: registry.VersionRef, ckpt, rows_path: Path, out_dir: Path,
+                 cfg: ExplainConfig | None = None) -> dict[str, Any]:
+    """Raw rows from a CSV/Parquet file explained with a registered version's checkpoint into `out_dir` (`keel
+    explain` checks the rows first: components/serving/explaining.py)."""
     rows = read(str(rows_path))
-    ckpt = registry.load_keel_checkpoint(name, ref.version)
     report = ex.explain(ckpt, rows.reset_index(drop=True), cfg or ExplainConfig(), Path(out_dir),
                         {"source": str(rows_path)})
     if report is None:
-        raise RegistryError(f"model {name!r} version {ref.version}: family {ckpt.family!r} has nothing to explain "
-                            "(no supervised output: clustering)")
-    return ref, report
+        raise RegistryError(f"model {ref.name!r} version {ref.version}: family {ckpt.family!r} has nothing to "
+                            "explain (no supervised output: clustering)")
+    return report
 
 
 def top_feature_change(candidate: dict[str, Any] | None, champion: dict[str, Any] | None,

@@ -71,7 +71,12 @@ def validation_of(model, params_path: Path) -> ValidateConfig:
 
 def load(model_name: str, alias: str, params_path: Path) -> Loaded:
     """Resolve `model_name@alias` once (models:/<name>/<version>: pinned from here on) and load it."""
-    ref = registry.require_alias(model_name, alias)
+    return load_version(registry.require_alias(model_name, alias), alias, params_path)
+
+
+def load_version(ref: registry.VersionRef, alias: str, params_path: Path) -> Loaded:
+    """Load one resolved version (`alias`: how it was chosen, for the record)."""
+    model_name = ref.name
     pyfunc = registry.load_pyfunc(ref.model_uri)
     model = pyfunc.unwrap_python_model()
     schema = [(c.name, c.type.name) for c in pyfunc.metadata.get_input_schema().inputs]

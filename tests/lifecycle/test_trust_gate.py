@@ -126,3 +126,10 @@ def test_keel_explain_writes_heatmaps_for_given_rows(project):
     pngs = [f for f in report["figures"] if f.startswith("class_")]
     assert pngs and all((project / "explained" / f).stat().st_size > 1000 for f in pngs)
     assert report["accuracy_on_probe"] is None  # no labels given
+
+    bad = rows.astype(object)
+    bad.loc[3, "px_10"], bad.loc[5, "px_20"] = "abc", None  # a wrong type, a missing value
+    bad.to_csv(project / "bad.csv", index=False)
+    refused = runner.invoke(app, ["explain", "digits-cnn", "bad.csv", "--version", "2", "--out", "bad-explained"])
+    assert refused.exit_code == 1 and "bad.csv rows 0..11" in refused.output, refused.output  # keel predict's checks
+    assert not (project / "bad-explained").exists()  # nothing written
