@@ -54,6 +54,9 @@ class ValidationReport(BaseModel):
 
 
 EXAMPLES = 20  # values kept per failure, as GX's SUMMARY format keeps
+# a failed profile check's example, said of the data column it names (`<prefix>_numeric` etc., profile.py)
+PROFILE_SAYS = {"numeric": "not numeric", "nulls": "{} missing value(s)", "min": "lowest value {}",
+                "max": "highest value {}", "exists": "no such column"}
 
 
 def flagged(profile: Any, checks: ColumnChecks) -> dict[str, set[str]]:
@@ -126,7 +129,9 @@ def gx_failure(r) -> Failure:
     named = res.get("partial_unexpected_index_list") or []
     column = cfg.kwargs.get("column")
     if named and all(isinstance(d, dict) and "column" in d for d in named):  # a profile row names its column
-        examples = [f"{d['column']}={d.get(column)}" for d in named]
+        said = PROFILE_SAYS.get(str(column).rsplit("_", 1)[-1])
+        examples = [f"{d['column']}: {said.format(d.get(column))}" if said else f"{d['column']}={d.get(column)}"
+                    for d in named]
     elif named and all(isinstance(d, dict) and set(d) - {column} for d in named):  # a media row names its file
         examples = [f"{next(v for k, v in d.items() if k != column)} ({column}={d.get(column)})" for d in named]
     if examples is None and "observed_value" in res:

@@ -31,7 +31,8 @@ def test_a_bad_value_in_a_later_chunk_is_caught_and_named(small_digits):
     outcomes = [check(c) for c in _chunks(pixels, 100)]
     assert [r.success for r in outcomes] == [True, True, False, True]
     (failure,) = outcomes[2].failures
-    assert failure.expectation == "expect_column_values_to_be_between" and failure.examples == ["px_20=17.0"]
+    assert failure.expectation == "expect_column_values_to_be_between"
+    assert failure.examples == ["px_20: highest value 17.0"]
 
 
 def test_a_chunk_with_other_columns_or_more_rows_runs_the_table_checks_again(small_digits):

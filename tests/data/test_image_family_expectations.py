@@ -62,10 +62,10 @@ def test_fashion_good_images_pass_with_few_checks(fashion_like, fashion_cfg):
 
 
 @pytest.mark.parametrize("kind,expected,named", [
-    ("over_255", ("expect_column_values_to_be_between", "pixel_max"), "px_7=300.0"),
-    ("negative", ("expect_column_values_to_be_between", "pixel_min"), "px_8=-1.0"),
-    ("nan_pixel", ("expect_column_values_to_be_between", "pixel_nulls"), "px_100=1"),
-    ("text_pixel", ("expect_column_values_to_be_in_set", "pixel_numeric"), "px_5=False"),
+    ("over_255", ("expect_column_values_to_be_between", "pixel_max"), "px_7: highest value 300.0"),
+    ("negative", ("expect_column_values_to_be_between", "pixel_min"), "px_8: lowest value -1.0"),
+    ("nan_pixel", ("expect_column_values_to_be_between", "pixel_nulls"), "px_100: 1 missing value(s)"),
+    ("text_pixel", ("expect_column_values_to_be_in_set", "pixel_numeric"), "px_5: not numeric"),
     ("bad_split", ("expect_column_values_to_be_in_set", "split"), "dev"),
     ("unknown_label", ("expect_column_values_to_be_in_set", "label"), "10"),
 ])

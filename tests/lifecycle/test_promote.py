@@ -179,8 +179,9 @@ def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, di
     refused = keel("predict", "digits-cnn", str(tmp_path / "bad.csv"), str(tmp_path / "bad.parquet"),
                    "--chunk-rows", "700")
     assert refused.exit_code == 1
-    # batch checks pixels on a column profile: the failing check names the column and its value
-    assert "expect_column_values_to_be_between(pixel_max): 1 unexpected value(s), e.g. ['px_20=99.0']" in refused.output
+    # batch checks pixels on a column profile: the failing check names the column and what is wrong with it
+    said = "expect_column_values_to_be_between(pixel_max): 1 unexpected value(s), e.g. ['px_20: highest value 99.0']"
+    assert said in refused.output
     assert "rows 1400..1796" in refused.output and not (tmp_path / "bad.parquet").exists()
 
     whole = keel("predict", "digits-cnn", str(tmp_path / "in.csv"), str(tmp_path / "whole.parquet"))
