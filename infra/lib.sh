@@ -16,6 +16,13 @@ refuse_example_secrets() {
          "(cp infra/.env.example infra/.env, then change every change-me) or in the environment." >&2
     exit 1
   fi
+  # MLflow's basic-auth app refuses an admin password under 12 characters, after PostgreSQL is already set up
+  local admin="${MLFLOW_TRACKING_PASSWORD:-}"
+  if [ "${KEEL_MLFLOW_AUTH:-}" = true ] && [ "${#admin}" -lt 12 ]; then
+    echo "refusing to start the team stack: MLFLOW_TRACKING_PASSWORD has ${#admin} characters;" \
+         "MLflow's basic-auth app needs at least 12 for its admin account (KEEL_MLFLOW_AUTH=true)." >&2
+    exit 1
+  fi
 }
 
 pg_bindir() {
