@@ -151,22 +151,16 @@ def feedback(model: Annotated[str, typer.Argument(help="registered model name")]
              request_id: Annotated[str | None, typer.Option(
                  "--request-id", help="all rows belong to this request (keel predict prints it); row = position")]
              = None, log_dir: LogDirOpt = Path("logs/inference")) -> None:
-    """Store labels that arrived after scoring; keel monitor joins them to the log by request id and row."""
-    import pandas as pd
-
-    from components.data.sources import read_csv, read_parquet
-    from components.inference.scorelog import store
+    """Store labels that arrived after scoring; keel monitor joins them to the log by request id and row.
+    The file is refused whole (exit 1, nothing stored) for an unregistered model, a request id in no inference
+    log of the model, or a label the scoring version cannot predict."""
+    from components.monitoring import feedback as fb
 
     try:
-        if not labels.is_file():
-            raise KeelError(f"{labels}: not found")
-        frame = read_parquet(labels) if labels.suffix == ".parquet" else read_csv(labels)  # errors name the file
-        if request_id is not None:
-            frame = frame.assign(request_id=request_id, row=frame.get("row", pd.Series(range(len(frame)))))
-        path = store.write_feedback(log_dir, model, frame)
+        result = fb.run(model, labels, log_dir, request_id)
     except KeelError as e:
         fail(e)
-    typer.echo(json.dumps({"model": model, "labels": len(frame), "stored": str(path)}))
+    typer.echo(json.dumps({"model": model, "labels": result.labels, "stored": str(result.stored)}))
 
 
 @app.command()

@@ -149,8 +149,19 @@ def require_alias(name: str, alias: str, hint: str | None = None) -> VersionRef:
     ref = version_by_alias(name, alias)
     if ref is None:
         latest_version(name)  # a model that is not registered at all is named as such
-        raise RegistryError(f"model {name!r}: no version holds @{alias} ({hint or f'run `keel promote {name}`'})")
+        raise RegistryError(f"model {name!r}: no version holds @{alias} ({hint or _alias_hint(name, alias)})")
     return ref
+
+
+def _alias_hint(name: str, alias: str) -> str:
+    """What to do about a missing alias: @production moves through `keel promote`; another is a choice among
+    the aliases the model has."""
+    if alias == "production":
+        return f"run `keel promote {name}`"
+    with guarded(f"reading the aliases of {name!r}"):
+        held = dict(mlflow_client().get_registered_model(name).aliases or {})
+    named = ", ".join(f"@{a} (v{v})" for a, v in sorted(held.items()))
+    return f"its aliases: {named}" if named else "it has no aliases"
 
 
 def set_alias(name: str, alias: str, version: str | int) -> None:

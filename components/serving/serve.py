@@ -204,10 +204,25 @@ def app_from_env():
     return create_app(ServeConfig.model_validate_json(os.environ[CONFIG_ENV]))
 
 
+def check_port(host: str, port: int) -> None:
+    """Bind `host:port` once (as uvicorn will, SO_REUSEADDR) and let go, so that a port already in use or an
+    address this machine does not have is named before the model loads, not after."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as e:
+        why = os.strerror(e.errno) if e.errno else str(e)
+        raise KeelError(f"cannot listen on {host}:{port}: {why} (--host/--port)") from e
+
+
 def run(cfg: ServeConfig) -> None:
-    """Serve until interrupted."""
+    """Serve until interrupted (a port that cannot be bound fails at once, before the model loads)."""
     import uvicorn
 
+    check_port(cfg.host, cfg.port)
     log.info("serving %s@%s on http://%s:%d (%d worker(s))", cfg.model, cfg.alias, cfg.host, cfg.port, cfg.workers)
     common = {"host": cfg.host, "port": cfg.port, "log_level": "warning", "timeout_graceful_shutdown": 5,
               "access_log": False}

@@ -198,6 +198,12 @@ def test_serve_logs_what_it_acknowledged_even_when_killed(project, digits_frame)
 def test_feedback_labels_score_the_window(project):
     rotated = pd.read_parquet(project / "p2.parquet")
     request_id = batch.read_metadata(project / "p2.parquet")["request_id"]
+    garbage = project / "garbage.csv"
+    pd.read_csv(project / "labels.csv").astype(str).replace({"0": "0x"}).to_csv(garbage, index=False)
+    refused = CliRunner().invoke(app, ["feedback", MODEL, str(garbage), "--request-id", request_id])
+    assert refused.exit_code == 1 and f"{garbage}: column 'label':" in refused.output, refused.output
+    assert "not among the classes of digits-cnn v1 [0, 1, 2" in refused.output and "'0x'" in refused.output
+    assert store.read_feedback(paths.INFERENCE_LOG_DIR, MODEL).empty  # nothing stored
     stored = CliRunner().invoke(app, ["feedback", MODEL, str(project / "labels.csv"), "--request-id", request_id])
     assert stored.exit_code == 0, stored.output
     result = CliRunner().invoke(app, ["monitor", MODEL, "--window", "all"])

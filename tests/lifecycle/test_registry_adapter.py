@@ -56,8 +56,19 @@ def test_an_unregistered_model_is_named_as_such_not_as_a_missing_alias(mlflow_st
     client = MlflowClient(tracking_uri=mlflow_store, registry_uri=mlflow_store)
     client.create_registered_model("echo")
     client.create_model_version("echo", source=(tmp_path / "m").as_uri())
-    with pytest.raises(RegistryError, match=r"'echo': no version holds @production"):
+    with pytest.raises(RegistryError, match=r"'echo': no version holds @production \(run `keel promote echo`\)"):
         registry.require_alias("echo", "production")
+    with pytest.raises(RegistryError, match=r"no version holds @canary \(it has no aliases\)"):
+        registry.require_alias("echo", "canary")
+    client.create_model_version("echo", source=(tmp_path / "m").as_uri())
+    client.set_registered_model_alias("echo", "staging", "2")
+    client.set_registered_model_alias("echo", "shadow", "1")
+    (tmp_path / "rows.csv").write_text("x\n1\n")
+    for argv in (["predict", "echo", "rows.csv", "out.parquet"], ["serve", "echo"]):  # what the user reads
+        result = CliRunner().invoke(app, [*argv, "--alias", "canary"])
+        assert result.exit_code == 1, result.output
+        assert "no version holds @canary (its aliases: @shadow (v1), @staging (v2))" in result.output
+        assert "keel promote" not in result.output
     with pytest.raises(RegistryError, match=r"'ecko': not in the registry"):
         registry.require_alias("ecko", "production")
     with pytest.raises(RegistryError, match=r"'ecko': not in the registry"):  # keel explain's choice of version

@@ -44,3 +44,15 @@ def test_feedback_names_an_empty_or_corrupt_labels_file(tmp_path, content):
     assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
     assert f"{labels}:" in result.output
     assert not (tmp_path / "log").exists()
+
+
+def test_serve_on_a_port_in_use_fails_at_once_naming_it(mlflow_store, tmp_path, monkeypatch):
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.create_server(("127.0.0.1", 0)) as taken:  # listening: as another server would be
+        port = taken.getsockname()[1]
+        result = runner.invoke(app, ["serve", "not-loaded", "--port", str(port)])
+    # named before the model is looked up: this model is not even registered
+    assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.output, result.output
+    assert "in use" in result.output and "not in the registry" not in result.output
