@@ -13,7 +13,7 @@ from components.lifecycle.gate import REGISTRATION_BARS_TAG, REGISTRATION_REASON
 
 SOURCE_TAGS = ("git_commit", "git_dirty", "data_source", "data_sha256", "dvc_data_md5", "params_sha256",
                "dvc_params_sha256", "split_sha256", "split_uri", "split_sizes", "gx_success", "gx_checks", "run_id",
-               "family", "dataset", REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG)
+               "family", "dataset", REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG, *tracking.ORIGIN_ENV)
 
 
 class Lineage(BaseModel):

@@ -267,3 +267,16 @@ def git_commit(cwd: Path | None = None) -> tuple[str, bool]:
         return head, bool(dirty.strip())
     except (subprocess.CalledProcessError, FileNotFoundError):
         return "unknown", True
+
+
+# what started this process, as the orchestrators tell their children: `dvc exp run` sets the experiment's name
+# and baseline commit for its stages; a Prefect worker sets the flow run's id for the run it starts
+ORIGIN_ENV = {"dvc_exp_name": "DVC_EXP_NAME", "dvc_exp_baseline": "DVC_EXP_BASELINE_REV",
+              "prefect_flow_run_id": "PREFECT__FLOW_RUN_ID"}
+
+
+def origin_tags() -> dict[str, str]:
+    """The DVC experiment and/or Prefect flow run this process belongs to, where the environment says so: with
+    them a version made by `dvc exp run` names its experiment (its commit is made after the stages ran, so
+    `git_commit` is the baseline's) and a run started by a deployment names its flow run."""
+    return {tag: os.environ[var] for tag, var in ORIGIN_ENV.items() if os.environ.get(var)}

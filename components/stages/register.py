@@ -105,7 +105,7 @@ def lineage_tags(model_dir: Path, features_dir: Path, raw_dir: Path, validation_
         "split_sha256": split["sha256"]["test"], "split_sizes": ",".join(f"{k}={v}" for k, v in split["sizes"].items()),
         "gx_success": str(gx["success"]).lower(), "gx_checks": f"{gx['successful']}/{gx['evaluated']}",
         "run_id": meta_run.run_id, "family": ckpt.family, "dataset": split["dataset"],
-    }
+    } | tracking.origin_tags()
     if dvc_lock is not None and Path(dvc_lock).is_file():
         tags |= dvc_lock_hashes(yaml.safe_load(Path(dvc_lock).read_text()) or {}, Path(raw_dir))
     return tags

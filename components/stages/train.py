@@ -205,7 +205,8 @@ def log_start(ref: tracking.RunRef, out_dir: Path, params: Params, data: Inputs,
                        "keel.device": device.type, "mlflow.source.git.commit": commit, "keel.git_dirty": dirty,
                        "keel.precision": cfg.precision, "keel.compile": cfg.compile, "keel.nproc": cfg.nproc,
                        "keel.reference_digest": reference_digest(params),
-                       "keel.privacy": "dp-sgd" if cfg.privacy.enabled else "none"})
+                       "keel.privacy": "dp-sgd" if cfg.privacy.enabled else "none"}
+                      | {f"keel.{k}": v for k, v in tracking.origin_tags().items()})
     if state is not None:
         log.info("train: resuming from epoch %d (state saved after epoch %d)", state["epoch"] + 1, state["epoch"])
         tracking.set_tags({"keel.resumed_from_epoch": state["epoch"] + 1})

@@ -148,6 +148,10 @@ def test_exp_run_with_a_param_override(repo):
     tags = client(repo).get_model_version("digits-cnn", "2").tags
     assert 0 < float(tags["privacy.epsilon"]) <= 8.0 and float(tags["privacy.delta"]) == 1e-5
     assert tags["privacy.accountant"] == "rdp" and int(tags["privacy.steps"]) > 0
+    # the version names its experiment (git_commit is the baseline: DVC commits the experiment after its stages)
+    assert tags["dvc_exp_name"] in shown.stdout and tags["dvc_exp_baseline"] == tags["git_commit"]
+    run = client(repo).get_run(tags["run_id"]).data.tags
+    assert run["keel.dvc_exp_name"] == tags["dvc_exp_name"] and "prefect_flow_run_id" not in tags
 
 
 def test_exp_run_switches_family_to_linear_regression(repo):
