@@ -2,8 +2,10 @@
 
 The run (the driver process) creates `_held/<model>/<request id>.lock` and holds a flock on it while it lives,
 then the folder `_held/<model>/<request id>/` where its writers (this process, or the Dask workers scoring its
-parts) put their segments and counters. On success the segments move into `_wal/` and are converted
-(writer.commit_held); on failure the folder is deleted (`discard`). A folder whose lock nobody holds belongs to
+parts) put their segments and counters; each writer converts its segment into Parquet parts inside the folder
+when it closes (on the workers, in parallel). On success the parts move into the log's partitions (renames)
+and any segment left unconverted moves into `_wal/` and is converted; on failure the folder is deleted
+(`discard`). A folder whose lock nobody holds belongs to
 a run that was killed before its output was committed: `discard_dead` deletes it (from `recover`).
 """
 
@@ -16,6 +18,8 @@ import os
 import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from components.core.io import atomic_path
 from components.inference.scorelog import store
 from components.inference.scorelog.rows import RowSummarizer
@@ -25,9 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def segment_rows(folder: Path) -> int:
-    """Rows in a held folder's segments (complete record batches)."""
+    """Rows in a held folder: its segments (complete record batches) and the Parquet parts its writers converted."""
     tables = [read_segment(p) for p in sorted(Path(folder).glob("*.arrows"))]
-    return sum(t.num_rows for t in tables if t is not None)
+    parts = sorted(Path(folder).rglob("*.parquet"))
+    return sum(t.num_rows for t in tables if t is not None) + sum(pq.read_metadata(p).num_rows for p in parts)
 
 
 class HeldRun:
@@ -66,8 +71,14 @@ class HeldRun:
         wal, stats = store.wal_dir(log_dir, model), store.stats_dir(log_dir, model)
         wal.mkdir(parents=True, exist_ok=True)
         stats.mkdir(parents=True, exist_ok=True)
+        converted, parts = 0, store.model_dir(self.folder, model)  # what the writers converted as they closed
+        for part in sorted(parts.rglob("*.parquet")):
+            converted += pq.read_metadata(part).num_rows
+            target = store.model_dir(log_dir, model) / part.relative_to(parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part.replace(target)  # a rename: the same file system
         moved = []
-        for path in sorted(self.folder.glob("*.arrows")):
+        for path in sorted(self.folder.glob("*.arrows")):  # a writer that could not convert (or was killed)
             moved.append(path.rename(wal / path.name))
         for path in sorted(self.folder.glob("*.json")):
             record = json.loads(path.read_text())
@@ -75,7 +86,7 @@ class HeldRun:
             with atomic_path(stats / path.name) as tmp:
                 tmp.write_text(json.dumps(record))
         self.release()
-        return sum(convert_unlocked(log_dir, model, p, lambda v: summarizer) or 0 for p in moved)
+        return converted + sum(convert_unlocked(log_dir, model, p, lambda v: summarizer) or 0 for p in moved)
 
 
 def discard_dead(log_dir: Path, model: str) -> int:

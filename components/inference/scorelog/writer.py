@@ -164,11 +164,17 @@ class InferenceLog:
         if self._stop.is_set():
             return
         self._stop.set()
-        if self.hold:  # seal and let go of the segment; its run commits or discards it
+        if self.hold:  # convert the segment here (on a Dask worker: in parallel); its run moves or deletes the parts
             with self._lock:
-                if self._segment is not None:
-                    self._segment.seal()
-                    self._segment.file.close()
+                seg, self._segment = self._segment, None
+            if seg is not None:
+                seg.seal()
+                try:  # Parquet parts inside the held folder; the segment's name names them (a redo replaces)
+                    self.counts["flushed"] += convert(self._segments, self.model, seg.path, self.summarizer)
+                    seg.done()
+                except Exception:  # noqa: BLE001 - the sealed segment stays; the run's commit converts it
+                    log.warning("inference log %s: converting a held segment failed", self.model, exc_info=True)
+                    seg.file.close()
             self._write_stats()
         else:
             self._wake.set()
