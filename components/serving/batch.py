@@ -2,7 +2,8 @@
 `models:/<model>@production`, chunk by chunk (bounded memory).
 
 Each chunk passes the family's Great Expectations suite (the label is not required) before it is
-scored; a failing chunk stops the run and nothing is written (the output appears atomically). The output
+scored; a failing chunk stops the run and nothing is written (the output appears atomically), the inference
+log included (its rows are held until the output is written). The output
 is Parquet whose schema metadata names the model, the version, the model URI and the input's sha256.
 The alias is resolved to a version once, up front, so a promotion during the run cannot mix two models.
 """
@@ -26,7 +27,7 @@ from components.core.io import atomic_dir, atomic_path, dictionary_columns, sha2
 from components.data import media
 from components.data.cluster import map_parts, session, sha256_tree
 from components.data.validator import Validator, kept_validator
-from components.inference.scorelog.writer import open_log
+from components.inference.scorelog.writer import held_log, open_log
 from components.lifecycle import registry
 from components.lifecycle.ledger import now_iso
 from components.serving.loaded import load
@@ -129,8 +130,9 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
             "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id,
             "backend": loaded.backend}
-    scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch")
-    with atomic_path(Path(output_path)) as tmp:
+    # the log joins once the output is written: a failed run leaves none of its rows (held_log)
+    with held_log(log_dir, model_name, model.ckpt, params_path, request_id), atomic_path(Path(output_path)) as tmp:
+        scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch", hold=request_id)
         try:
             checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None,
                                      columns=None if kind in media.KINDS else loaded.columns)
@@ -173,7 +175,8 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise StageInputError(f"{input_dir}: a part is not a readable Parquet file: {e}") from e
         starts = [sum(sizes[:i]) for i in range(len(files))]
-        with atomic_dir(Path(output_dir)) as tmp:
+        with held_log(log_dir, model_name, loaded.model.ckpt, params_path, request_id), \
+                atomic_dir(Path(output_dir)) as tmp:  # the workers' rows join the log once the output is written
             done = map_parts(score_part, [(ref.model_uri, loaded.validation, loaded.manifest, f, chunk_rows,
                                            tmp / f"part-{i:05d}.parquet", meta, logging_to, start)
                                           for i, (f, start) in enumerate(zip(files, starts, strict=True))])
@@ -200,12 +203,12 @@ def loaded_model(model_uri: str):
 def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | None, out: Path, meta: dict,
                logging_to: tuple[Path, Path, str], start: int) -> tuple[int, int, int]:
     """Validate and score one input file into `out` with this process's copy of `model_uri`; its rows go to
-    the inference log as rows `start`.. of the run's request."""
+    the inference log as rows `start`.. of the run's request, held until the driver commits or discards them."""
     log_dir, params_path, request_id = logging_to
     model = loaded_model(model_uri)
     check = kept_validator(cfg, manifest, "batch", require_label=False, chunks=True)
     chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest, check=check)
-    scorelog = open_log(log_dir, meta["model"], meta["version"], model.ckpt, params_path, "batch")
+    scorelog = open_log(log_dir, meta["model"], meta["version"], model.ckpt, params_path, "batch", hold=request_id)
     try:
         return write_predictions(model, chunks, out, meta, scorelog, request_id, start)
     finally:

@@ -14,6 +14,7 @@ from components.core.errors import DataValidationError
 from components.core.io import read_json, sha256_paths
 from components.data import cluster, streaming
 from components.inference.checkpoint import build_model, save_checkpoint
+from components.inference.scorelog import store
 from components.lifecycle import registry, tracking
 from components.models.linear import LinearConfig
 from components.serving import batch
@@ -87,13 +88,14 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
     for i in range(3):
         x = np.random.default_rng(i).normal(size=(400, 3))
         pd.DataFrame(x, columns=COLS).assign(zone=np.int32(i % 2)).to_parquet(scored / f"in-{i}.parquet", index=False)
-    p_one = batch.run("dask-lin", scored, tmp_path / "one" / "pred", params_file)
+    log_dir = tmp_path / "log"
+    p_one = batch.run("dask-lin", scored, tmp_path / "one" / "pred", params_file, log_dir=log_dir)
     bad = tmp_path / "bad"
     bad.mkdir()
     pd.read_parquet(scored / "in-0.parquet").to_parquet(bad / "a.parquet")
     pd.read_parquet(scored / "in-1.parquet").drop(columns="zone").to_parquet(bad / "b.parquet")
     with pytest.raises(DataValidationError, match=r"b\.parquet rows 0\.\.399"):
-        batch.run("dask-lin", bad, tmp_path / "bad-pred", params_file)
+        batch.run("dask-lin", bad, tmp_path / "bad-pred", params_file, log_dir=log_dir)
     assert not (tmp_path / "bad-pred").exists()  # nothing half-written
 
     # an existing cluster whose workers run this checkout (batch.run above put the model's code snapshot first
@@ -102,7 +104,7 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
                                             dashboard_address=None) as lc, Client(lc) as c:
         monkeypatch.setenv(cluster.ADDRESS_ENV, lc.scheduler_address)
         two, two_t = _stages(params, tmp_path / "two")
-        p_two = batch.run("dask-lin", scored, tmp_path / "two" / "pred", params_file)
+        p_two = batch.run("dask-lin", scored, tmp_path / "two" / "pred", params_file, log_dir=log_dir)
         loaded = c.run(lambda: (os.getpid(), sorted(__import__("components.serving.batch").serving.batch._MODELS)))
     assert os.getpid() not in {pid for pid, _ in loaded.values()}
     assert any(models == [p_two.model_uri] for _, models in loaded.values())  # scored on a worker, model loaded there
@@ -124,6 +126,9 @@ def test_data_stages_and_predict_on_two_workers_equal_the_single_process_path(tm
     metas = [batch.read_metadata(f) for f in sorted((tmp_path / "two" / "pred").glob("*.parquet"))]
     assert len(metas) == 3 and all(m == metas[0] for m in metas) and metas[0]["input_sha256"] == p_one.input_sha256
     assert metas[0]["version"] == p_two.version == "1"
+    # the workers' held log rows joined the log once each output was written; the failed run's did not
+    logged = store.read_window(log_dir, "dask-lin")[0].groupby("request_id")["row"]
+    assert logged.nunique().to_dict() == logged.count().to_dict() == {p_one.request_id: 1200, p_two.request_id: 1200}
 
 
 def test_embedded_local_cluster_runs_the_parts_in_worker_processes(monkeypatch, tmp_path):

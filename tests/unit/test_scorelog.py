@@ -18,7 +18,8 @@ from components.data.transforms.image import ImageTransform
 from components.inference.checkpoint import Checkpoint, build_model, save_checkpoint
 from components.inference.scorelog import store
 from components.inference.scorelog.rows import RowSummarizer, image_summary
-from components.inference.scorelog.writer import InferenceLog, read_segment, recover
+from components.inference.scorelog.segments import read_segment
+from components.inference.scorelog.writer import InferenceLog, recover
 from components.models.cnn import CnnConfig
 from tests.helpers import ROOT
 

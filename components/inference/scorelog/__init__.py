@@ -2,6 +2,7 @@
 
     logs/inference/model=<name>/date=<YYYY-MM-DD>/part-<segment>-<date>.parquet   the log (Hive-style partitions)
     logs/inference/_wal/<name>/<segment>.arrows     write-ahead segments: rows acknowledged, not yet in Parquet
+    logs/inference/_held/<name>/<request>/          a batch run's segments: converted when its output is written
     logs/inference/_stats/<name>/<segment>.json     per writer: rows seen, sampled out, logged, dropped, flushed
     logs/inference/feedback/model=<name>/*.parquet  labels that arrived later (`keel feedback`), by request id
 

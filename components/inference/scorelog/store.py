@@ -33,6 +33,11 @@ def wal_dir(log_dir: Path, model: str) -> Path:
     return Path(log_dir) / "_wal" / model
 
 
+def held_dir(log_dir: Path, model: str) -> Path:
+    """Segments of batch runs still in progress, one folder per request id (each with a `<id>.lock` beside it)."""
+    return Path(log_dir) / "_held" / model
+
+
 def stats_dir(log_dir: Path, model: str) -> Path:
     """One counters file per writer (per segment series) of a model."""
     return Path(log_dir) / "_stats" / model

@@ -6,133 +6,56 @@ thread turns each closed segment into Parquet partitions (features, embeddings: 
 there) every `flush_s` and at `close` (also run at interpreter exit). A segment is locked (flock) by its
 writer while it lives; `recover` converts the segments a dead writer left. Rows beyond `max_pending_rows`
 waiting for conversion are dropped and counted, so a stalled disk never grows memory or blocks scoring.
+A batch run's log is held (`held_log`, held.py): nothing of it joins the log unless its output is written.
 """
 
 from __future__ import annotations
 
 import atexit
-import fcntl
 import json
 import logging
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from components.config.monitor import InferenceLogConfig
 from components.core.io import atomic_path
 from components.inference.scorelog import store
-from components.inference.scorelog.rows import FEATURE, RowSummarizer, prediction_of
+from components.inference.scorelog.held import HeldRun, discard_dead
+from components.inference.scorelog.rows import RowSummarizer, prediction_of
+from components.inference.scorelog.segments import Segment, convert, convert_unlocked
 from components.inference.scorelog.segtable import segment_table
 
 log = logging.getLogger(__name__)
 COUNTS = ("seen", "sampled_out", "logged", "dropped", "flushed")
 
 
-class Segment:
-    """One write-ahead file, locked by the process writing it until it is converted and deleted."""
-
-    def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.file = path, open(path, "wb")  # noqa: SIM115 - lives until `done`
-        fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        self.writer: pa.ipc.RecordBatchStreamWriter | None = None
-        self.rows = 0
-
-    def append(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.writer = pa.ipc.new_stream(self.file, table.schema)
-        self.writer.write_table(table)
-        self.file.flush()  # in the OS's hands: survives the process
-        self.rows += table.num_rows
-
-    def seal(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.file.flush()
-
-    def done(self) -> None:
-        """Delete the file, then release the lock."""
-        self.path.unlink(missing_ok=True)
-        self.file.close()
-
-
-def read_segment(path: Path) -> pa.Table | None:
-    """The complete record batches of a segment (a torn last one, from a killed writer, was never acknowledged)."""
-    batches = []
-    try:
-        with pa.ipc.open_stream(pa.BufferReader(Path(path).read_bytes())) as reader:
-            for batch in reader:
-                batches.append(batch)
-    except (pa.ArrowInvalid, OSError):
-        pass
-    return pa.Table.from_batches(batches) if batches else None
-
-
-def to_log_table(raw: pa.Table, summarizer: RowSummarizer) -> pa.Table:
-    """A segment's rows (meta + raw inputs + prediction) -> log rows (meta, f.<feature>, prediction, embedding)."""
-    frame = raw.to_pandas()
-    inputs = frame[[c for c in summarizer.columns if c in frame.columns]]
-    out = frame[store.META].reset_index(drop=True)
-    feats = summarizer.features(inputs).add_prefix(FEATURE)
-    out = pd.concat([out, feats], axis=1)
-    if store.PREDICTION in frame.columns:
-        out[store.PREDICTION] = frame[store.PREDICTION].to_numpy()
-    table = pa.Table.from_pandas(out, preserve_index=False)
-    emb = summarizer.embeddings(inputs)
-    if emb is not None and len(emb):
-        flat = pa.array(np.ascontiguousarray(emb, dtype=np.float32).ravel())
-        table = table.append_column(store.EMBEDDING, pa.FixedSizeListArray.from_arrays(flat, emb.shape[1]))
-    return table
-
-
-def convert(log_dir: Path, model: str, path: Path, summarizer: RowSummarizer) -> int:
-    """Turn one sealed segment into Parquet parts; returns the rows written."""
-    raw = read_segment(path)
-    if raw is None:
-        return 0
-    store.write_parts(log_dir, model, path.stem, to_log_table(raw, summarizer))
-    return raw.num_rows
-
-
 def recover(log_dir: Path, model: str, summarizer_for: Callable[[str], RowSummarizer | None]) -> int:
     """Convert the segments writers left behind when they died (unlocked ones); `summarizer_for(version)` gives
-    the summarizer of the version that scored them (None: leave the segment for someone who has it)."""
-    rows = 0
+    the summarizer of the version that scored them (None: leave the segment for someone who has it). The held
+    segments of batch runs that died before writing their output are deleted, not converted."""
+    discard_dead(log_dir, model)
     root = store.wal_dir(log_dir, model)
-    for path in sorted(root.glob("*.arrows")) if root.is_dir() else []:
-        try:
-            f = open(path, "rb")  # noqa: SIM115
-        except FileNotFoundError:
-            continue
-        with f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live writer's
-            if not path.exists() or os.stat(path).st_ino != os.fstat(f.fileno()).st_ino:
-                continue  # converted by someone else meanwhile
-            raw = read_segment(path)
-            versions = [] if raw is None else sorted(set(raw.column("version").to_pylist()))
-            summarizer = summarizer_for(versions[0]) if len(versions) == 1 else None
-            if raw is not None and summarizer is None:
-                continue
-            rows += convert(log_dir, model, path, summarizer) if raw is not None else 0
-            path.unlink(missing_ok=True)
-    return rows
+    return sum(convert_unlocked(log_dir, model, path, summarizer_for) or 0
+               for path in (sorted(root.glob("*.arrows")) if root.is_dir() else []))
 
 
 class InferenceLog:
     """The log writer of one model version in one process: `record` per scored batch, `close` at the end."""
 
     def __init__(self, log_dir: Path, model: str, version: str, summarizer: RowSummarizer, cfg: InferenceLogConfig,
-                 source: str):
+                 source: str, hold: str | None = None):
+        """`hold`: the request id of a batch run (`held_log`): segments go to its held folder, unconverted, and
+        the run commits or discards them."""
         self.log_dir, self.model, self.version, self.source = Path(log_dir), model, str(version), source
+        self.hold = hold
+        self._segments = store.held_dir(log_dir, model) / hold if hold else store.wal_dir(log_dir, model)
         self.summarizer, self.cfg = summarizer, cfg
         self.counts = dict.fromkeys(COUNTS, 0)
         self._lock, self._wake, self._stop = threading.Lock(), threading.Event(), threading.Event()
@@ -142,10 +65,11 @@ class InferenceLog:
         self._rng = np.random.default_rng()
         self._offsets: tuple[str, int] = ("", 0)  # request id -> next row position (batch files: chunk after chunk)
         self._id = store.segment_id()
-        self._stats = store.stats_dir(log_dir, model) / f"{self._id}.json"
+        self._stats = (self._segments if hold else store.stats_dir(log_dir, model)) / f"{self._id}.json"
         self._convert_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"keel-log-{model}", daemon=True)
-        self._thread.start()
+        if not hold:  # a held log is converted by its run's commit, not while the run lives
+            self._thread.start()
         atexit.register(self.close)
 
     def record(self, inputs: pd.DataFrame, outputs: pd.DataFrame, request_id: str | None = None,
@@ -185,7 +109,7 @@ class InferenceLog:
         self.counts["sampled_out"] += n - len(keep)
         if len(keep) == 0:
             return
-        if self._pending + len(keep) > self.cfg.max_pending_rows:  # the converter is behind: shed, count
+        if not self.hold and self._pending + len(keep) > self.cfg.max_pending_rows:  # converter behind: shed
             self.counts["dropped"] += len(keep)
             return
         meta = {"ts": pd.Timestamp.now(tz="UTC"), "version": self.version, "request_id": ids[keep],
@@ -194,7 +118,7 @@ class InferenceLog:
         table = segment_table(meta, prediction_of(inputs, outputs), inputs,
                               [c for c in self.summarizer.columns if c in present], keep)
         if self._segment is None:
-            self._segment = Segment(store.wal_dir(self.log_dir, self.model) / f"{store.segment_id()}.arrows")
+            self._segment = Segment(self._segments / f"{store.segment_id()}.arrows")
         self._segment.append(table)
         self._pending += len(keep)
         self.counts["logged"] += len(keep)
@@ -240,9 +164,22 @@ class InferenceLog:
         if self._stop.is_set():
             return
         self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=60)
-        self.flush()
+        if self.hold:  # convert the segment here (on a Dask worker: in parallel); its run moves or deletes the parts
+            with self._lock:
+                seg, self._segment = self._segment, None
+            if seg is not None:
+                seg.seal()
+                try:  # Parquet parts inside the held folder; the segment's name names them (a redo replaces)
+                    self.counts["flushed"] += convert(self._segments, self.model, seg.path, self.summarizer)
+                    seg.done()
+                except Exception:  # noqa: BLE001 - the sealed segment stays; the run's commit converts it
+                    log.warning("inference log %s: converting a held segment failed", self.model, exc_info=True)
+                    seg.file.close()
+            self._write_stats()
+        else:
+            self._wake.set()
+            self._thread.join(timeout=60)
+            self.flush()
         atexit.unregister(self.close)
 
 
@@ -263,6 +200,30 @@ class NoLog:
         return None
 
 
+@contextmanager
+def held_log(log_dir: Path, model: str, ckpt, params_path: Path, request_id: str) -> Iterator[None]:
+    """The inference log of a batch run `request_id`: its writers (`open_log(..., hold=request_id)`, here or on
+    Dask workers) hold their rows until the block completes (after the output is committed), then they join the
+    log; if the block raises they are deleted; if the process dies, `recover` deletes them."""
+    cfg = log_config(params_path, ckpt.family)
+    if not cfg.enabled:
+        yield
+        return
+    run = HeldRun(log_dir, model, request_id)
+    try:
+        yield
+    except BaseException:
+        rows = run.discard()
+        log.info("inference log %s: the run failed; %d held rows of request %s deleted", model, rows, request_id)
+        raise
+    try:
+        run.commit(log_dir, model, RowSummarizer(ckpt, cfg))
+        store.prune(log_dir, model, cfg.max_mb * 2**20)
+    except Exception:  # noqa: BLE001 - the output is written; what was not converted stays for `recover`
+        log.warning("inference log %s: converting request %s failed", model, request_id, exc_info=True)
+        run.release()
+
+
 def log_config(params_path: Path, family: str) -> InferenceLogConfig:
     """`monitor.log` of the params file for a family, or the defaults when there is no params file."""
     from components.config.params import load_params
@@ -271,9 +232,11 @@ def log_config(params_path: Path, family: str) -> InferenceLogConfig:
         else InferenceLogConfig()
 
 
-def open_log(log_dir: Path, model: str, version: str, ckpt, params_path: Path, source: str) -> InferenceLog | NoLog:
-    """The log writer for a scorer of `model` `version` (`source`: serve | batch), per `monitor.log`."""
+def open_log(log_dir: Path, model: str, version: str, ckpt, params_path: Path, source: str,
+             hold: str | None = None) -> InferenceLog | NoLog:
+    """The log writer for a scorer of `model` `version` (`source`: serve | batch), per `monitor.log`; `hold`:
+    the request id of the batch run (`held_log`) whose rows it writes."""
     cfg = log_config(params_path, ckpt.family)
     if not cfg.enabled:
         return NoLog()
-    return InferenceLog(log_dir, model, version, RowSummarizer(ckpt, cfg), cfg, source)
+    return InferenceLog(log_dir, model, version, RowSummarizer(ckpt, cfg), cfg, source, hold)
