@@ -22,9 +22,10 @@ def test_up_refuses_the_example_secrets_naming_them(tmp_path):
 def test_up_refuses_an_mlflow_admin_password_mlflow_would_refuse(tmp_path):
     secrets = {k: "a-long-enough-secret" for k in ("KEEL_PG_PASSWORD", "KEEL_PG_MLFLOW_PASSWORD",
                "KEEL_PG_PREFECT_PASSWORD", "KEEL_PG_LEDGER_PASSWORD", "MLFLOW_FLASK_SERVER_SECRET_KEY")}
+    short = "eleven-char"  # pragma: allowlist secret
     env = venv_env(KEEL_INFRA_HOME=str(tmp_path / "infra"), KEEL_ENV_FILE=str(tmp_path / "absent.env"),
                    KEEL_PG_BINDIR=str(tmp_path / "no-postgres"), KEEL_MLFLOW_AUTH="true",
-                   KEEL_PREFECT_AUTH="admin:a-long-enough-secret", MLFLOW_TRACKING_PASSWORD="eleven-char", **secrets)
+                   KEEL_PREFECT_AUTH="admin:a-long-enough-secret", MLFLOW_TRACKING_PASSWORD=short, **secrets)
     out = subprocess.run(["bash", "infra/up.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1
     assert "MLFLOW_TRACKING_PASSWORD has 11 characters" in out.stderr and "at least 12" in out.stderr
