@@ -20,7 +20,7 @@ from components.core.errors import KeelError, StageInputError
 from components.data.sources import read_csv, read_parquet
 from components.families.registry import get
 from components.inference.scorelog import store
-from components.inference.scorelog.writer import read_segment
+from components.inference.scorelog.segments import read_segment
 from components.lifecycle import registry
 from components.monitoring.stats import as_labels
 
