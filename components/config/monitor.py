@@ -44,6 +44,12 @@ class SuiteInferConfig(Strict):
     coverage_slack: Annotated[float, Field(ge=0.0)] = 0.02  # extra slack on the mean vocabulary coverage
 
 
+
+def check_window(window: str) -> None:
+    """`new`, `all` or a duration such as 24h (ValueError naming the setting otherwise)."""
+    if window not in ("new", "all"):
+        check_duration(window, "window", "new, all or a duration such as 24h or 7D")
+
 class MonitorConfig(Strict):
     """Drift checks (`keel monitor`, monitor_flow). A test fires only when its p-value, corrected within its
     family (the per-column tests; the multivariate tests), is below the family's share of `alpha` AND its
@@ -81,6 +87,5 @@ class MonitorConfig(Strict):
 
     @model_validator(mode="after")
     def _window(self):
-        if self.window not in ("new", "all"):
-            check_duration(self.window, "window", "new, all or a duration such as 24h or 7D")
+        check_window(self.window)
         return self

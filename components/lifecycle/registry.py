@@ -24,7 +24,6 @@ from components.lifecycle.pyfunc import DESCRIPTOR, ENTRY_FILE, signature_for
 
 # a version's files live in registry_files; re-exported here, where the callers look for them
 from components.lifecycle.registry_files import (  # noqa: F401
-    corrupt,
     download_artifact,
     guarded,
     load_keel_checkpoint,

@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from components.config.monitor import MonitorConfig
+from components.config.monitor import MonitorConfig, check_window
 from components.config.params import load_params
 from components.core import paths
 from components.core.errors import ParamsError
 from components.core.io import atomic_dir, write_json
-from components.core.strict import check_duration
 from components.families.registry import get
 from components.inference.scorelog import store
 from components.inference.scorelog.rows import FEATURE, RowSummarizer
@@ -103,7 +102,7 @@ def window_bounds(window: str, out_dir: Path, model: str, now: pd.Timestamp) -> 
         bounds["exclude"] = seen_parts(out_dir, model)
     elif window != "all":
         try:  # `keel monitor --window` is not validated as params.yaml's monitor.window is
-            check_duration(window, "window", "new, all or a duration such as 24h or 7D")
+            check_window(window)
         except ValueError as e:
             raise ParamsError(str(e)) from e
         bounds["since"] = (now - pd.Timedelta(window)).isoformat()

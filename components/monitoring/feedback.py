@@ -24,7 +24,7 @@ from components.inference.scorelog.segments import read_segment
 from components.lifecycle import registry
 from components.monitoring.stats import as_labels
 
-COLUMNS = ["request_id", "row", "label"]
+COLUMNS = store.FEEDBACK_COLUMNS
 SHOWN = 5  # offending values named in an error
 CLASS_TASKS = ("classification", "text_classification")
 Spec = tuple[str, list | None]  # (task, classes) of a version

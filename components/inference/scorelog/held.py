@@ -16,6 +16,8 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
+from functools import cache
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -64,16 +66,15 @@ class HeldRun:
         self.release()
         return rows
 
-    def commit(self, log_dir: Path, model: str, summarizer: RowSummarizer) -> int:
-        """The run's output is written: its segments join the log (moved to `_wal/`, where `recover` would find
-        them if this process died now, then converted here) and its writers' counters to `_stats/`; returns
-        the rows converted."""
+    def commit(self, log_dir: Path, model: str, summarizer: Callable[[], RowSummarizer]) -> None:
+        """The run's output is written: the parts its writers converted move into the log, a segment one left
+        joins it (moved to `_wal/`, where `recover` would find it if this process died now, then converted here
+        with `summarizer()`, built only then) and its writers' counters go to `_stats/`."""
         wal, stats = store.wal_dir(log_dir, model), store.stats_dir(log_dir, model)
         wal.mkdir(parents=True, exist_ok=True)
         stats.mkdir(parents=True, exist_ok=True)
-        converted, parts = 0, store.model_dir(self.folder, model)  # what the writers converted as they closed
+        parts = store.model_dir(self.folder, model)  # what the writers converted as they closed
         for part in sorted(parts.rglob("*.parquet")):
-            converted += pq.read_metadata(part).num_rows
             target = store.model_dir(log_dir, model) / part.relative_to(parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             part.replace(target)  # a rename: the same file system
@@ -86,7 +87,9 @@ class HeldRun:
             with atomic_path(stats / path.name) as tmp:
                 tmp.write_text(json.dumps(record))
         self.release()
-        return converted + sum(convert_unlocked(log_dir, model, p, lambda v: summarizer) or 0 for p in moved)
+        once = cache(summarizer)  # a copy of the model, built for the first segment left (usually none)
+        for path in moved:
+            convert_unlocked(log_dir, model, path, lambda v: once())
 
 
 def discard_dead(log_dir: Path, model: str) -> int:

@@ -119,12 +119,15 @@ def read_stats(log_dir: Path, model: str) -> dict[str, int]:
     return total
 
 
+FEEDBACK_COLUMNS = ["request_id", "row", "label"]
+
+
 def write_feedback(log_dir: Path, model: str, labels: pd.DataFrame) -> Path:
     """Store labels (`request_id`, `row`, `label`) that arrived after scoring; `keel monitor` joins them."""
-    missing = [c for c in ("request_id", "row", "label") if c not in labels.columns]
+    missing = [c for c in FEEDBACK_COLUMNS if c not in labels.columns]
     if missing:
         raise StageInputError(f"feedback needs columns request_id, row, label; missing {missing}")
-    frame = labels[["request_id", "row", "label"]].assign(received=pd.Timestamp.now(tz="UTC"))
+    frame = labels[FEEDBACK_COLUMNS].assign(received=pd.Timestamp.now(tz="UTC"))
     frame = frame.astype({"request_id": str, "row": "int64"})
     path = Path(log_dir) / FEEDBACK / f"model={model}" / f"part-{segment_id()}.parquet"
     with atomic_path(path) as tmp:

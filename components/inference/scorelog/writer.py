@@ -217,7 +217,7 @@ def held_log(log_dir: Path, model: str, ckpt, params_path: Path, request_id: str
         log.info("inference log %s: the run failed; %d held rows of request %s deleted", model, rows, request_id)
         raise
     try:
-        run.commit(log_dir, model, RowSummarizer(ckpt, cfg))
+        run.commit(log_dir, model, lambda: RowSummarizer(ckpt, cfg))
         store.prune(log_dir, model, cfg.max_mb * 2**20)
     except Exception:  # noqa: BLE001 - the output is written; what was not converted stays for `recover`
         log.warning("inference log %s: converting request %s failed", model, request_id, exc_info=True)
