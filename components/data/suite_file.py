@@ -237,4 +237,4 @@ def render_docs(inferred: InferredSuite, docs_dir: Path) -> Path:
     ctx.suites.add(gx.ExpectationSuite(name=inferred.suite["name"], meta=inferred.suite.get("meta") or {},
                                        expectations=[to_gx(e) for e in inferred.suite["expectations"]]))
     ctx.build_data_docs(site_names=["keel"])
-    return Path(docs_dir) / "index.html"
+    return Path(docs_dir) / "expectations" / f"{inferred.suite['name']}.html"  # plain HTML; GX's index is blank offline

@@ -13,6 +13,7 @@ import pandas as pd
 
 from components.config.sections import ValidateConfig
 from components.data.cluster import kept
+from components.data.docs_index import write_front_page
 from components.data.failures import Failure, ValidationReport, flagged, gx_failure, per_column_failures
 from components.data.profile import ColumnChecks, column_profile, profiled
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
@@ -140,7 +141,8 @@ class Validator:
                                 rows=len(df), data_docs=docs)
 
     def _build_docs(self, results: list[Any]) -> str | None:
-        """Render Data Docs for these results only (and the index), not every result the context holds."""
+        """Render Data Docs for these results only (and the index), not every result the context holds; return the
+        offline front page (components/data/docs_index.py)."""
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
             ValidationResultIdentifier,
@@ -151,8 +153,7 @@ class Validator:
             suite = ExpectationSuiteIdentifier(name=r.suite_name)
             ids += [ValidationResultIdentifier(suite, r.meta["run_id"], r.batch_id), suite]
         self.ctx.build_data_docs(site_names=["keel"], resource_identifiers=ids)
-        index = Path(self.docs_dir) / "index.html"
-        return str(index) if index.exists() else None
+        return str(write_front_page(Path(self.docs_dir), results))  # GX's index.html is blank offline
 
 
 def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,

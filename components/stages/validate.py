@@ -77,7 +77,7 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
         report = report.model_copy(update={
             "data_sha256": manifest["sha256"], "success": report.success and not found["blocked"],
             "failures": report.failures + pii_failures(found),
-            "data_docs": str(Path(out_dir) / "data_docs" / "index.html") if report.data_docs else None})
+            "data_docs": str(Path(out_dir) / "data_docs" / Path(report.data_docs).name) if report.data_docs else None})
         write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json") | {"pii": found})
     if not report.success:
         raise DataValidationError(report.message(f"{manifest['source']} (via {raw_dir}/{paths.RAW_FILE})"),

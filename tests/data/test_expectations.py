@@ -105,7 +105,13 @@ def test_run_writes_report_and_data_docs_even_on_failure(tmp_path, small_digits)
         validate.run(CFG, tmp_path / "raw", tmp_path / "val")
     summary = read_json(tmp_path / "val" / paths.VALIDATION_FILE)
     assert summary["success"] is False and summary["failures"][0]["column"] == "px_10"
-    assert (tmp_path / "val" / "data_docs" / "index.html").is_file()
+    docs = tmp_path / "val" / "data_docs"
+    assert (docs / "index.html").is_file() and summary["data_docs"] == str(docs / "keel_index.html")
+    front = (docs / "keel_index.html").read_text()  # opens offline: no script, no stylesheet from elsewhere
+    assert "<script" not in front and "<link" not in front and 'class="fail">failed' in front
+    for page in re.findall(r'href="([^"]+)"', front):  # every link is a GX page this run wrote
+        assert (docs / page).is_file(), page
+    assert re.search(r'href="validations/[^"]+\.html"', front)
 
 
 def test_cli_exit_code_and_message(tmp_path, small_digits, capsys):

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -220,6 +221,8 @@ def test_inferred_suite_runs_in_validate_and_shows_in_data_docs(project):
     assert out.exit_code == 0, out.output
     suite = json.loads((project / "suites" / "digits.json").read_text())
     assert len(suite["expectations"]) > 100 and (project / "reports/suites/digits/index.html").is_file()
+    page = Path(json.loads(out.output[out.output.index("{"):])["data_docs"])  # the suite's own page, readable offline
+    assert page.is_file() and "inferred by keel suite infer" in page.read_text()
     params = load_params(project / "params.yaml", {"validate.suite": "both"})
     report = validate.run(params.validation, paths.RAW_DIR, project / "validation-both", suites_dir=project / "suites")
     assert report.success and report.evaluated > 192  # the params suite (3 checks x 64 pixels, ...) and more
