@@ -51,6 +51,8 @@ def show_params(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) ->
         resolved = load_params(params, parse_overrides(set_))
     except KeelError as e:
         fail(e)
+    for line in resolved.shadowed:
+        typer.echo(f"warning: {line}", err=True)
     yaml.safe_dump(resolved.to_dict(), sys.stdout, sort_keys=False)
     typer.echo(f"# sha256: {resolved.digest()}")
 

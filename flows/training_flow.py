@@ -44,6 +44,8 @@ def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | 
     send_component_logs()
     get_run_logger().info("working directory: %s", Path.cwd())  # a deployment's run: its own clone
     params = load_params(params_path, {**(overrides or {}), **({"model": model} if model else {})})
+    for line in params.shadowed:  # a shared key the family's default replaces
+        get_run_logger().warning("%s", line)
     done = {stage.name: tasks.run(stage, params) for stage in STAGES}
     reg = done["register"]
     get_run_logger().info("%s version %s %s", reg.model_name, reg.version,

@@ -28,6 +28,7 @@ from components.config.sections import (
     ValidateConfig,
     section_schema,
 )
+from components.config.shadow import shadowed_keys
 from components.core.errors import ParamsError
 from components.core.io import sha256_json
 from components.core.strict import Strict
@@ -51,6 +52,8 @@ class Params(BaseModel):
     registration: RegisterConfig
     promote: PromoteConfig
     monitor: MonitorConfig
+    # shared keys of the file a family default replaces (components/config/shadow.py): callers warn, not a value
+    shadowed: tuple[str, ...] = ()
 
     def registered_name(self, dataset: str) -> str:
         """The MLflow registered-model name: `register.model_name`, else `<dataset>-<architecture or family>`."""
@@ -113,6 +116,7 @@ def parse_params(raw: dict[str, Any], source: str = "params") -> Params:
         raise ParamsError(f"{source}: invalid params:\n  " + "\n  ".join(lines))
     v, family = views[model], known[model]
     return Params(model=model, kind=family.kind, task=family.task, arch=v["arch"],
+                  shadowed=tuple(shadowed_keys(raw, family, Path(source).name)),
                   **{a: v[s] for s, a in SECTIONS.items()})
 
 
@@ -155,8 +159,10 @@ def _validate(schema: type[Strict], data: dict[str, Any], name: str, family: str
             block = where.get(loc[0]) if loc else None
             prefix = (block or f"{name}.{family}").split(" ")[0] if block or err["type"] == "missing" else name
             dotted = ".".join([prefix, *loc]) if loc else prefix
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+            # a check across keys gets the whole block as input: its message names the values instead
+            got = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(err.get("input"), dict) \
+                else f" (got {err.get('input')!r})"
             note = " (family default)" if block and block.endswith("(family default)") else ""
             problems.append(f"{dotted}: {msg}{got}{note}")
         return problems

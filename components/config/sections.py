@@ -124,7 +124,7 @@ class FeaturesConfig(Strict):
     @model_validator(mode="after")
     def _sizes(self):
         if self.val_size + self.test_size >= 0.9:
-            raise ValueError("val_size + test_size must leave at least 10% for training")
+            raise ValueError(f"val_size ({self.val_size}) + test_size ({self.test_size}) must leave 10% to train")
         return self
 
 

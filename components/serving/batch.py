@@ -20,6 +20,7 @@ from uuid import uuid4
 import pandas as pd
 from pydantic import BaseModel
 
+from components.config.monitor import InferenceLogConfig
 from components.core import paths
 from components.core.columns import LABEL, SPLIT
 from components.core.errors import DataValidationError, StageInputError
@@ -131,8 +132,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
             "input": str(input_path), "input_sha256": digest, "created_at": now_iso(), "request_id": request_id,
             "backend": loaded.backend}
     # the log joins once the output is written: a failed run leaves none of its rows (held_log)
-    with held_log(log_dir, model_name, model.ckpt, params_path, request_id), atomic_path(Path(output_path)) as tmp:
-        scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, params_path, "batch", hold=request_id)
+    with held_log(log_dir, model_name, model.ckpt, loaded.log, request_id), atomic_path(Path(output_path)) as tmp:
+        scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, loaded.log, "batch", hold=request_id)
         try:
             checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None,
                                      columns=None if kind in media.KINDS else loaded.columns)
@@ -164,7 +165,7 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
     _MODELS.clear()
     _MODELS[ref.model_uri] = loaded.model  # parts scored in this process (no Dask) reuse this copy
     request_id = uuid4().hex
-    logging_to = (log_dir, params_path, request_id)
+    logging_to = (log_dir, loaded.log, request_id)  # the params as read once
     with session():  # hashing and scoring on one cluster
         digest = sha256_tree(Path(input_dir))  # = sha256_paths([input_dir]), the files hashed in parallel
         meta = {"model": model_name, "version": ref.version, "model_uri": ref.model_uri, "alias": alias,
@@ -175,7 +176,7 @@ def run_partitioned(model_name: str, input_dir: Path, output_dir: Path, params_p
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             raise StageInputError(f"{input_dir}: a part is not a readable Parquet file: {e}") from e
         starts = [sum(sizes[:i]) for i in range(len(files))]
-        with held_log(log_dir, model_name, loaded.model.ckpt, params_path, request_id), \
+        with held_log(log_dir, model_name, loaded.model.ckpt, loaded.log, request_id), \
                 atomic_dir(Path(output_dir)) as tmp:  # the workers' rows join the log once the output is written
             done = map_parts(score_part, [(ref.model_uri, loaded.validation, loaded.manifest, f, chunk_rows,
                                            tmp / f"part-{i:05d}.parquet", meta, logging_to, start)
@@ -201,14 +202,14 @@ def loaded_model(model_uri: str):
 
 
 def score_part(model_uri: str, cfg, manifest: dict, f: Path, chunk_rows: int | None, out: Path, meta: dict,
-               logging_to: tuple[Path, Path, str], start: int) -> tuple[int, int, int]:
+               logging_to: tuple[Path, InferenceLogConfig, str], start: int) -> tuple[int, int, int]:
     """Validate and score one input file into `out` with this process's copy of `model_uri`; its rows go to
     the inference log as rows `start`.. of the run's request, held until the driver commits or discards them."""
-    log_dir, params_path, request_id = logging_to
+    log_dir, log_cfg, request_id = logging_to
     model = loaded_model(model_uri)
     check = kept_validator(cfg, manifest, "batch", require_label=False, chunks=True)
     chunks = checked_chunks(f, chunk_rows or default_chunk_rows(f), cfg, manifest, check=check)
-    scorelog = open_log(log_dir, meta["model"], meta["version"], model.ckpt, params_path, "batch", hold=request_id)
+    scorelog = open_log(log_dir, meta["model"], meta["version"], model.ckpt, log_cfg, "batch", hold=request_id)
     try:
         return write_predictions(model, chunks, out, meta, scorelog, request_id, start)
     finally:

@@ -5,7 +5,8 @@ logged at load, and reported in keel predict's metadata and keel serve's respons
 
 The checks are the family's GX suite built from the validation settings recorded in the model at register
 time (keel.json), so a version is checked as it was validated wherever it is served; a version registered
-before Keel recorded them is checked with `params.yaml`'s settings for its family.
+before Keel recorded them is checked with `params.yaml`'s settings for its family. The params file is read
+once, at load, for all a scorer takes from it (those settings, `monitor.log`: `Loaded.log`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config.params import load_params
+from components.config.monitor import InferenceLogConfig
+from components.config.params import Params, load_params
 from components.config.sections import ValidateConfig, section_schema
+from components.core.errors import ParamsError
 from components.families.registry import get
 from components.lifecycle import registry
 
@@ -35,6 +38,7 @@ class Loaded:
     schema: list[tuple[str, str]]  # (column, MLflow type: double | string | datetime), in the model's order
     validation: ValidateConfig
     manifest: dict[str, Any]  # what the suite builder needs: data kind, image shape
+    log: InferenceLogConfig  # `monitor.log` for its family (the params file read once, at load)
 
     @property
     def ckpt(self):
@@ -61,12 +65,15 @@ def suite_manifest(ckpt) -> dict:
         {"decode": decoding.model_dump(mode="json")} if decoding is not None else {})
 
 
-def validation_of(model, params_path: Path) -> ValidateConfig:
-    """The validation settings recorded in the model, else params.yaml's for its family."""
+def validation_of(model, params: Params | None, params_path: Path) -> ValidateConfig:
+    """The validation settings recorded in the model, else params.yaml's for its family (`params`, None when
+    there is no params file)."""
     checks = (getattr(model, "info", None) or {}).get("checks")
     if checks:
         return section_schema("validate", checks["kind"]).model_validate(checks["validation"])
-    return load_params(params_path, {"model": model.ckpt.family}).validation
+    if params is None:
+        raise ParamsError(f"{params_path}: params file not found")
+    return params.validation
 
 
 def load(model_name: str, alias: str, params_path: Path) -> Loaded:
@@ -79,8 +86,11 @@ def load_version(ref: registry.VersionRef, alias: str, params_path: Path) -> Loa
     model_name = ref.name
     pyfunc = registry.load_pyfunc(ref.model_uri)
     model = pyfunc.unwrap_python_model()
+    # read once for everything the scorer needs from it (validation, monitor.log); none: the defaults
+    params = load_params(params_path, {"model": model.ckpt.family}) if Path(params_path).is_file() else None
     schema = [(c.name, c.type.name) for c in pyfunc.metadata.get_input_schema().inputs]
     log.info("%s v%s scores with %s: %s", model_name, ref.version, getattr(model.ckpt, "backend", "torch"),
              getattr(model, "backend_reason", "loaded before Keel chose backends"))
     return Loaded(name=model_name, alias=alias, ref=ref, pyfunc=pyfunc, model=model, schema=schema,
-                  validation=validation_of(model, params_path), manifest=suite_manifest(model.ckpt))
+                  validation=validation_of(model, params, params_path), manifest=suite_manifest(model.ckpt),
+                  log=params.monitor.log if params else InferenceLogConfig())

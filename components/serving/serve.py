@@ -95,7 +95,7 @@ def create_app(cfg: ServeConfig):
 
     torch.set_num_threads(cfg.threads)
     loaded = load(cfg.model, cfg.alias, cfg.params)
-    scorelog = open_log(cfg.log_dir, cfg.model, loaded.ref.version, loaded.model.ckpt, cfg.params, "serve")
+    scorelog = open_log(cfg.log_dir, cfg.model, loaded.ref.version, loaded.model.ckpt, loaded.log, "serve")
     checks, scorer = Checks(loaded), Scorer(loaded, cfg.max_batch_rows, cfg.timeout_s, scorelog=scorelog)
     parsing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="keel-parse")
     info = {"model": cfg.model, "version": loaded.ref.version, "alias": cfg.alias, "model_uri": loaded.ref.model_uri,

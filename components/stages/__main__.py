@@ -27,7 +27,14 @@ def main(argv: list[str]) -> int:
         p.add_argument("--params", type=Path, default=paths.PARAMS)
         p.add_argument("--out", type=Path, default=paths.PARAMS_DIR)
         a = p.parse_args(rest)
-        return run_cli(lambda: print(*write_views(load_params(a.params), a.out).values(), sep="\n"))
+
+        def write() -> None:
+            params = load_params(a.params)
+            for line in params.shadowed:  # a shared key the family's default replaces: said, not silent
+                print(f"warning: {line}", file=sys.stderr)
+            print(*write_views(params, a.out).values(), sep="\n")
+
+        return run_cli(write)
     if command == "dvc-yaml":  # a developer's command: imports the whole pipeline
         sys.stdout.write(importlib.import_module("components.stages.dvcyaml").render())
         return 0

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 import typer
@@ -28,6 +30,26 @@ def test_params_command_fails_on_unknown_key(tmp_path):
     result = runner.invoke(app, ["params", "-p", str(path)])
     assert result.exit_code == 1
     assert "evaluate.batchsize: unknown key" in result.output
+
+
+def test_params_command_warns_when_a_family_default_shadows_a_shared_key(tmp_path):
+    path = write_params(tmp_path / "p.yaml", {"model": "rnn", "train.lr": 0.5})
+    result = runner.invoke(app, ["params", "-p", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "warning: train.lr: p.yaml sets 0.5, but family rnn's default 0.003 wins" in result.stderr
+    assert "lr: 0.003" in result.stdout  # the precedence stays
+    stock = runner.invoke(app, ["params", "-p", str(ROOT / "params.yaml"), "-S", "model=text_gru"])
+    assert stock.exit_code == 0 and stock.stderr == ""
+
+
+def test_params_stage_warns_and_writes_the_views(tmp_path):
+    path = write_params(tmp_path / "params.yaml", {"model": "rnn", "train.lr": 0.5})
+    done = subprocess.run([sys.executable, "-m", "components.stages", "params", "--params", str(path), "--out",
+                           str(tmp_path / "views")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "warning: train.lr: params.yaml sets 0.5, but family rnn's default 0.003 wins; set train.rnn.lr" \
+        in done.stderr
+    assert json.loads((tmp_path / "views" / "train.json").read_text())["train"]["lr"] == 0.003
 
 
 def test_version_lists_the_stack():

@@ -106,3 +106,27 @@ def test_to_dict_is_the_resolved_view():
     d = params_with({"model": "linear"}).to_dict()
     assert d["model"] == "linear" and d["train"]["lr"] == 0.01 and d["train"]["linear"] == {}
     assert {"validate", "register"} <= d.keys()
+
+
+def test_a_shared_key_a_family_default_replaces_is_named():
+    rnn = params_with({"model": "rnn", "train.lr": 0.5})
+    assert rnn.train.lr == 0.003  # the precedence stays
+    assert rnn.shadowed == ("train.lr: params.yaml sets 0.5, but family rnn's default 0.003 wins; "
+                            "set train.rnn.lr to change it",)
+    assert params_with({"model": "rnn", "train.lr": 0.5, "train.rnn.lr": 0.01}).shadowed == ()  # the block wins
+    assert params_with({"model": "rnn", "train.lr": 0.003}).shadowed == ()  # same value: nothing lost
+    assert params_with({"model": "cnn", "train.lr": 0.5}).shadowed == ()  # cnn declares no lr
+    gru = params_with({"model": "text_gru", "features.test_size": 0.25, "validate.min_rows": 1000})
+    assert [s.split(":")[0] for s in gru.shadowed] == ["features.test_size"]
+    for name in families():  # the stock values equal the class defaults: no family warns
+        assert params_with({"model": name}).shadowed == (), name
+
+
+def test_a_check_across_keys_names_its_values_once_not_the_block():
+    with pytest.raises(ParamsError) as e:
+        params_with({"features.test_size": 0.9})
+    msg = str(e.value)
+    assert "{" not in msg  # not the features dict of each family
+    assert msg.count("features: val_size (0.15) + test_size (0.9) must leave 10% to train") == 1
+    assert "features: val_size (0.1) + test_size (0.9) must leave 10% to train [for fashion_cnn]" in msg
+    assert len(msg.splitlines()) == 3  # the header and one line per distinct pair of values

@@ -111,3 +111,23 @@ def test_a_killed_runs_held_segments_are_deleted_not_converted(project, tmp_path
     run._lock.close()  # the process dies: its flock goes, the folder stays (no commit, no discard)
     assert recover(tmp_path, NAME, lambda v: summarizer) == 0
     assert logged(tmp_path).empty and not list(store.held_dir(tmp_path, NAME).iterdir())
+
+
+def test_a_batch_run_reads_the_params_file_once(project, tmp_path, monkeypatch):
+    """`keel predict` resolves the model's family params once (validation, monitor.log) and passes them down,
+    to the held log, the log writer and each part's scorer."""
+    from components.config import params as config
+
+    _, params, _, _ = project
+    reads, real = [], config.read_params_file
+    monkeypatch.setattr(config, "read_params_file", lambda path, ov=None: reads.append(path) or real(path, ov))
+    rows(30).to_csv(tmp_path / "in.csv", index=False)
+    done = batch.run(NAME, tmp_path / "in.csv", tmp_path / "out.parquet", params, log_dir=tmp_path / "log")
+    assert done.rows == 30 and reads == [params]
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i in range(2):
+        rows(10).to_parquet(parts / f"p{i}.parquet", index=False)
+    reads.clear()
+    assert batch.run(NAME, parts, tmp_path / "out", params, log_dir=tmp_path / "log").rows == 20
+    assert reads == [params]

@@ -201,11 +201,10 @@ class NoLog:
 
 
 @contextmanager
-def held_log(log_dir: Path, model: str, ckpt, params_path: Path, request_id: str) -> Iterator[None]:
+def held_log(log_dir: Path, model: str, ckpt, cfg: InferenceLogConfig, request_id: str) -> Iterator[None]:
     """The inference log of a batch run `request_id`: its writers (`open_log(..., hold=request_id)`, here or on
     Dask workers) hold their rows until the block completes (after the output is committed), then they join the
-    log; if the block raises they are deleted; if the process dies, `recover` deletes them."""
-    cfg = log_config(params_path, ckpt.family)
+    log; if the block raises they are deleted; if the process dies, `recover` deletes them. `cfg`: `monitor.log`."""
     if not cfg.enabled:
         yield
         return
@@ -224,19 +223,10 @@ def held_log(log_dir: Path, model: str, ckpt, params_path: Path, request_id: str
         run.release()
 
 
-def log_config(params_path: Path, family: str) -> InferenceLogConfig:
-    """`monitor.log` of the params file for a family, or the defaults when there is no params file."""
-    from components.config.params import load_params
-
-    return load_params(params_path, {"model": family}).monitor.log if Path(params_path).is_file() \
-        else InferenceLogConfig()
-
-
-def open_log(log_dir: Path, model: str, version: str, ckpt, params_path: Path, source: str,
+def open_log(log_dir: Path, model: str, version: str, ckpt, cfg: InferenceLogConfig, source: str,
              hold: str | None = None) -> InferenceLog | NoLog:
     """The log writer for a scorer of `model` `version` (`source`: serve | batch), per `monitor.log`; `hold`:
-    the request id of the batch run (`held_log`) whose rows it writes."""
-    cfg = log_config(params_path, ckpt.family)
+    the request id of the batch run (`held_log`) whose rows it writes; `cfg`: `monitor.log` (`Loaded.log`)."""
     if not cfg.enabled:
         return NoLog()
     return InferenceLog(log_dir, model, version, RowSummarizer(ckpt, cfg), cfg, source, hold)
