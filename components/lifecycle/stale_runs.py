@@ -100,6 +100,18 @@ def sweep(client, experiment_ids: list[str], skip: Iterable[str] = ()) -> list[R
     return done
 
 
+def revive(run) -> None:
+    """A resumed run that was recovered while its process was away lives again: its `keel.failure` goes
+    (to `keel.failure.before`, so the history stays)."""
+    why = run.data.tags.get(FAILURE_TAG)
+    if why:
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        client.set_tag(run.info.run_id, f"{FAILURE_TAG}.before", why)
+        client.delete_tag(run.info.run_id, FAILURE_TAG)
+
+
 def sweep_once(uri: str, experiment_id: str, skip: Iterable[str] = ()) -> list[Recovered]:
     """`sweep` one experiment, the first time this process starts a run in it (the caller guards the store)."""
     from mlflow import MlflowClient

@@ -94,6 +94,7 @@ def start_run(model_name: str, run_name: str | None = None, run_id: str | None =
         run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name,
                                nested=parent_run_id is not None, parent_run_id=parent_run_id,
                                tags=stale_runs.owner_tags())  # this process owns it now (also when resumed)
+        stale_runs.revive(run)
     finished = False
     try:  # only the start and the end are the store's: the body's own errors pass unchanged
         yield RunRef(run_id=run.info.run_id, experiment_id=run.info.experiment_id,

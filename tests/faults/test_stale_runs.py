@@ -69,6 +69,10 @@ def test_killed_owner_is_failed_by_the_next_run_live_and_foreign_ones_are_not(ml
         assert [json.loads(line)["run_id"] for line in out.stdout.splitlines()] == [ids["elsewhere"]]
         assert status(ids["elsewhere"])[0] == "FAILED"
         assert status(ids["live"]) == ("RUNNING", "") and status(foreign) == ("RUNNING", "")
+        with tracking.start_run("m", run_id=ids["killed"]):  # resumed (train from its state): it lives again
+            pass
+        tags = client.get_run(ids["killed"]).data.tags
+        assert status(ids["killed"]) == ("FINISHED", "") and "is not running" in tags["keel.failure.before"]
         missing = CliRunner().invoke(app, ["recover-runs", "-e", "nope"])
         assert missing.exit_code == 1 and "no experiment named 'nope'" in missing.output
     finally:
