@@ -1,5 +1,6 @@
 """training_flow end to end on the real Prefect engine, with a throw-away MLflow store."""
 
+import json
 import shutil
 
 import numpy as np
@@ -35,6 +36,7 @@ def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     assert summary.staged and summary.metrics["accuracy"] >= 0.5
     mv = MlflowClient(tracking_uri=mlflow_store).get_model_version_by_alias("digits-cnn", "staging")
     assert str(mv.version) == "1" and mv.tags["gx_success"] == "true" and mv.tags["run_id"] == summary.run_id
+    assert json.loads(mv.tags["keel.alias_moves"])[0][2:] == ["staging", None]  # the move, for `keel history`
     flow_run_id = mv.tags["prefect_flow_run_id"]  # an in-process flow (no worker) names its flow run too
     run_tags = MlflowClient(tracking_uri=mlflow_store).get_run(summary.run_id).data.tags
     assert run_tags["keel.prefect_flow_run_id"] == flow_run_id and flow_of(flow_run_id) == "training"
