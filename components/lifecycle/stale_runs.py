@@ -116,9 +116,17 @@ def sweep_once(uri: str, experiment_id: str, skip: Iterable[str] = ()) -> list[R
     """`sweep` one experiment, the first time this process starts a run in it (the caller guards the store)."""
     from mlflow import MlflowClient
 
+    from components.lifecycle.outages import unreachable
+
     if (uri, experiment_id) in _swept:
         return []
-    found = sweep(MlflowClient(), [experiment_id], skip)
+    try:
+        found = sweep(MlflowClient(), [experiment_id], skip)
+    except Exception as e:  # the run starts anyway: a failed recovery is a warning (`keel recover-runs` retries)
+        if unreachable(e):
+            raise
+        log.warning("runs left RUNNING by dead processes were not checked: %s", e)
+        return []
     _swept.add((uri, experiment_id))
     return found
 
