@@ -98,6 +98,22 @@ def tune(family: Annotated[str, typer.Argument(help="the family to tune, e.g. cn
         typer.echo(f"trials saved as DVC experiments ({', '.join(done.experiments)}): dvc exp show")
 
 
+@app.command("recover-runs")
+def recover_runs(experiment: Annotated[list[str] | None, typer.Option(
+        "--experiment", "-e", help="only this experiment (repeatable) [default: all of the store]")] = None) -> None:
+    """Mark FAILED the MLflow runs left RUNNING by Keel processes of this host that are gone (killed, or their
+    store was down when they ended); runs of live processes and of other hosts are left as they are."""
+    from components.lifecycle import stale_runs
+
+    try:
+        found = stale_runs.sweep_store(experiment)
+    except KeelError as e:
+        fail(e)
+    for r in found:
+        typer.echo(r.model_dump_json())
+    typer.echo(f"{len(found)} run(s) marked FAILED", err=True)
+
+
 @app.command()
 def version() -> None:
     """Print the versions of Keel and the stack it drives."""

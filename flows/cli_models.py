@@ -52,12 +52,13 @@ def rollback(model: Annotated[str, typer.Argument(help="registered model name")]
 @app.command()
 def history(model: Annotated[str, typer.Argument(help="registered model name")],
             as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
-    """Print every alias move of a model, oldest first (the promotion ledger)."""
-    from components.lifecycle import ledger, moves, registry
+    """Print every alias move of a model, oldest first: @staging moves by the register stage (recorded on the
+    versions) and @production moves by promote/rollback (the promotion ledger)."""
+    from components.lifecycle import alias_history, moves, registry
 
     try:
         moves.reconcile(model)  # a move a killed process left half-done is recorded before it is listed
-        entries = ledger.history(moves.ledger_engine(), model)
+        entries = alias_history.moves(moves.ledger_engine(), model)
         if not entries:
             registry.latest_version(model)  # a misspelt name is an error, not an empty history
     except KeelError as e:
@@ -66,12 +67,12 @@ def history(model: Annotated[str, typer.Argument(help="registered model name")],
         for e in entries:
             typer.echo(e.model_dump_json())
         return
-    head = ("id", "time (UTC)", "user", "action", "alias", "from", "to")
-    typer.echo("{:>4}  {:<20} {:<11} {:<8} {:<11} {:>5} -> {:<5} reason".format(*head))
+    head = ("id", "time (UTC)", "user", "action", "alias", "from", "to", "source")
+    typer.echo("{:>4}  {:<20} {:<11} {:<8} {:<11} {:>5} -> {:<5} {:<8} reason".format(*head))
     for e in entries:
         why = e.reason or "; ".join((e.gate_report or {}).get("reasons", []))
-        typer.echo(f"{e.id:>4}  {e.ts[:19].replace('T', ' '):<20} {e.user:<11} {e.action:<8} {e.alias:<11} "
-                   f"{'v' + e.from_version if e.from_version else '-':>5} -> v{e.to_version:<4} {why}")
+        typer.echo(f"{e.id or '-':>4}  {e.ts[:19].replace('T', ' '):<20} {e.user:<11} {e.action:<8} {e.alias:<11} "
+                   f"{'v' + e.from_version if e.from_version else '-':>5} -> v{e.to_version:<4} {e.source:<8} {why}")
 
 
 @app.command()

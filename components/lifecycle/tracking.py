@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 from components.core import paths
 from components.core.errors import StageInputError, TrackingUnavailableError
 from components.core.io import read_json, write_json
-from components.lifecycle import outages
+from components.lifecycle import outages, stale_runs
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "mlflow.db"
@@ -89,8 +90,11 @@ def start_run(model_name: str, run_name: str | None = None, run_id: str | None =
 
     exp_id = ensure_experiment(model_name)
     with outages.guard(tracking_uri(), f"run {run_id} of {model_name!r}" if run_id else f"a run of {model_name!r}"):
+        stale_runs.sweep_once(tracking_uri(), exp_id, skip=[run_id] if run_id else [])  # runs dead processes left
         run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name,
-                               nested=parent_run_id is not None, parent_run_id=parent_run_id)
+                               nested=parent_run_id is not None, parent_run_id=parent_run_id,
+                               tags=stale_runs.owner_tags())  # this process owns it now (also when resumed)
+        stale_runs.revive(run)
     finished = False
     try:  # only the start and the end are the store's: the body's own errors pass unchanged
         yield RunRef(run_id=run.info.run_id, experiment_id=run.info.experiment_id,
@@ -103,7 +107,8 @@ def start_run(model_name: str, run_name: str | None = None, run_id: str | None =
         except TrackingUnavailableError:
             if finished:
                 raise
-            log.warning("run %s could not be marked FAILED (the store did not answer)", run.info.run_id)
+            log.warning("run %s could not be marked FAILED (the store did not answer): the next Keel run in its "
+                        "experiment on this host, or `keel recover-runs`, marks it FAILED", run.info.run_id)
 
 
 @contextmanager
@@ -278,5 +283,12 @@ ORIGIN_ENV = {"dvc_exp_name": "DVC_EXP_NAME", "dvc_exp_baseline": "DVC_EXP_BASEL
 def origin_tags() -> dict[str, str]:
     """The DVC experiment and/or Prefect flow run this process belongs to, where the environment says so: with
     them a version made by `dvc exp run` names its experiment (its commit is made after the stages ran, so
-    `git_commit` is the baseline's) and a run started by a deployment names its flow run."""
-    return {tag: os.environ[var] for tag, var in ORIGIN_ENV.items() if os.environ.get(var)}
+    `git_commit` is the baseline's) and a run started by a deployment names its flow run. A flow called in
+    this process (`keel train`, no worker) has a flow run too: Prefect's run context names it."""
+    tags = {tag: os.environ[var] for tag, var in ORIGIN_ENV.items() if os.environ.get(var)}
+    if "prefect_flow_run_id" not in tags and "prefect" in sys.modules:  # not imported: no flow runs here
+        from prefect.runtime import flow_run
+
+        if flow_run.id:
+            tags["prefect_flow_run_id"] = str(flow_run.id)
+    return tags

@@ -40,7 +40,7 @@ from components.core.io import read_json, require_files, sha256_file, sha256_jso
 from components.data.artifacts import load_split
 from components.families.registry import get
 from components.inference.onnxrt import OnnxCheck, export_checked
-from components.lifecycle import explanations, modelcard, moves, registry, tracking
+from components.lifecycle import alias_history, explanations, modelcard, moves, registry, tracking
 from components.lifecycle.gate import REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG
 from components.stages.spec import Io, Stage
 from components.trust.explain import summary
@@ -165,8 +165,9 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         read_json(Path(features_dir) / paths.SPLIT_FILE), version.tags, reasons, None if reasons else cfg.alias,
         summary(explained) if explained else None), Path(out_dir) / "model_card")
     if not reasons:
-        registry.set_alias(name, cfg.alias, version.version)
-        log.info("register: %s version %s -> alias @%s", name, version.version, cfg.alias)
+        moved = alias_history.record_stage(name, version, cfg.alias)  # the move, recorded for `keel history`
+        log.info("register: %s version %s -> alias @%s%s", name, version.version, cfg.alias,
+                 "" if moved else " (held already)")
     else:
         log.warning("register: %s version %s NOT aliased @%s: %s", name, version.version, cfg.alias,
                     "; ".join(reasons))

@@ -1,5 +1,6 @@
 """training_flow end to end on the real Prefect engine, with a throw-away MLflow store."""
 
+import json
 import shutil
 
 import numpy as np
@@ -35,6 +36,10 @@ def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     assert summary.staged and summary.metrics["accuracy"] >= 0.5
     mv = MlflowClient(tracking_uri=mlflow_store).get_model_version_by_alias("digits-cnn", "staging")
     assert str(mv.version) == "1" and mv.tags["gx_success"] == "true" and mv.tags["run_id"] == summary.run_id
+    assert json.loads(mv.tags["keel.alias_moves"])[0][2:] == ["staging", None]  # the move, for `keel history`
+    flow_run_id = mv.tags["prefect_flow_run_id"]  # an in-process flow (no worker) names its flow run too
+    run_tags = MlflowClient(tracking_uri=mlflow_store).get_run(summary.run_id).data.tags
+    assert run_tags["keel.prefect_flow_run_id"] == flow_run_id and flow_of(flow_run_id) == "training"
     model_mtime = (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns
 
     again = training_flow("params.yaml")  # nothing changed: every step comes from the cache
@@ -64,6 +69,20 @@ def test_bad_data_fails_the_flow_and_registers_nothing(project, mlflow_store, di
     assert not (project / paths.FEATURES_DIR).exists()
     logged = run_logs("training")  # the stages' own log lines reach the run's logs in the Prefect API
     assert any(m.startswith("ingest: ") and "bad.parquet" in m for m in logged), logged[:20]
+
+
+def test_no_flow_run_no_flow_run_tag():
+    from components.lifecycle import tracking
+
+    assert "prefect_flow_run_id" not in tracking.origin_tags()  # prefect is imported here, but no flow runs
+
+
+def flow_of(flow_run_id: str) -> str:
+    """The name of the flow of a flow run, as the Prefect API has it."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow(client.read_flow_run(flow_run_id).flow_id).name
 
 
 def run_logs(flow_name: str) -> list[str]:

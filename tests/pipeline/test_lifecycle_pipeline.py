@@ -61,8 +61,11 @@ def test_done_when_promote_refuse_force_rollback_history_predict(repo, digits_fr
     assert back.returncode == 0 and production(repo) == "1"
     history = keel(repo, "history", "digits-cnn", "--json")
     moves = [json.loads(line) for line in history.stdout.splitlines()]
-    assert [(m["action"], m["from_version"], m["to_version"], m["user"]) for m in moves] == [
-        ("promote", None, "1", "ci"), ("force", "1", "2", "ci"), ("rollback", "2", "1", "ci")]
+    assert [(m["action"], m["from_version"], m["to_version"], m["alias"], m["source"]) for m in moves] == [
+        ("stage", None, "1", "staging", "register"), ("promote", None, "1", "production", "ledger"),
+        ("stage", "1", "2", "staging", "register"), ("force", "1", "2", "production", "ledger"),
+        ("rollback", "2", "1", "production", "ledger")]  # register's @staging moves (by dvc) and the ledger's
+    assert {m["user"] for m in moves if m["source"] == "ledger"} == {"ci"}
 
     digits_frame.drop(columns="label").to_csv(repo / "score.csv", index=False)
     scored = keel(repo, "predict", "digits-cnn", "score.csv", "predictions.parquet")

@@ -1,0 +1,81 @@
+"""Runs left RUNNING by a killed Keel process: the next run (or `keel recover-runs`) marks them FAILED; runs of
+live processes and of other hosts stay RUNNING. Real processes, real SIGKILL, real MLflow on sqlite."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from components.lifecycle import stale_runs, tracking
+from flows.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+OWNER = """
+import sys, time
+from components.lifecycle import tracking
+with tracking.start_run(sys.argv[1], run_name=sys.argv[2]) as ref:
+    print(ref.run_id, flush=True)
+    time.sleep(600)
+"""
+
+
+def owner(experiment: str, name: str) -> tuple[subprocess.Popen, str]:
+    """A process that opens a Keel run and keeps it open; returns it and the run id it printed."""
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, experiment, name], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    return proc, proc.stdout.readline().strip()
+
+
+def test_killed_owner_is_failed_by_the_next_run_live_and_foreign_ones_are_not(mlflow_store):
+    procs = {n: owner(exp, n) for n, exp in (("killed", "m"), ("live", "m"), ("elsewhere", "other"))}
+    client = MlflowClient(tracking_uri=mlflow_store)
+    try:
+        for name in ("killed", "elsewhere"):
+            procs[name][0].send_signal(signal.SIGKILL)
+            procs[name][0].wait()
+        ids = {n: run_id for n, (_, run_id) in procs.items()}
+        assert all(client.get_run(i).info.status == "RUNNING" for i in ids.values())
+        assert client.get_run(ids["live"]).data.tags[stale_runs.OWNER_HOST] == socket.gethostname()
+        exp = client.get_experiment_by_name("m").experiment_id
+        reused = client.create_run(exp, tags={stale_runs.OWNER_HOST: socket.gethostname(),  # a live pid, other start
+                                              stale_runs.OWNER_PID: str(procs["live"][0].pid),
+                                              stale_runs.OWNER_STARTED: "1000.0"}).info.run_id
+        foreign = client.create_run(exp, tags={stale_runs.OWNER_HOST: "another-host", stale_runs.OWNER_PID: "1",
+                                               stale_runs.OWNER_STARTED: "1000.0"}).info.run_id
+
+        with tracking.start_run("m", run_name="next") as ref:  # the next Keel run in the experiment
+            assert client.get_run(ref.run_id).data.tags[stale_runs.OWNER_PID] == str(os.getpid())
+
+        def status(run_id):
+            run = client.get_run(run_id)
+            return run.info.status, run.data.tags.get(stale_runs.FAILURE_TAG, "")
+
+        for run_id in (ids["killed"], reused):
+            state, why = status(run_id)
+            assert state == "FAILED" and why.startswith("process gone (pid ") and f"@{socket.gethostname()}:" in why
+        assert "is not running" in status(ids["killed"])[1] and "now belongs to a process" in status(reused)[1]
+        assert client.get_run(ids["killed"]).info.end_time is not None
+        for run_id in (ids["live"], foreign, ids["elsewhere"]):  # alive, another host, another experiment
+            assert status(run_id) == ("RUNNING", "")
+
+        out = CliRunner().invoke(app, ["recover-runs"])  # the explicit sweep: every experiment of the store
+        assert out.exit_code == 0, out.output
+        assert [json.loads(line)["run_id"] for line in out.stdout.splitlines()] == [ids["elsewhere"]]
+        assert status(ids["elsewhere"])[0] == "FAILED"
+        assert status(ids["live"]) == ("RUNNING", "") and status(foreign) == ("RUNNING", "")
+        with tracking.start_run("m", run_id=ids["killed"]):  # resumed (train from its state): it lives again
+            pass
+        tags = client.get_run(ids["killed"]).data.tags
+        assert status(ids["killed"]) == ("FINISHED", "") and "is not running" in tags["keel.failure.before"]
+        missing = CliRunner().invoke(app, ["recover-runs", "-e", "nope"])
+        assert missing.exit_code == 1 and "no experiment named 'nope'" in missing.output
+    finally:
+        for proc, _ in procs.values():
+            proc.kill()
+            proc.wait()
