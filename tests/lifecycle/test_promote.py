@@ -110,13 +110,18 @@ def test_promote_refuse_override_rollback_history(project, digits_frame):
     assert back.exit_code == 0, back.output
     assert production(client) == "3"
     history = keel("history", "digits-cnn", "--json")
-    moves = [json.loads(line) for line in history.output.splitlines()]
+    everything = [json.loads(line) for line in history.output.splitlines()]
+    assert [(m["from_version"], m["to_version"]) for m in everything if m["source"] == "register"] == [
+        (None, "1"), ("1", "2"), ("2", "3")]  # register's @staging moves (v4 missed its bars: none)
+    moves = [m for m in everything if m["source"] == "ledger"]
     assert [(m["action"], m["from_version"], m["to_version"]) for m in moves] == [
         ("promote", None, "1"), ("promote", "1", "3"), ("force", "3", "2"), ("rollback", "2", "3")]
     assert moves[2]["reason"] == "incident 42: pin v2" and {m["user"] for m in moves} == {"tester"}
     assert moves[1]["gate_report"]["p_value"] < 0.05 and np.isfinite(moves[1]["gate_report"]["ci_low"])
     table = keel("history", "digits-cnn").output
-    assert table.index("v1 -> v3") < table.index("v3 -> v2") < table.index("v2 -> v3")
+    prod = "\n".join(line for line in table.splitlines() if " production " in line)
+    assert prod.index("v1 -> v3") < prod.index("v3 -> v2") < prod.index("v2 -> v3")
+    assert " staging " in table.split(" production ")[0]  # register's first @staging move precedes them
 
 
 def test_register_again_reuses_the_version_it_created(project, monkeypatch):
