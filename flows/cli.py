@@ -21,9 +21,13 @@ app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry
 @app.command()
 def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     """Run the training flow (ingest -> ... -> register) locally with Prefect."""
+    from components.core import paths
+    from components.stages import dvccheck
     from flows.training_flow import for_environment
 
     try:
+        if paths.DVC_YAML.is_file():  # the stages `dvc repro` runs are the flow's: no hand-edited one
+            dvccheck.check()
         summary = for_environment()(str(params), parse_overrides(set_))
     except KeelError as e:
         fail(e)

@@ -38,9 +38,11 @@ def supervise(cmd: list[str], grace_s: float) -> int:
     try:
         while not received:
             try:
-                return child.wait(timeout=0.5)
+                status = child.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
-                pass
+                continue
+            if not received:  # it ended by itself (a signal may have arrived while it did: that counts)
+                return status
         signum = received[0]
         for wait_s, then in ((grace_s, signum), (ESCALATE_S, signal.SIGKILL)):
             try:
