@@ -92,7 +92,7 @@ down:
 deploy: install
 	source infra/env.sh && prefect deploy --all --no-prompt
 
-## worker: a process worker on the cpu pool (POOL=gpu on a GPU machine); stops with Ctrl-C (twice)
+## worker: a process worker on the cpu pool (POOL=gpu on a GPU machine); stops with one Ctrl-C or SIGTERM
 worker: install
 	source infra/env.sh && keel worker --pool $(or $(POOL),cpu)
 

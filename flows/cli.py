@@ -21,9 +21,13 @@ app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry
 @app.command()
 def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     """Run the training flow (ingest -> ... -> register) locally with Prefect."""
+    from components.core import paths
+    from components.stages import dvccheck
     from flows.training_flow import for_environment
 
     try:
+        if paths.DVC_YAML.is_file():  # the stages `dvc repro` runs are the flow's: no hand-edited one
+            dvccheck.check()
         summary = for_environment()(str(params), parse_overrides(set_))
     except KeelError as e:
         fail(e)
@@ -32,14 +36,23 @@ def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
 
 @app.command()
 def worker(pool: Annotated[str, typer.Option(help="work pool: cpu, gpu (created by `make up`)")] = "cpu",
-           limit: Annotated[int | None, typer.Option(help="at most this many concurrent flow runs")] = None) -> None:
-    """Start a Prefect process worker on a work pool of the server in PREFECT_API_URL (runs until stopped)."""
+           limit: Annotated[int | None, typer.Option(help="at most this many concurrent flow runs")] = None,
+           grace: Annotated[float, typer.Option(min=0, help="seconds a stopping worker gets before it is ended")]
+           = 5.0) -> None:
+    """Start a Prefect process worker on a work pool of the server in PREFECT_API_URL (runs until stopped:
+    one SIGTERM or Ctrl-C stops it and its flow runs, within GRACE + 2 seconds)."""
     import os
+
+    from flows.supervise import exit_like, supervise
 
     if not os.environ.get("PREFECT_API_URL"):
         fail(KeelError("PREFECT_API_URL is not set: `source infra/env.sh` (or export it) to point at the server"))
     cmd = ["prefect", "worker", "start", "--pool", pool, "--type", "process"]
-    os.execvp(cmd[0], cmd + (["--limit", str(limit)] if limit else []))
+    try:
+        status = supervise(cmd + (["--limit", str(limit)] if limit else []), grace)
+    except FileNotFoundError:
+        fail(KeelError("`prefect` is not on PATH: run keel from the project's virtualenv"))
+    exit_like(status)
 
 
 @app.command("params")

@@ -23,6 +23,10 @@ class DataValidationError(KeelError):
         self.failures = failures
 
 
+class PipelineDefinitionError(KeelError):
+    """dvc.yaml's generated stages are not what Keel declares (a hand edit; components/stages/dvccheck.py)."""
+
+
 class StageInputError(KeelError):
     """A stage's input folder is missing something an earlier stage should have written."""
 

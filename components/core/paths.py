@@ -5,6 +5,7 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 PARAMS_DIR = Path("data/params")  # each stage's resolved view of the params (components/config/views.py)
+DVC_YAML = Path("dvc.yaml")  # generated (components/stages/dvcyaml.py); the params stage checks it
 SOURCES_DIR = Path("data/sources")  # a team's own data files; DVC re-runs ingest when they change
 RAW_DIR = Path("data/raw")
 FEATURES_DIR = Path("data/features")

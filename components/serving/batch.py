@@ -58,12 +58,19 @@ CHUNK_BYTES = 64 * 2**20  # default chunk: ~64 MiB of input values (8 bytes each
 FOLDER_CHUNK = 256  # files per chunk when scoring a folder of images or clips
 
 
+def missing_input(path: Path) -> StageInputError:
+    """The error for an input that is not there: the absolute path looked at and the working directory (a
+    deployment's worker resolves a relative input_path against the directory its pull step set)."""
+    return StageInputError(f"{Path(path).absolute()}: input file not found (given as {str(path)!r}; "
+                           f"working directory {Path.cwd()})")
+
+
 def default_chunk_rows(path: Path) -> int:
     """Rows per chunk for ~CHUNK_BYTES of input values: 131k digits rows (64 columns), 10.7k Fashion-MNIST
     rows (784). Fewer, larger chunks spread the per-chunk cost of GX (~0.04 s) over more rows."""
     path = Path(path)
     if not path.is_file():
-        raise StageInputError(f"{path}: input file not found")
+        raise missing_input(path)
     try:
         if path.name.lower().endswith(".parquet"):
             import pyarrow.parquet as pq
@@ -80,7 +87,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """Parquet or CSV (.csv, .csv.gz) in chunks of at most `chunk_rows` rows."""
     path = Path(path)
     if not path.is_file():
-        raise StageInputError(f"{path}: input file not found")
+        raise missing_input(path)
     name = path.name.lower()
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
@@ -116,7 +123,7 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
     directory of parts: `run_partitioned`."""
     folder = Path(input_path).is_dir()
     if not (folder or Path(input_path).is_file()):
-        raise StageInputError(f"{input_path}: input file not found")
+        raise missing_input(input_path)
     if not folder and Path(output_path).suffix != ".parquet":  # not Parquet bytes under a .csv name
         raise StageInputError(f"{output_path}: predictions are written as Parquet; name the output *.parquet")
     loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run

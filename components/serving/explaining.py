@@ -12,9 +12,8 @@ from typing import Any
 
 from components.config.sections import ExplainConfig
 from components.core import paths
-from components.core.errors import StageInputError
 from components.lifecycle import explanations, registry
-from components.serving.batch import checked_chunks, default_chunk_rows
+from components.serving.batch import checked_chunks, default_chunk_rows, missing_input
 from components.serving.loaded import load_version
 
 
@@ -25,7 +24,7 @@ def explain_rows(name: str, rows_path: Path, out_dir: Path, version: str | None 
     checked as `keel predict` checks them, then explained into `out_dir`: (version, explanation report)."""
     rows_path = Path(rows_path)
     if not rows_path.is_file():
-        raise StageInputError(f"{rows_path}: input file not found")
+        raise missing_input(rows_path)
     ref = explanations.pick_version(name, version, alias)
     loaded = load_version(ref, alias or ",".join(ref.aliases) or f"v{ref.version}", params_path)
     for _ in checked_chunks(rows_path, default_chunk_rows(rows_path), loaded.validation, loaded.manifest,

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,14 +187,33 @@ def _numbers(rows: list[list[Any]], body: bytes, width: int) -> np.ndarray | Non
     return matrix
 
 
+def _not_json(body: bytes, e: orjson.JSONDecodeError, columns: list[str], max_rows: int) -> BadRequest:
+    """orjson's error; for a NaN or Infinity (not JSON, though Python's json.dumps and JavaScript libraries
+    write them) the column and row that hold it, when the body is otherwise readable."""
+    start = e.pos - 1 if body[e.pos - 1:e.pos] == b"-" else e.pos
+    token = re.match(rb"-?(nan|infinity|inf)", body[start:start + 10], re.IGNORECASE)
+    if token is None:
+        return BadRequest(f"body is not valid JSON: {e}", 400)
+    where = f"line {e.lineno} column {e.colno}"
+    try:  # the error path only: Python's json reads NaN and Infinity
+        data, _ = _rows_of(json.loads(body), columns, max_rows)
+        cells = ((c, i, v) for c, values in data.items() for i, v in enumerate(values)) if isinstance(data, dict) \
+            else ((c, i, v) for i, row in enumerate(data) for c, v in zip(columns, row, strict=True))
+        where = next(f"column {c}, row {i}" for c, i, v in cells if isinstance(v, float) and not math.isfinite(v))
+    except (ValueError, RecursionError, BadRequest, StopIteration):
+        pass
+    return BadRequest(f"{where}: {token.group().decode()} is not valid JSON (JSON has no NaN or Infinity; send null "
+                      "for a missing value)", 400)
+
+
 def parse(body: bytes, schema: list[tuple[str, str]], max_rows: int) -> Table:
     """A request body -> the model's input table (columns in `schema` order), or BadRequest."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as e:
         deep = "recursion" in str(e).lower() or "depth" in str(e).lower()
-        raise BadRequest("body is nested too deeply (more than 1024 levels)" if deep
-                         else f"body is not valid JSON: {e}", 400) from None
+        raise BadRequest("body is nested too deeply (more than 1024 levels)", 400) if deep \
+            else _not_json(body, e, [c for c, _ in schema], max_rows) from None
     columns = [c for c, _ in schema]
     data, _ = _rows_of(payload, columns, max_rows)
     if isinstance(data, list) and all(kind == "double" for _, kind in schema):

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from components.core import codedeps, paths
+from components.stages import dvccheck
 from components.stages.pipeline import STAGES
 from components.stages.spec import Stage
 
@@ -79,4 +80,5 @@ def dvc_yaml() -> dict[str, Any]:
 
 def render() -> str:
     """dvc.yaml's text."""
-    return HEADER + yaml.safe_dump(dvc_yaml(), sort_keys=False, width=120)
+    pipeline = dvc_yaml()
+    return HEADER + yaml.safe_dump(pipeline, sort_keys=False, width=120) + dvccheck.fingerprints(pipeline["stages"])

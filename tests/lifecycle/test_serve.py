@@ -101,6 +101,7 @@ def test_server_answers_from_production_and_rejects_bad_requests(server, digits_
         json.dumps({"dataframe_records": [record | {"px_3": "abc"}]}).encode(): (422, "column px_3: expected a number"),
         json.dumps({"dataframe_records": [record | {"px_4": True}]}).encode(): (422, "column px_4: expected a number"),
         json.dumps({"dataframe_records": [record | {"colour": 1}]}).encode(): (422, "unknown column(s) ['colour']"),
+        json.dumps({"inputs": [row[:5] + [float("nan")] + row[6:]]}).encode(): (400, "column px_5, row 0: NaN"),
         # the family's value checks, as `keel predict` runs them: range and presence
         json.dumps({"dataframe_records": [record | {"px_5": 1e9}]}).encode(): (422, "px_5"),
         json.dumps({"dataframe_records": [record | {"px_9": None}]}).encode(): (422, "px_9"),

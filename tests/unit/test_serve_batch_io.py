@@ -1,6 +1,7 @@
 """Request parsing for `keel serve` and input reading for `keel predict`: pure, no model needed."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,10 @@ def test_text_and_time_columns_keep_their_types():
     ({"inputs": [[1, 2, 3]] * 11}, 413, "11 rows in one request; send at most 10"),
     ({"inputs": {"a": [1] * 11, "b": [1] * 11, "c": [1] * 11}}, 413, "send at most 10"),
     ({"inputs": []}, 422, "no rows to score"),
+    ({"inputs": [[1, float("nan"), 3]]}, 400, "column b, row 0: NaN is not valid JSON (JSON has no NaN or Infinity"),
+    ({"dataframe_records": [{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "c": float("-inf")}]}, 400,
+     "column c, row 1: -Infinity is not valid JSON"),
+    (b'{"inputs": [[1, NaN]]}', 400, "line 1 column 17: NaN is not valid JSON"),  # unplaceable: where in the text
 ])
 def test_bad_requests_name_the_problem(payload, status, message):
     with pytest.raises(BadRequest) as e:
@@ -123,3 +128,14 @@ def test_predictions_are_not_written_as_parquet_under_another_name(tmp_path):
         with pytest.raises(StageInputError, match=f"{name}: predictions are written as Parquet"):
             run("no-model", tmp_path / "rows.csv", tmp_path / name)  # refused before the registry is asked
         assert not (tmp_path / name).exists()
+
+
+def test_a_missing_input_is_named_by_the_absolute_path_the_worker_looked_at(tmp_path, monkeypatch):
+    """A deployment's input_path is relative: the error names where it was looked for, and from where."""
+    from components.serving.batch import run
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StageInputError) as e:
+        run("no-model", Path("data/incoming/digits.parquet"), Path("out.parquet"))  # before the registry is asked
+    assert str(e.value).startswith(f"{tmp_path / 'data/incoming/digits.parquet'}: input file not found")
+    assert f"working directory {tmp_path}" in str(e.value) and "'data/incoming/digits.parquet'" in str(e.value)

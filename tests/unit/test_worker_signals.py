@@ -1,0 +1,59 @@
+"""`keel worker` stops on ONE SIGTERM or SIGINT, as a process manager sends it.
+
+The child is a real process that behaves as `prefect worker start` does when a flow run is in progress: the
+first stop signal does not end it, the second does. It stands in for `prefect` on PATH (a real worker on an
+idle pool stops on one signal; one busy with a flow run waits for the run, which a unit test cannot host).
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAKE_PREFECT = f"""#!{sys.executable}
+import os, signal, sys, time
+log = open(os.environ["WORKER_LOG"], "a", buffering=1)
+def stop(signum, frame):
+    log.write(signal.Signals(signum).name + "\\n")
+    if log.tell() and open(os.environ["WORKER_LOG"]).read().count("SIG") >= 2:
+        sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+signal.signal(signal.SIGINT, stop)
+log.write(f"started {{os.getpid()}} {{' '.join(sys.argv[1:])}}\\n")
+while True:
+    time.sleep(0.05)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_one_signal_stops_the_worker_and_says_so(tmp_path, signum):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "prefect").write_text(FAKE_PREFECT)
+    (bin_dir / "prefect").chmod(0o755)
+    log = tmp_path / "worker.log"
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", WORKER_LOG=str(log),
+               PREFECT_API_URL="http://127.0.0.1:9/api")
+    keel = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker", "--pool", "cpu", "--grace", "1"],
+                            cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (log.exists() and "started" in log.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    started = log.read_text().splitlines()[0].split()
+    assert started[2:] == ["worker", "start", "--pool", "cpu", "--type", "process"]
+    keel.send_signal(signum)  # once
+    try:
+        status = keel.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        keel.kill()
+        pytest.fail(f"keel worker still running 15 s after one {signum.name}")
+    assert status == -signum  # ended by the signal: a shell shows 128+N, systemd a clean stop
+    assert log.read_text().splitlines()[1:] == [signum.name, signum.name]  # forwarded, then repeated after grace
+    assert f"after {signum.name}; sending {signum.name}" in keel.stderr.read()
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(started[1]), 0)  # the child is gone, not orphaned
