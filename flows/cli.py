@@ -19,12 +19,14 @@ app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry
 
 
 @app.command()
-def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
+          force: Annotated[bool, typer.Option("--force", help="train and register even when the latest version "
+                                              "was made from the same data, params and code")] = False) -> None:
     """Run the training flow (ingest -> ... -> register) locally with Prefect."""
     from flows.training_flow import for_environment
 
     try:
-        summary = for_environment()(str(params), parse_overrides(set_))
+        summary = for_environment()(str(params), parse_overrides(set_), force=force)
     except KeelError as e:
         fail(e)
     typer.echo(summary.model_dump_json(indent=2))

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from components.config.sections import TabularValidateConfig
-
 from components.data.suitecheck import SuiteCheck
 from components.data.validator import Validator
 from tests.data import test_expectations as image
