@@ -19,7 +19,9 @@ app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry
 
 
 @app.command()
-def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
+          force: Annotated[bool, typer.Option("--force", help="train and register even when the latest version "
+                                              "was made from the same data, params and code")] = False) -> None:
     """Run the training flow (ingest -> ... -> register) locally with Prefect."""
     from components.core import paths
     from components.stages import dvccheck
@@ -28,7 +30,7 @@ def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
     try:
         if paths.DVC_YAML.is_file():  # the stages `dvc repro` runs are the flow's: no hand-edited one
             dvccheck.check()
-        summary = for_environment()(str(params), parse_overrides(set_))
+        summary = for_environment()(str(params), parse_overrides(set_), force=force)
     except KeelError as e:
         fail(e)
     typer.echo(summary.model_dump_json(indent=2))

@@ -17,13 +17,11 @@ from prefect import task
 
 from components.config import views
 from components.config.params import Params
-from components.core import codedeps
 from components.core.io import sha256_json, sha256_paths
 from components.lifecycle.tracking import tracking_uri
+from components.stages.inputs import stage_code
 from components.stages.spec import Stage
 from flows.retries import io_retries
-
-RUNNER = "components.stages.spec"
 
 
 def stage_paths(stage: Stage) -> dict[str, Path | None]:
@@ -31,36 +29,40 @@ def stage_paths(stage: Stage) -> dict[str, Path | None]:
     return {i.arg: (i.default if i.in_flow else None) for i in stage.io}
 
 
-def cache_key(stage: Stage, params: Params, paths: dict[str, Path | None], root: Path | None = None) -> str:
-    """Code + params view + input content (+ store): equal keys, equal results. `root`: the folder holding
-    `components/` (default: where it was imported from)."""
+def cache_key(stage: Stage, params: Params, paths: dict[str, Path | None], root: Path | None = None,
+              extra: dict[str, Any] | None = None) -> str:
+    """Code + params view + input content (+ store, + `extra` arguments): equal keys, equal results. `root`: the
+    folder holding `components/` (default: where it was imported from)."""
     inputs = [t for i in stage.paths("in") for t in i.targets(paths[i.arg])]
     return sha256_json({
-        "code": sha256_paths(codedeps.closure(stage.module, root) + codedeps.closure(RUNNER, root)),
+        "code": sha256_paths(stage_code(stage, root)),
         "view": views.view(stage.name, params),
         "fingerprint": stage.fingerprint(params) if stage.fingerprint else None,
         "inputs": sha256_paths(inputs),
         "store": tracking_uri() if stage.tracked else None,
-    })
+    } | ({"extra": extra} if extra else {}))
 
 
 @functools.cache
 def stage_task(stage: Stage):
-    """The Prefect task for one stage: `fn(params, paths)` runs `stage.run` with the stage's arguments."""
+    """The Prefect task for one stage: `fn(params, paths, extra)` runs `stage.run` with the stage's arguments
+    (and `extra` ones the flow adds)."""
 
-    def run_stage(params: Params, paths: dict[str, Path | None]):
-        return stage.run(**stage.arguments(params), **paths)
+    def run_stage(params: Params, paths: dict[str, Path | None], extra: dict[str, Any] | None = None):
+        return stage.run(**stage.arguments(params), **paths, **(extra or {}))
 
     run_stage.__name__ = run_stage.__qualname__ = f"{stage.name}_task"  # what task runners (Dask) show
 
     options: dict[str, Any] = io_retries() if stage.retries else {}
     return task(run_stage, name=stage.name, task_run_name=stage.name, persist_result=True,
-                cache_key_fn=lambda _ctx, p: cache_key(stage, p["params"], p["paths"]), **options)
+                cache_key_fn=lambda _ctx, p: cache_key(stage, p["params"], p["paths"], extra=p.get("extra")),
+                **options)
 
 
-def run(stage: Stage, params: Params):
-    """Run (or fetch from the cache) one stage; data stages go through the flow's task runner."""
+def run(stage: Stage, params: Params, refresh: bool = False, **extra: Any):
+    """Run (or fetch from the cache, unless `refresh`) one stage, with `extra` arguments to its `run`; data stages
+    go through the flow's task runner."""
     paths = stage_paths(stage)
     present = all(i.done(paths[i.arg]).exists() for i in stage.paths("out"))
-    chosen = stage_task(stage) if present else stage_task(stage).with_options(refresh_cache=True)
-    return chosen.submit(params, paths).result() if stage.data else chosen(params, paths)
+    chosen = stage_task(stage) if present and not refresh else stage_task(stage).with_options(refresh_cache=True)
+    return chosen.submit(params, paths, extra).result() if stage.data else chosen(params, paths, extra)

@@ -59,14 +59,35 @@ PROFILE_SAYS = {"numeric": "not numeric", "nulls": "{} missing value(s)", "min":
                 "max": "highest value {}", "exists": "no such column"}
 
 
+def pair_extreme(column_a: str) -> str:
+    """The profile column a per-column range check (`<prefix>_min >= <prefix>_low`, `<prefix>_high >=
+    <prefix>_max`) is about: its extreme (`<prefix>_min` or `<prefix>_max`), named by its column A."""
+    return column_a.removesuffix("_high") + "_max" if column_a.endswith("_high") else column_a
+
+
+def profile_example(column: str, check: str, value: Any) -> str:
+    """A failed profile check's example, said of the data column it names, as both GX's reading (`gx_failure`)
+    and the compiled checks (components/data/suitecheck.py) word it: `px_7: highest value 300.0`. `check` is
+    the profile column checked (`<prefix>_max`; a range pair: `pair_extreme`), `value` its value in that row."""
+    kind = check.rsplit("_", 1)[-1]
+    said = PROFILE_SAYS.get(kind)
+    if said is None:
+        return f"{column}={plain([value])[0]}"
+    if kind == "nulls":
+        value = int(value)
+    elif kind in ("min", "max"):
+        value = plain([float(value)])[0]
+    return f"{column}: {said.format(value)}"
+
+
 def flagged(profile: Any, checks: ColumnChecks) -> dict[str, set[str]]:
     """Profile column checked (`<prefix>_numeric`, `_nulls`, `_min`, `_max`) -> the data columns GX flagged."""
-    p, found = checks.prefix, {}
+    found: dict[str, set[str]] = {}
     for r in profile.results:
         if not r.success:
             kw = r.expectation_config.kwargs
             # pair checks (a range per column) compare min >= low and high >= max: keyed by the extreme
-            what = kw.get("column") or (f"{p}_max" if kw["column_A"] == f"{p}_high" else kw["column_A"])
+            what = kw.get("column") or pair_extreme(kw["column_A"])
             named = (r.result or {}).get("unexpected_index_list") or []
             found.setdefault(what, set()).update(d["column"] for d in named if isinstance(d, dict))
     return found
@@ -129,9 +150,8 @@ def gx_failure(r) -> Failure:
     named = res.get("partial_unexpected_index_list") or []
     column = cfg.kwargs.get("column")
     if named and all(isinstance(d, dict) and "column" in d for d in named):  # a profile row names its column
-        said = PROFILE_SAYS.get(str(column).rsplit("_", 1)[-1])
-        examples = [f"{d['column']}: {said.format(d.get(column))}" if said else f"{d['column']}={d.get(column)}"
-                    for d in named]
+        check = column or pair_extreme(str(cfg.kwargs.get("column_A")))
+        examples = [profile_example(d["column"], check, d.get(check)) for d in named]
     elif named and all(isinstance(d, dict) and set(d) - {column} for d in named):  # a media row names its file
         examples = [f"{next(v for k, v in d.items() if k != column)} ({column}={d.get(column)})" for d in named]
     if examples is None and "observed_value" in res:

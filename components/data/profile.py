@@ -9,7 +9,7 @@ outcome is reported per column, as the per-column expectations would report it (
 column, the expectation, the unexpected count and examples), except for wide images (more than
 PER_COLUMN_MAX pixel columns, e.g. 28x28 = 784) and batch scoring (`pixel_checks: profile`), where a
 failure is the profile's own check, naming the offending columns (`expect_column_values_to_be_between
-(pixel_max): ... ['px_7=300.0']`).
+(pixel_max): ... ['px_7: highest value 300.0']`).
 
 Every numeric column must be finite: a checked column without a configured range still gets a range, the
 largest float as bounds, which ±inf fails on the profile's min and max (NaN counts as a null); its failure

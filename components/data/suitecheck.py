@@ -22,7 +22,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.data.failures import Failure, ValidationReport, per_column_failures, plain
+from components.data.failures import (
+    Failure,
+    ValidationReport,
+    pair_extreme,
+    per_column_failures,
+    plain,
+    profile_example,
+)
 from components.data.profile import ColumnChecks, column_profile, profiled
 from components.data.suites import SUITES, derive
 
@@ -60,7 +67,8 @@ def _map_failures(name: str, sub: pd.DataFrame, bad: np.ndarray, counted: np.nda
         examples = [v.item() if hasattr(v, "item") else v for v in np.asarray(column)[rows]]
         examples = plain(examples)  # JSON values: NaN -> None, timestamps -> text
         if not isinstance(sub.index, pd.RangeIndex):  # a profile: rows are named after the columns they describe
-            examples = [f"{sub.index[r]}={v}" for r, v in zip(rows, examples, strict=True)]
+            examples = [profile_example(sub.index[r], str(sub.columns[j]), v)
+                        for r, v in zip(rows, examples, strict=True)]
         out.append(Failure(expectation=name, column=str(sub.columns[j]), unexpected_count=int(unexpected[j]),
                            examples=examples))
     return out
@@ -223,14 +231,14 @@ PAIR = "expect_column_pair_values_a_to_be_greater_than_b"
 
 def _pairs(expectations: list[Any], frame: pd.DataFrame, checks: ColumnChecks) -> list[Failure]:
     """The profile's per-column range checks (min >= low, high >= max), as GX reports them (no column)."""
-    flags, p, out = profile_flags(frame, checks), checks.prefix, []
+    flags, out = profile_flags(frame, checks), []
     for e in (e for e in expectations if e.expectation_type == PAIR):
-        extreme = f"{p}_max" if e.column_A == f"{p}_high" else e.column_A
+        extreme = pair_extreme(e.column_A)
         bad = [c for c in frame["column"] if c in flags.get(extreme, ())]
         if bad:
             row = frame.set_index("column")
             out.append(Failure(expectation=PAIR, unexpected_count=len(bad),
-                               examples=plain([f"{c}={row.at[c, extreme]}" for c in bad[:EXAMPLES]])))
+                               examples=[profile_example(c, extreme, row.at[c, extreme]) for c in bad[:EXAMPLES]]))
     return out
 
 
@@ -269,7 +277,7 @@ class SuiteCheck:
                     if self._profile is None or self._profile[0] != suite.columns:
                         self._profile = suite.columns, Compiled([e for e in expectations if e.expectation_type
                                                                  != PAIR])
-                    failures += self._profile[1](frame.set_index(frame["column"].to_numpy()))  # e.g. px_3=17.0
+                    failures += self._profile[1](frame.set_index(frame["column"].to_numpy()))
                     failures += _pairs(expectations, frame, suite.columns)
                     evaluated += len(expectations)
                 else:  # per column, as Validator reports them

@@ -84,6 +84,7 @@ def register_version(model_uri: str, name: str, tags: dict[str, Any]) -> Version
 
 
 REGISTRATION_KEY = "keel.registration_key"
+INPUTS_DIGEST = "keel.inputs_digest"  # the digest of a version's inputs (components/stages/inputs.py)
 COMPLETE_TAG = "keel.registration_complete"  # set last, once the version's files are attached (stages/register.py)
 
 
@@ -130,8 +131,9 @@ def version_by_alias(name: str, alias: str) -> VersionRef | None:
         raise RegistryError(f"model {name!r} @{alias}: the registry refused the lookup: {e}") from e
 
 
-def latest_version(name: str) -> VersionRef:
-    """The highest version of a registered model, or a RegistryError naming the model."""
+def latest_version(name: str, required: bool = True) -> VersionRef | None:
+    """The highest version of a registered model; none registered: a RegistryError naming the model (None when
+    not `required`)."""
     from mlflow.exceptions import MlflowException
 
     try:
@@ -139,6 +141,8 @@ def latest_version(name: str) -> VersionRef:
     except MlflowException as e:
         raise RegistryError(f"model {name!r}: cannot search the registry: {e}") from e
     if not found:
+        if not required:
+            return None
         raise RegistryError(f"model {name!r}: not in the registry")
     return _ref(max(found, key=lambda mv: int(mv.version)))
 

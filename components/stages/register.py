@@ -122,10 +122,12 @@ def registration_key(run_id: str, cfg: RegisterConfig, checkpoint: Path, split_s
 def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Path = paths.FEATURES_DIR,
         raw_dir: Path = paths.RAW_DIR, validation_dir: Path = paths.VALIDATION_DIR,
         reports_dir: Path = paths.REPORTS_DIR, out_dir: Path = paths.REGISTER_DIR,
-        dvc_lock: Path | None = None, validation: ValidateConfig | None = None) -> RegisterResult:
+        dvc_lock: Path | None = None, validation: ValidateConfig | None = None,
+        inputs_digest: str | None = None) -> RegisterResult:
     """Register the trained model once (a retry reuses the version); alias it `cfg.alias` only if the absolute
     thresholds pass. `validation`: the checks the model's inputs must pass, recorded in the model (keel serve
-    and keel predict run them)."""
+    and keel predict run them). `inputs_digest`: the digest of the run's inputs (the training flow's,
+    components/stages/inputs.py), tagged `keel.inputs_digest` on the version."""
     model_dir = Path(model_dir)
     require_files(model_dir, [paths.CHECKPOINT_FILE, paths.RUN_FILE])
     metrics_file = Path(reports_dir) / paths.METRICS_FILE
@@ -133,6 +135,7 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     reasons = check_thresholds(metrics, cfg, str(metrics_file))  # fails before anything is registered
     tags = lineage_tags(model_dir, features_dir, raw_dir, validation_dir, dvc_lock)
     tags |= {f"metric.{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}
+    tags |= {registry.INPUTS_DIGEST: inputs_digest} if inputs_digest else {}
     from components.inference.checkpoint import load_checkpoint
 
     run_ref = tracking.read_run_ref(model_dir)
@@ -148,6 +151,8 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     if version is not None:
         log.info("register: %s version %s was registered from run %s with the same params and checkpoint: "
                  "reused, not registered again", name, version.version, run_ref.run_id)
+        if inputs_digest and version.tags.get(registry.INPUTS_DIGEST) != inputs_digest:  # made from these inputs too
+            registry.set_version_tags(name, version.version, {registry.INPUTS_DIGEST: inputs_digest})
     else:
         checks = None if validation is None else {"kind": get(ckpt.family).kind,
                                                   "validation": validation.model_dump(mode="json")}

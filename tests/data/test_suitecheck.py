@@ -3,8 +3,10 @@ broken frames of every data kind, the same success and the same failing (check, 
 cannot be exact it answers None (the server then runs GX)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from components.config.sections import TabularValidateConfig
 from components.data.suitecheck import SuiteCheck
 from components.data.validator import Validator
 from tests.data import test_expectations as image
@@ -40,6 +42,27 @@ def test_image_checks_match_gx(small_digits):
     assert compare(image.CFG, digits, frames) == set()
     assert compare(image.CFG.model_copy(update={"min_rows": 1}), digits, {"request": pixels},
                    require_label=False) == set()
+
+
+def test_profile_failures_are_worded_alike_by_both(small_digits):
+    """The profile's own failures (`pixel_checks: profile`) read the same from GX and from the compiled checks:
+    not numeric, missing values, lowest / highest value, no such column, a per-column range."""
+    pixels = small_digits.drop(columns="label").head(30).copy()
+    pixels.loc[1, "px_8"], pixels.loc[2, "px_7"], pixels.loc[3, "px_10"] = -1.0, 300.0, np.nan
+    pixels["px_5"] = pixels["px_5"].astype(str)
+    tab = TabularValidateConfig(columns=["age", "bmi", "income"], ranges={"age": [0, 120], "bmi": [10, 60]},
+                                min_rows=1)
+    people = pd.DataFrame({"age": [30.0, 130.0, 50.0], "income": [1.0, np.inf, 2.0]})  # bmi missing
+    cases = [(image.CFG.model_copy(update={"min_rows": 1}), image.DIGITS | {"pixel_checks": "profile"}, pixels),
+             (tab, {"kind": "tabular", "pixel_checks": "profile"}, people)]
+    said = []
+    for cfg, manifest, df in cases:
+        fast, gx = SuiteCheck(cfg, manifest)(df), Validator(cfg, manifest, require_label=False)(df)
+        assert fast.message("x") == gx.message("x")
+        said += [e for f in fast.failures for e in f.examples if isinstance(e, str)]
+    assert {"px_5: not numeric", "px_10: 1 missing value(s)", "px_8: lowest value -1.0",
+            "px_7: highest value 300.0", "bmi: no such column", "age: highest value 130.0",
+            "income: highest value inf"} <= set(said), said
 
 
 def test_text_checks_match_gx(reviews):

@@ -32,7 +32,7 @@ def _runs(uri):
 
 def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     summary = training_flow("params.yaml")
-    assert summary.model_name == "digits-cnn" and summary.version == "1"
+    assert summary.model_name == "digits-cnn" and summary.version == "1" and not summary.unchanged
     assert summary.staged and summary.metrics["accuracy"] >= 0.5
     mv = MlflowClient(tracking_uri=mlflow_store).get_model_version_by_alias("digits-cnn", "staging")
     assert str(mv.version) == "1" and mv.tags["gx_success"] == "true" and mv.tags["run_id"] == summary.run_id
@@ -40,22 +40,31 @@ def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     flow_run_id = mv.tags["prefect_flow_run_id"]  # an in-process flow (no worker) names its flow run too
     run_tags = MlflowClient(tracking_uri=mlflow_store).get_run(summary.run_id).data.tags
     assert run_tags["keel.prefect_flow_run_id"] == flow_run_id and flow_of(flow_run_id) == "training"
+    assert len(mv.tags["keel.inputs_digest"]) == 64
     model_mtime = (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns
 
-    again = training_flow("params.yaml")  # nothing changed: every step comes from the cache
-    assert again == summary
+    again = training_flow("params.yaml")  # nothing changed: stops after ingest, reports v1
+    assert again.unchanged and (again.version, again.run_id, again.staged) == ("1", summary.run_id, True)
+    assert again.metrics["accuracy"] == pytest.approx(summary.metrics["accuracy"], rel=1e-5)
     assert _versions(mlflow_store) == [1] and len(_runs(mlflow_store)) == 1
     assert (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns == model_mtime
 
-    shutil.rmtree(project / paths.FEATURES_DIR)  # deleted outputs are rebuilt, not served from the cache
-    assert training_flow("params.yaml") == summary
-    assert (project / paths.FEATURES_DIR / paths.SPLIT_FILE).is_file() and _versions(mlflow_store) == [1]
+    for folder in ("data", "models", "reports"):  # a nightly run's fresh clone: no outputs, nothing cached applies
+        shutil.rmtree(project / folder)
+    nightly = training_flow("params.yaml")  # the same data, params and code: unchanged since v1
+    assert nightly.unchanged and nightly.version == "1" and _versions(mlflow_store) == [1]
+    assert not (project / paths.MODEL_DIR).exists()  # nothing trained
 
     raw_mtime = (project / paths.RAW_DIR / paths.RAW_FILE).stat().st_mtime_ns
     changed = training_flow("params.yaml", {"train.lr": 0.002})  # only train and later re-run
-    assert changed.version == "2" and changed.run_id != summary.run_id
+    assert changed.version == "2" and changed.run_id != summary.run_id and not changed.unchanged
     assert (project / paths.RAW_DIR / paths.RAW_FILE).stat().st_mtime_ns == raw_mtime
+    assert (project / paths.FEATURES_DIR / paths.SPLIT_FILE).is_file()  # deleted outputs are rebuilt
     assert len(_runs(mlflow_store)) == 2
+
+    forced = training_flow("params.yaml", {"train.lr": 0.002}, force=True)  # unchanged, trained anyway
+    assert forced.version == "3" and forced.run_id != changed.run_id and not forced.unchanged
+    assert _versions(mlflow_store) == [1, 2, 3]
 
 
 def test_bad_data_fails_the_flow_and_registers_nothing(project, mlflow_store, digits_frame):

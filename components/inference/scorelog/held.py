@@ -11,10 +11,8 @@ a run that was killed before its output was committed: `discard_dead` deletes it
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from functools import cache
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 
 from components.core.io import atomic_path
 from components.inference.scorelog import store
+from components.inference.scorelog.locks import lock, same_file, try_lock
 from components.inference.scorelog.rows import RowSummarizer
 from components.inference.scorelog.segments import convert_unlocked, read_segment
 
@@ -45,9 +44,8 @@ class HeldRun:
         root.mkdir(parents=True, exist_ok=True)
         self.lock_path, self.folder = root / f"{request_id}.lock", root / request_id
         while True:
-            self._lock = open(self.lock_path, "ab")  # noqa: SIM115 - held until `release`
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            if self.lock_path.exists() and os.stat(self.lock_path).st_ino == os.fstat(self._lock.fileno()).st_ino:
+            self._lock = lock(self.lock_path, "ab")  # held until `release`
+            if same_file(self.lock_path, self._lock):
                 break
             self._lock.close()  # `discard_dead` took it for a dead run's between open and flock
         self.folder.mkdir()  # after the lock: a folder without its lock file is an orphan
@@ -100,16 +98,10 @@ def discard_dead(log_dir: Path, model: str) -> int:
         if entry.suffix == ".lock" or not entry.is_dir():
             continue
         lock_path = root / f"{entry.name}.lock"
-        try:
-            f = open(lock_path, "rb")  # noqa: SIM115
-        except FileNotFoundError:  # its lock is gone: an orphan (released meanwhile, or recreated by a worker)
-            f = None
-        try:
-            if f is not None:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live run's
+        f = try_lock(lock_path)
+        if f is None and lock_path.exists():
+            continue  # a live run's
+        try:  # f None: its lock is gone, an orphan (released meanwhile, or recreated by a worker)
             n = segment_rows(entry)
             shutil.rmtree(entry, ignore_errors=True)
             lock_path.unlink(missing_ok=True)
@@ -121,11 +113,9 @@ def discard_dead(log_dir: Path, model: str) -> int:
                 f.close()
     for lock_path in root.glob("*.lock") if root.is_dir() else []:  # a run killed between lock and folder
         if not lock_path.with_suffix("").exists():
-            with open(lock_path, "rb") as f:
-                try:
-                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue
+            if (f := try_lock(lock_path)) is None:
+                continue
+            with f:
                 if not lock_path.with_suffix("").exists():
                     lock_path.unlink(missing_ok=True)
     return rows

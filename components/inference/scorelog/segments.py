@@ -3,8 +3,6 @@ the log's Parquet parts (features, embeddings: the model's pass happens here).""
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from components.inference.scorelog import store
+from components.inference.scorelog.locks import lock, same_file, try_lock
 from components.inference.scorelog.rows import FEATURE, RowSummarizer
 
 
@@ -21,8 +20,7 @@ class Segment:
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.file = path, open(path, "wb")  # noqa: SIM115 - lives until `done`
-        fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.path, self.file = path, lock(path, "wb")  # lives until `done`
         self.writer: pa.ipc.RecordBatchStreamWriter | None = None
         self.rows = 0
 
@@ -86,16 +84,10 @@ def convert_unlocked(log_dir: Path, model: str, path: Path,
                      summarizer_for: Callable[[str], RowSummarizer | None]) -> int | None:
     """Convert and delete the segment `path` if no writer holds it (rows written; None: left alone, a live writer's,
     gone, or no summarizer for its version)."""
-    try:
-        f = open(path, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        return None
+    if (f := try_lock(path)) is None:
+        return None  # gone, or a live writer's
     with f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return None  # a live writer's
-        if not path.exists() or os.stat(path).st_ino != os.fstat(f.fileno()).st_ino:
+        if not same_file(path, f):
             return None  # converted by someone else meanwhile
         raw = read_segment(path)
         versions = [] if raw is None else sorted(set(raw.column("version").to_pylist()))

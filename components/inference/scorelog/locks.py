@@ -1,0 +1,39 @@
+"""The log's non-blocking file locks: a held run's lock file, a writer's segment (flock, released on close)."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+
+def try_lock(path: Path, mode: str = "rb") -> BinaryIO | None:
+    """Open `path` and take its exclusive flock without waiting: the open file, holding the lock until it is
+    closed; None when another process holds it or (opened for reading) the file is gone."""
+    try:
+        f = open(path, mode)  # noqa: SIM115 - the caller closes it (the lock lives as long)
+    except FileNotFoundError:
+        if "r" not in mode:
+            raise
+        return None
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
+def lock(path: Path, mode: str) -> BinaryIO:
+    """`try_lock` for a file that is this process's alone: raises BlockingIOError naming it if another holds it."""
+    f = try_lock(path, mode)
+    if f is None:
+        raise BlockingIOError(errno.EWOULDBLOCK, "locked by another process", str(path))
+    return f
+
+
+def same_file(path: Path, f: BinaryIO) -> bool:
+    """`path` still names the open file `f` (not deleted, nor replaced by another process meanwhile)."""
+    return path.exists() and os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
