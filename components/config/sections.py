@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from components.config.backtest import BacktestConfig
 from components.config.monitor import MonitorConfig
-from components.core.strict import Fraction, PositiveInt, Strict, check_duration
+from components.core.strict import AliasName, Fraction, PositiveInt, Strict, check_duration
 
 BACKBONE = r"^(ets|snaive|ar[1-9][0-9]?)$"  # a member of features.backbone (components/data/classical.py)
 
@@ -243,7 +243,7 @@ class RegisterConfig(Strict):
     """Registration in the MLflow model registry and the absolute gate for the `staging` alias."""
 
     model_name: str | None = None  # default: "<dataset>-<family>", e.g. digits-cnn
-    alias: str = "staging"
+    alias: AliasName = "staging"
     # metric -> bound, from reports/metrics.json; `min` for higher-is-better, `max` for lower-is-better.
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
@@ -262,8 +262,8 @@ class PromoteConfig(Strict):
     better; else first `max` key: lower is better), so each task gates on its own headline metric.
     """
 
-    alias: str = "production"
-    source_alias: str = "staging"  # the version `keel promote <model>` takes when --version is not given
+    alias: AliasName = "production"
+    source_alias: AliasName = "staging"  # the version `keel promote <model>` takes when --version is not given
     metric: str | None = None  # null: the family's register bound metric
     higher_is_better: bool | None = None  # null: from where the metric sits (register.min / register.max)
     min_absolute: float | None = None  # null: the register bound; the bar a first production version must meet

@@ -1,12 +1,23 @@
 """The base of every config class (params sections and model families): unknown keys are errors, instances
 are immutable."""
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PositiveInt = Annotated[int, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+
+
+def _alias(value: str) -> str:
+    """MLflow's rule for a model-version alias (mlflow.utils.validation, not imported here: it loads MLflow)."""
+    if not re.fullmatch(r"[\w-]{1,255}", value) or value.lower() == "latest" or re.fullmatch(r"[vV]\d+", value):
+        raise ValueError(f"{value!r} is not an MLflow alias: letters, digits, _ and -, not 'latest' or v<N>")
+    return value
+
+
+AliasName = Annotated[str, AfterValidator(_alias)]  # checked with the params, before anything is registered
 
 
 class Strict(BaseModel):

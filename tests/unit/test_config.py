@@ -130,3 +130,11 @@ def test_a_check_across_keys_names_its_values_once_not_the_block():
     assert msg.count("features: val_size (0.15) + test_size (0.9) must leave 10% to train") == 1
     assert "features: val_size (0.1) + test_size (0.9) must leave 10% to train [for fashion_cnn]" in msg
     assert len(msg.splitlines()) == 3  # the header and one line per distinct pair of values
+
+
+@pytest.mark.parametrize("alias", ["exp-lr-0.01", "latest", "v3", "", "new alias"])
+def test_an_alias_mlflow_would_refuse_fails_with_the_params(alias):
+    """Refused at load, naming the key: not after register has created a version it cannot alias."""
+    with pytest.raises(ParamsError, match=r"register\b.*alias.*not an MLflow alias"):
+        params_with({"register.alias": alias})
+    assert params_with({"register.alias": "exp-lr-001"}).registration.alias == "exp-lr-001"
