@@ -74,7 +74,7 @@ class Params(BaseModel):
 
 def load_params(path: Path | str = "params.yaml", overrides: dict[str, Any] | None = None) -> Params:
     """Read and validate params.yaml; `overrides` maps dotted keys to values (like `dvc exp run -S`)."""
-    return parse_params(read_params_file(path, overrides), source=str(path))
+    return parse_params(read_params_file(path, overrides), source=str(path), overridden=set(overrides or ()))
 
 
 def read_params_file(path: Path | str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -93,8 +93,9 @@ def read_params_file(path: Path | str, overrides: dict[str, Any] | None = None) 
     return raw
 
 
-def parse_params(raw: dict[str, Any], source: str = "params") -> Params:
-    """Validate a params mapping for every family; resolve it for the selected one."""
+def parse_params(raw: dict[str, Any], source: str = "params", overridden: set[str] | None = None) -> Params:
+    """Validate a params mapping for every family; resolve it for the selected one (`overridden`: the dotted
+    keys given as overrides, named as such when a family default shadows one)."""
     known = families()
     problems: dict[str, list[str]] = {}  # message -> families it applies to
     for k in sorted(set(raw) - set(SECTIONS) - {"model"}):
@@ -116,7 +117,7 @@ def parse_params(raw: dict[str, Any], source: str = "params") -> Params:
         raise ParamsError(f"{source}: invalid params:\n  " + "\n  ".join(lines))
     v, family = views[model], known[model]
     return Params(model=model, kind=family.kind, task=family.task, arch=v["arch"],
-                  shadowed=tuple(shadowed_keys(raw, family, Path(source).name)),
+                  shadowed=tuple(shadowed_keys(raw, family, Path(source).name, overridden or set())),
                   **{a: v[s] for s, a in SECTIONS.items()})
 
 
@@ -160,9 +161,8 @@ def _validate(schema: type[Strict], data: dict[str, Any], name: str, family: str
             prefix = (block or f"{name}.{family}").split(" ")[0] if block or err["type"] == "missing" else name
             dotted = ".".join([prefix, *loc]) if loc else prefix
             msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            # a check across keys gets the whole block as input: its message names the values instead
-            got = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(err.get("input"), dict) \
-                else f" (got {err.get('input')!r})"
+            # a check across keys (no loc: the model's own) gets the whole block as input: its message names the values
+            got = "" if err["type"] in ("extra_forbidden", "missing") or not loc else f" (got {err.get('input')!r})"
             note = " (family default)" if block and block.endswith("(family default)") else ""
             problems.append(f"{dotted}: {msg}{got}{note}")
         return problems

@@ -153,7 +153,8 @@ class Validator:
             suite = ExpectationSuiteIdentifier(name=r.suite_name)
             ids += [ValidationResultIdentifier(suite, r.meta["run_id"], r.batch_id), suite]
         self.ctx.build_data_docs(site_names=["keel"], resource_identifiers=ids)
-        return str(write_front_page(Path(self.docs_dir), results))  # GX's index.html is blank offline
+        keys = [(ids[i].to_tuple(), ids[i + 1].to_tuple()) for i in range(0, len(ids), 2)]  # each result's pages
+        return str(write_front_page(Path(self.docs_dir), results, keys))  # GX's index.html is blank offline
 
 
 def validate(df: pd.DataFrame, cfg: ValidateConfig, manifest: dict[str, Any], docs_dir: Path | None = None,

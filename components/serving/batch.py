@@ -59,10 +59,14 @@ FOLDER_CHUNK = 256  # files per chunk when scoring a folder of images or clips
 
 
 def missing_input(path: Path) -> StageInputError:
-    """The error for an input that is not there: the absolute path looked at and the working directory (a
-    deployment's worker resolves a relative input_path against the directory its pull step set)."""
-    return StageInputError(f"{Path(path).absolute()}: input file not found (given as {str(path)!r}; "
-                           f"working directory {Path.cwd()})")
+    """The error for an input that is not there: the absolute path looked at and, for a relative one, as given and
+    the working directory (a deployment's worker resolves a relative input_path against the directory its pull
+    step set)."""
+    path = Path(path)
+    if path.is_absolute():
+        return StageInputError(f"{path}: input file not found")
+    return StageInputError(f"{path.absolute()}: input file not found (given as {str(path)!r}; working directory "
+                           f"{Path.cwd()})")
 
 
 def default_chunk_rows(path: Path) -> int:

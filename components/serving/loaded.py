@@ -6,7 +6,8 @@ logged at load, and reported in keel predict's metadata and keel serve's respons
 The checks are the family's GX suite built from the validation settings recorded in the model at register
 time (keel.json), so a version is checked as it was validated wherever it is served; a version registered
 before Keel recorded them is checked with `params.yaml`'s settings for its family. The params file is read
-once, at load, for all a scorer takes from it (those settings, `monitor.log`: `Loaded.log`).
+once, at load, for all a scorer takes from it (those settings, `monitor.log`: `Loaded.log`); a file that does
+not load fails only where a value of it is needed (a version that records its checks explains without it).
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ class Loaded:
     schema: list[tuple[str, str]]  # (column, MLflow type: double | string | datetime), in the model's order
     validation: ValidateConfig
     manifest: dict[str, Any]  # what the suite builder needs: data kind, image shape
-    log: InferenceLogConfig  # `monitor.log` for its family (the params file read once, at load)
+    inference_log: InferenceLogConfig | ParamsError  # `monitor.log` for its family, or why the file gave none
+
+    @property
+    def log(self) -> InferenceLogConfig:
+        """`monitor.log` for its family (the params file read once, at load); its error is raised here."""
+        if isinstance(self.inference_log, ParamsError):
+            raise ParamsError(str(self.inference_log))
+        return self.inference_log
 
     @property
     def ckpt(self):
@@ -65,12 +73,14 @@ def suite_manifest(ckpt) -> dict:
         {"decode": decoding.model_dump(mode="json")} if decoding is not None else {})
 
 
-def validation_of(model, params: Params | None, params_path: Path) -> ValidateConfig:
-    """The validation settings recorded in the model, else params.yaml's for its family (`params`, None when
-    there is no params file)."""
+def validation_of(model, params: Params | ParamsError | None, params_path: Path) -> ValidateConfig:
+    """The validation settings recorded in the model, else params.yaml's for its family (`params`: None when
+    there is no params file, its error when it does not load)."""
     checks = (getattr(model, "info", None) or {}).get("checks")
     if checks:
         return section_schema("validate", checks["kind"]).model_validate(checks["validation"])
+    if isinstance(params, ParamsError):
+        raise params
     if params is None:
         raise ParamsError(f"{params_path}: params file not found")
     return params.validation
@@ -87,10 +97,14 @@ def load_version(ref: registry.VersionRef, alias: str, params_path: Path) -> Loa
     pyfunc = registry.load_pyfunc(ref.model_uri)
     model = pyfunc.unwrap_python_model()
     # read once for everything the scorer needs from it (validation, monitor.log); none: the defaults
-    params = load_params(params_path, {"model": model.ckpt.family}) if Path(params_path).is_file() else None
+    try:
+        params = load_params(params_path, {"model": model.ckpt.family}) if Path(params_path).is_file() else None
+    except ParamsError as e:  # raised where a value of the file is needed, not here
+        params = e
     schema = [(c.name, c.type.name) for c in pyfunc.metadata.get_input_schema().inputs]
     log.info("%s v%s scores with %s: %s", model_name, ref.version, getattr(model.ckpt, "backend", "torch"),
              getattr(model, "backend_reason", "loaded before Keel chose backends"))
     return Loaded(name=model_name, alias=alias, ref=ref, pyfunc=pyfunc, model=model, schema=schema,
                   validation=validation_of(model, params, params_path), manifest=suite_manifest(model.ckpt),
-                  log=params.monitor.log if params else InferenceLogConfig())
+                  inference_log=params if isinstance(params, ParamsError) else
+                  params.monitor.log if params else InferenceLogConfig())

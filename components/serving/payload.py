@@ -190,8 +190,9 @@ def _numbers(rows: list[list[Any]], body: bytes, width: int) -> np.ndarray | Non
 def _not_json(body: bytes, e: orjson.JSONDecodeError, columns: list[str], max_rows: int) -> BadRequest:
     """orjson's error; for a NaN or Infinity (not JSON, though Python's json.dumps and JavaScript libraries
     write them) the column and row that hold it, when the body is otherwise readable."""
-    start = e.pos - 1 if body[e.pos - 1:e.pos] == b"-" else e.pos
-    token = re.match(rb"-?(nan|infinity|inf)", body[start:start + 10], re.IGNORECASE)
+    text = body.decode("utf-8", "replace")  # orjson's pos counts characters, not bytes
+    start = e.pos - 1 if text[e.pos - 1:e.pos] == "-" else e.pos
+    token = re.match(r"(NaN|-?Infinity)(?![A-Za-z0-9])", text[start:start + 12])
     if token is None:
         return BadRequest(f"body is not valid JSON: {e}", 400)
     where = f"line {e.lineno} column {e.colno}"
@@ -202,7 +203,7 @@ def _not_json(body: bytes, e: orjson.JSONDecodeError, columns: list[str], max_ro
         where = next(f"column {c}, row {i}" for c, i, v in cells if isinstance(v, float) and not math.isfinite(v))
     except (ValueError, RecursionError, BadRequest, StopIteration):
         pass
-    return BadRequest(f"{where}: {token.group().decode()} is not valid JSON (JSON has no NaN or Infinity; send null "
+    return BadRequest(f"{where}: {token.group()} is not valid JSON (JSON has no NaN or Infinity; send null "
                       "for a missing value)", 400)
 
 

@@ -55,14 +55,27 @@ def library(tarball: Path) -> tuple[str, str, str]:
         return f"{pkg['name']}@{pkg['version']}", licence, read(f"package/build/{pkg['name']}.min.js")
 
 
+UNSAFE = ("</script", "<script", "<!--")  # inside <script>: would end it, or change how the parser reads the rest
+
+
 def page(tarballs: list[Path]) -> str:
     parts = [HEAD]
     for tarball in tarballs:
         name, licence, code = library(tarball)
-        if "</script" in code or any(p in code for p in PLACEHOLDERS):
-            raise SystemExit(f"{tarball}: the build contains '</script' or a DVC placeholder; it cannot be inlined")
+        found = [m for m in UNSAFE if m in code.lower()] + [p for p in PLACEHOLDERS if p in code]
+        if found:
+            raise SystemExit(f"{tarball}: the build contains {', '.join(map(repr, found))}; it cannot be inlined")
         parts.append(f"    <!-- {name}\n{licence.replace('--', '- -')}\n    -->\n    <script>{code}</script>\n")
     return "".join(parts) + TAIL
+
+
+def tarball(src: Path, package: str) -> Path:
+    """The npm tarball of `package` (name@range) in `src`."""
+    name = package.split("@")[0]
+    found = sorted(src.glob(f"{name}-[0-9]*.tgz"))
+    if not found:
+        raise SystemExit(f"{src}: no npm tarball of {package} ({name}-<version>.tgz); `npm pack {package}` there")
+    return found[-1]
 
 
 def main() -> None:
@@ -73,7 +86,7 @@ def main() -> None:
         src = args.src or Path(tmp)
         if args.src is None:
             subprocess.run(["npm", "pack", *PACKAGES], cwd=src, check=True, capture_output=True)
-        tarballs = [next(src.glob(f"{name.split('@')[0]}-[0-9]*.tgz")) for name in PACKAGES]
+        tarballs = [tarball(src, name) for name in PACKAGES]
         OUT.write_text(page(tarballs), encoding="utf-8")
     print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.2f} MB)")
 

@@ -221,7 +221,10 @@ def test_inferred_suite_runs_in_validate_and_shows_in_data_docs(project):
     assert out.exit_code == 0, out.output
     suite = json.loads((project / "suites" / "digits.json").read_text())
     assert len(suite["expectations"]) > 100 and (project / "reports/suites/digits/index.html").is_file()
-    page = Path(json.loads(out.output[out.output.index("{"):])["data_docs"])  # the suite's own page, readable offline
+    # the command's JSON is its last output, opening at a line's start (a log line before it may hold a brace)
+    start = max(i for i, line in enumerate(out.output.splitlines()) if line.startswith("{"))
+    printed, _ = json.JSONDecoder().raw_decode("\n".join(out.output.splitlines()[start:]))
+    page = Path(printed["data_docs"])  # the suite's own page, readable offline
     assert page.is_file() and "inferred by keel suite infer" in page.read_text()
     params = load_params(project / "params.yaml", {"validate.suite": "both"})
     report = validate.run(params.validation, paths.RAW_DIR, project / "validation-both", suites_dir=project / "suites")

@@ -1,5 +1,7 @@
-"""`dvc plots show` renders offline: the project's page template (`.dvc/config` plots.html_template) carries vega,
-vega-lite and vega-embed inline, so the page loads no script from a CDN."""
+"""`dvc plots show` writes a page for offline use: the project's page template (`.dvc/config` plots.html_template)
+carries vega, vega-lite and vega-embed inline, so the page loads no script from a CDN. The test checks the page's
+text (no script or stylesheet from elsewhere, the three libraries and the vegaEmbed call in it); no JavaScript
+engine runs it, so that it draws is not tested here."""
 
 from __future__ import annotations
 

@@ -40,6 +40,11 @@ def test_params_command_warns_when_a_family_default_shadows_a_shared_key(tmp_pat
     assert "lr: 0.003" in result.stdout  # the precedence stays
     stock = runner.invoke(app, ["params", "-p", str(ROOT / "params.yaml"), "-S", "model=text_gru"])
     assert stock.exit_code == 0 and stock.stderr == ""
+    asked = runner.invoke(app, ["params", "-p", str(ROOT / "params.yaml"), "-S", "model=text_gru", "-S",
+                                "train.lr=0.001"])  # the class default, asked for: said, though the file has it too
+    assert asked.exit_code == 0 and asked.stderr == (
+        "warning: train.lr: -S train.lr=0.001 asks for 0.001, but family text_gru's default 0.002 wins; give -S "
+        "train.text_gru.lr=0.001 instead\n")
 
 
 def test_params_stage_warns_and_writes_the_views(tmp_path):

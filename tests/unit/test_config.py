@@ -108,11 +108,17 @@ def test_to_dict_is_the_resolved_view():
     assert {"validate", "register"} <= d.keys()
 
 
-def test_a_shared_key_a_family_default_replaces_is_named():
-    rnn = params_with({"model": "rnn", "train.lr": 0.5})
+def test_a_shared_key_a_family_default_replaces_is_named(tmp_path):
+    rnn = load_params(write_params(tmp_path / "params.yaml", {"model": "rnn", "train.lr": 0.5}))
     assert rnn.train.lr == 0.003  # the precedence stays
     assert rnn.shadowed == ("train.lr: params.yaml sets 0.5, but family rnn's default 0.003 wins; "
                             "set train.rnn.lr to change it",)
+    assert params_with({"model": "rnn", "train.lr": 0.5}).shadowed == (  # an override is named as one
+        "train.lr: -S train.lr=0.5 asks for 0.5, but family rnn's default 0.003 wins; give -S train.rnn.lr=0.5 "
+        "instead",)
+    # asked for explicitly, the class default (the stock params.yaml's 0.001) is reported too: text_gru's 0.002 wins
+    assert [s.split(" asks")[0] for s in params_with({"model": "text_gru", "train.lr": 0.001}).shadowed] == \
+        ["train.lr: -S train.lr=0.001"]
     assert params_with({"model": "rnn", "train.lr": 0.5, "train.rnn.lr": 0.01}).shadowed == ()  # the block wins
     assert params_with({"model": "rnn", "train.lr": 0.003}).shadowed == ()  # same value: nothing lost
     assert params_with({"model": "cnn", "train.lr": 0.5}).shadowed == ()  # cnn declares no lr
@@ -130,6 +136,9 @@ def test_a_check_across_keys_names_its_values_once_not_the_block():
     assert msg.count("features: val_size (0.15) + test_size (0.9) must leave 10% to train") == 1
     assert "features: val_size (0.1) + test_size (0.9) must leave 10% to train [for fashion_cnn]" in msg
     assert len(msg.splitlines()) == 3  # the header and one line per distinct pair of values
+    with pytest.raises(ParamsError) as e:  # a per-key error keeps its value, even a mapping
+        params_with({"ingest.source": {"a": 1}})
+    assert "ingest.source: Input should be a valid string (got {'a': 1})" in str(e.value)
 
 
 @pytest.mark.parametrize("alias", ["exp-lr-0.01", "latest", "v3", "", "new alias"])

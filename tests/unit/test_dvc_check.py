@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -22,10 +21,8 @@ def edited(change) -> str:
     return marks + yaml.safe_dump(doc, sort_keys=False)
 
 
-def test_the_committed_file_passes_and_the_check_is_cheap():
-    start = time.process_time()
+def test_the_committed_file_passes():
     dvccheck.check(ROOT / "dvc.yaml")
-    assert time.process_time() - start < 0.5  # ~0.01 s of CPU: it imports no stage
 
 
 @pytest.mark.parametrize("change, problem", [

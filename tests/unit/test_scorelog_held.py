@@ -131,3 +131,58 @@ def test_a_batch_run_reads_the_params_file_once(project, tmp_path, monkeypatch):
     reads.clear()
     assert batch.run(NAME, parts, tmp_path / "out", params, log_dir=tmp_path / "log").rows == 20
     assert reads == [params]
+
+
+def test_a_gone_lock_is_told_from_a_held_one_and_an_empty_leftover_is_deleted_quietly(tmp_path, caplog):
+    from components.inference.scorelog.held import discard_dead
+    from components.inference.scorelog.locks import try_lock
+
+    run = HeldRun(tmp_path, NAME, "req-live")
+    assert try_lock(run.lock_path) is None  # held by the live run
+    with pytest.raises(FileNotFoundError):
+        try_lock(run.lock_path.with_name("req-gone.lock"))  # gone: another answer
+    (store.held_dir(tmp_path, NAME) / "req-done").mkdir()  # a folder left without its lock, no rows in it
+    with caplog.at_level("WARNING", logger="components.inference.scorelog.held"):
+        assert discard_dead(tmp_path, NAME) == 0
+    assert not caplog.records  # nothing was deleted: no "deleted 0 rows held by batch run" about it
+    assert sorted(p.name for p in store.held_dir(tmp_path, NAME).iterdir()) == ["req-live", "req-live.lock"]
+    run.release()
+
+
+def test_a_new_batch_run_waits_out_a_probe_of_its_lock(tmp_path):
+    """`discard_dead` probes a lock file for an instant: a run starting then waits, it does not fail."""
+    import threading
+
+    from components.inference.scorelog.locks import try_lock
+
+    root = store.held_dir(tmp_path, NAME)
+    root.mkdir(parents=True)
+    (root / "req-new.lock").touch()
+    probe = try_lock(root / "req-new.lock")
+    threading.Timer(0.2, probe.close).start()
+    run = HeldRun(tmp_path, NAME, "req-new")  # blocks until the probe lets go
+    assert probe.closed and run.folder.is_dir()
+    run.release()
+
+
+def test_a_version_that_records_its_checks_loads_beside_a_params_file_that_does_not(project, tmp_path):
+    """`keel explain` and `keel predict` check a version by the checks it recorded: a params file that does not
+    load (another project's, a typo) fails only where a value of it is needed (the inference log's settings)."""
+    from components.config.sections import section_schema
+    from components.core.errors import ParamsError
+    from components.serving.loaded import load
+
+    _, _, ckpt, _ = project
+    validation = section_schema("validate", "tabular").model_validate({"columns": COLS, "min_rows": 1})
+    with tracking.start_run("held-checks"):
+        uri = registry.log_pyfunc(ckpt, pd.DataFrame(np.zeros((2, 3)), columns=COLS),
+                                  {"kind": "tabular", "validation": validation.model_dump(mode="json")})
+    registry.set_alias("held-checks", "production", registry.register_version(uri, "held-checks", {}).version)
+    other = tmp_path / "params.yaml"
+    other.write_text("train:\n  lrr: 0.1\n")
+    loaded = load("held-checks", "production", other)
+    assert loaded.validation == validation  # the recorded checks, not the file's
+    with pytest.raises(ParamsError, match="train.lrr: unknown key"):
+        loaded.log  # noqa: B018 - the inference log's settings come from the file
+    with pytest.raises(ParamsError, match="train.lrr: unknown key"):
+        load(NAME, "production", other)  # a version without recorded checks needs the file's

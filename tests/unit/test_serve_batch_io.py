@@ -67,6 +67,9 @@ def test_text_and_time_columns_keep_their_types():
     ({"dataframe_records": [{"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 2, "c": float("-inf")}]}, 400,
      "column c, row 1: -Infinity is not valid JSON"),
     (b'{"inputs": [[1, NaN]]}', 400, "line 1 column 17: NaN is not valid JSON"),  # unplaceable: where in the text
+    # orjson counts characters, not bytes (é is two): the NaN is found after a non-ASCII letter too
+    ('{"inputs": [[1, 2, 3]], "t": [["café", NaN]]}'.encode(), 400, "line 1 column 40: NaN is not valid JSON"),
+    (b'{"inputs": [[1, nancy, 3]]}', 400, "body is not valid JSON: "),  # a word, not a NaN
 ])
 def test_bad_requests_name_the_problem(payload, status, message):
     with pytest.raises(BadRequest) as e:
@@ -139,3 +142,6 @@ def test_a_missing_input_is_named_by_the_absolute_path_the_worker_looked_at(tmp_
         run("no-model", Path("data/incoming/digits.parquet"), Path("out.parquet"))  # before the registry is asked
     assert str(e.value).startswith(f"{tmp_path / 'data/incoming/digits.parquet'}: input file not found")
     assert f"working directory {tmp_path}" in str(e.value) and "'data/incoming/digits.parquet'" in str(e.value)
+    with pytest.raises(StageInputError) as e:  # an absolute path is the one looked at: nothing to add
+        run("no-model", tmp_path / "in.parquet", Path("out.parquet"))
+    assert str(e.value) == f"{tmp_path / 'in.parquet'}: input file not found"

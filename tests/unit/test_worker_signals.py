@@ -41,19 +41,34 @@ def test_one_signal_stops_the_worker_and_says_so(tmp_path, signum):
                PREFECT_API_URL="http://127.0.0.1:9/api")
     keel = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker", "--pool", "cpu", "--grace", "1"],
                             cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not (log.exists() and "started" in log.read_text()) and time.time() < deadline:
-        time.sleep(0.1)
-    started = log.read_text().splitlines()[0].split()
-    assert started[2:] == ["worker", "start", "--pool", "cpu", "--type", "process"]
-    keel.send_signal(signum)  # once
+    child = None
     try:
-        status = keel.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        keel.kill()
-        pytest.fail(f"keel worker still running 15 s after one {signum.name}")
-    assert status == -signum  # ended by the signal: a shell shows 128+N, systemd a clean stop
-    assert log.read_text().splitlines()[1:] == [signum.name, signum.name]  # forwarded, then repeated after grace
-    assert f"after {signum.name}; sending {signum.name}" in keel.stderr.read()
-    with pytest.raises(ProcessLookupError):
-        os.kill(int(started[1]), 0)  # the child is gone, not orphaned
+        deadline = time.time() + 60
+        while not (log.exists() and "started" in log.read_text()):
+            if time.time() > deadline or keel.poll() is not None:
+                pytest.fail(f"keel worker did not start the (fake) prefect worker within 60 s (exit code "
+                            f"{keel.poll()})")
+            time.sleep(0.1)
+        started = log.read_text().splitlines()[0].split()
+        child = int(started[1])
+        assert started[2:] == ["worker", "start", "--pool", "cpu", "--type", "process"]
+        keel.send_signal(signum)  # once
+        try:
+            status = keel.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"keel worker still running 15 s after one {signum.name}")
+        assert status == -signum  # ended by the signal: a shell shows 128+N, systemd a clean stop
+        assert log.read_text().splitlines()[1:] == [signum.name, signum.name]  # forwarded, repeated after grace
+        assert f"after {signum.name}; sending {signum.name}" in keel.stderr.read()
+        with pytest.raises(ProcessLookupError):
+            os.kill(child, 0)  # the child is gone, not orphaned
+    finally:  # whatever failed: neither process outlives the test
+        if keel.poll() is None:
+            keel.kill()
+            keel.wait(timeout=30)
+        keel.stderr.close()
+        if child is not None:
+            try:
+                os.kill(child, signal.SIGKILL)
+            except ProcessLookupError:
+                pass

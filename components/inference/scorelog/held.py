@@ -44,7 +44,7 @@ class HeldRun:
         root.mkdir(parents=True, exist_ok=True)
         self.lock_path, self.folder = root / f"{request_id}.lock", root / request_id
         while True:
-            self._lock = lock(self.lock_path, "ab")  # held until `release`
+            self._lock = lock(self.lock_path, "ab", wait=True)  # held until `release`; others only probe it
             if same_file(self.lock_path, self._lock):
                 break
             self._lock.close()  # `discard_dead` took it for a dead run's between open and flock
@@ -98,22 +98,30 @@ def discard_dead(log_dir: Path, model: str) -> int:
         if entry.suffix == ".lock" or not entry.is_dir():
             continue
         lock_path = root / f"{entry.name}.lock"
-        f = try_lock(lock_path)
-        if f is None and lock_path.exists():
-            continue  # a live run's
-        try:  # f None: its lock is gone, an orphan (released meanwhile, or recreated by a worker)
+        try:
+            if (f := try_lock(lock_path)) is None:
+                continue  # a live run's
+        except FileNotFoundError:  # its lock is gone: the run released it (folder first), or a worker recreated it
+            if not entry.exists():
+                continue  # committed or discarded meanwhile
+            f = None
+        try:
             n = segment_rows(entry)
             shutil.rmtree(entry, ignore_errors=True)
             lock_path.unlink(missing_ok=True)
             rows += n
-            log.warning("inference log %s: deleted %d rows held by batch run %s, which ended before writing its "
-                        "output", model, n, entry.name)
+            if n:
+                log.warning("inference log %s: deleted %d rows held by batch run %s, which ended before writing "
+                            "its output", model, n, entry.name)
         finally:
             if f is not None:
                 f.close()
     for lock_path in root.glob("*.lock") if root.is_dir() else []:  # a run killed between lock and folder
         if not lock_path.with_suffix("").exists():
-            if (f := try_lock(lock_path)) is None:
+            try:
+                if (f := try_lock(lock_path)) is None:
+                    continue
+            except FileNotFoundError:
                 continue
             with f:
                 if not lock_path.with_suffix("").exists():

@@ -84,8 +84,11 @@ def convert_unlocked(log_dir: Path, model: str, path: Path,
                      summarizer_for: Callable[[str], RowSummarizer | None]) -> int | None:
     """Convert and delete the segment `path` if no writer holds it (rows written; None: left alone, a live writer's,
     gone, or no summarizer for its version)."""
-    if (f := try_lock(path)) is None:
-        return None  # gone, or a live writer's
+    try:
+        if (f := try_lock(path)) is None:
+            return None  # a live writer's
+    except FileNotFoundError:
+        return None  # converted by someone else
     with f:
         if not same_file(path, f):
             return None  # converted by someone else meanwhile
