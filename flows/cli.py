@@ -42,7 +42,7 @@ def worker(pool: Annotated[str, typer.Option(help="work pool: cpu, gpu (created 
            grace: Annotated[float, typer.Option(min=0, help="seconds a stopping worker gets before it is ended")]
            = 5.0) -> None:
     """Start a Prefect process worker on a work pool of the server in PREFECT_API_URL (runs until stopped:
-    one SIGTERM or Ctrl-C stops it and its flow runs, within GRACE + 2 seconds)."""
+    one SIGTERM, Ctrl-C or SIGHUP stops it and every flow run it started, within GRACE + 2 seconds)."""
     import os
 
     from flows.supervise import exit_like, supervise
