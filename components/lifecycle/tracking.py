@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -278,17 +278,25 @@ def git_commit(cwd: Path | None = None) -> tuple[str, bool]:
 # and baseline commit for its stages; a Prefect worker sets the flow run's id for the run it starts
 ORIGIN_ENV = {"dvc_exp_name": "DVC_EXP_NAME", "dvc_exp_baseline": "DVC_EXP_BASELINE_REV",
               "prefect_flow_run_id": "PREFECT__FLOW_RUN_ID"}
+# the flow run of a stage a flow calls in this process: set by its task (flows/tasks.py; components know no Prefect)
+flow_run_origin: ContextVar[str | None] = ContextVar("keel_flow_run_origin", default=None)
+
+
+@contextmanager
+def in_flow_run(flow_run_id: str | None) -> Iterator[None]:
+    """Within the block, `origin_tags` names `flow_run_id` (None: no flow run) as the run's Prefect flow run."""
+    token = flow_run_origin.set(flow_run_id)
+    try:
+        yield
+    finally:
+        flow_run_origin.reset(token)
 
 
 def origin_tags() -> dict[str, str]:
     """The DVC experiment and/or Prefect flow run this process belongs to, where the environment says so: with
     them a version made by `dvc exp run` names its experiment (its commit is made after the stages ran, so
-    `git_commit` is the baseline's) and a run started by a deployment names its flow run. A flow called in
-    this process (`keel train`, no worker) has a flow run too: Prefect's run context names it."""
+    `git_commit` is the baseline's) and a run started by a deployment (or in a flow: `in_flow_run`) its flow run."""
     tags = {tag: os.environ[var] for tag, var in ORIGIN_ENV.items() if os.environ.get(var)}
-    if "prefect_flow_run_id" not in tags and "prefect" in sys.modules:  # not imported: no flow runs here
-        from prefect.runtime import flow_run
-
-        if flow_run.id:
-            tags["prefect_flow_run_id"] = str(flow_run.id)
+    if "prefect_flow_run_id" not in tags and (flow_run_id := flow_run_origin.get()):
+        tags["prefect_flow_run_id"] = flow_run_id
     return tags
