@@ -117,7 +117,8 @@ def tune(family: Annotated[str, typer.Argument(help="the family to tune, e.g. cn
 def recover_runs(experiment: Annotated[list[str] | None, typer.Option(
         "--experiment", "-e", help="only this experiment (repeatable) [default: all of the store]")] = None) -> None:
     """Mark FAILED the MLflow runs left RUNNING by Keel processes of this host that are gone (killed, or their
-    store was down when they ended); runs of live processes and of other hosts are left as they are."""
+    store was down when they ended); runs of live processes, of other hosts and of other pid namespaces
+    (containers) are left as they are."""
     from components.lifecycle import stale_runs
 
     try:

@@ -91,9 +91,12 @@ def start_run(model_name: str, run_name: str | None = None, run_id: str | None =
     exp_id = ensure_experiment(model_name)
     with outages.guard(tracking_uri(), f"run {run_id} of {model_name!r}" if run_id else f"a run of {model_name!r}"):
         stale_runs.sweep_once(tracking_uri(), exp_id, skip=[run_id] if run_id else [])  # runs dead processes left
+        owner = stale_runs.owner_tags()
+        if run_id:  # owner first: start_run sets RUNNING before its tags, and a sweep in between saw a dead owner
+            stale_runs.claim(run_id, owner)
         run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name,
                                nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                               tags=stale_runs.owner_tags())  # this process owns it now (also when resumed)
+                               tags=owner)  # this process owns it now (also when resumed)
         stale_runs.revive(run)
     finished = False
     try:  # only the start and the end are the store's: the body's own errors pass unchanged
