@@ -42,7 +42,7 @@ def worker(pool: Annotated[str, typer.Option(help="work pool: cpu, gpu (created 
            grace: Annotated[float, typer.Option(min=0, help="seconds a stopping worker gets before it is ended")]
            = 5.0) -> None:
     """Start a Prefect process worker on a work pool of the server in PREFECT_API_URL (runs until stopped:
-    one SIGTERM or Ctrl-C stops it and its flow runs, within GRACE + 2 seconds)."""
+    one SIGTERM, Ctrl-C or SIGHUP stops it and every flow run it started, within GRACE + 2 seconds)."""
     import os
 
     from flows.supervise import exit_like, supervise
@@ -117,7 +117,8 @@ def tune(family: Annotated[str, typer.Argument(help="the family to tune, e.g. cn
 def recover_runs(experiment: Annotated[list[str] | None, typer.Option(
         "--experiment", "-e", help="only this experiment (repeatable) [default: all of the store]")] = None) -> None:
     """Mark FAILED the MLflow runs left RUNNING by Keel processes of this host that are gone (killed, or their
-    store was down when they ended); runs of live processes and of other hosts are left as they are."""
+    store was down when they ended); runs of live processes, of other hosts and of other pid namespaces
+    (containers) are left as they are."""
     from components.lifecycle import stale_runs
 
     try:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
+from prefect.runtime import flow_run
 
 from components.config import views
 from components.config.params import Params
 from components.core.io import sha256_json, sha256_paths
-from components.lifecycle.tracking import tracking_uri
+from components.lifecycle.tracking import in_flow_run, tracking_uri
 from components.stages.inputs import stage_code
 from components.stages.spec import Stage
 from flows.retries import io_retries
@@ -49,7 +50,8 @@ def stage_task(stage: Stage):
     (and `extra` ones the flow adds)."""
 
     def run_stage(params: Params, paths: dict[str, Path | None], extra: dict[str, Any] | None = None):
-        return stage.run(**stage.arguments(params), **paths, **(extra or {}))
+        with in_flow_run(str(flow_run.id) if flow_run.id else None):  # here: in the task's thread (or worker)
+            return stage.run(**stage.arguments(params), **paths, **(extra or {}))
 
     run_stage.__name__ = run_stage.__qualname__ = f"{stage.name}_task"  # what task runners (Dask) show
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,12 @@ def start_run(model_name: str, run_name: str | None = None, run_id: str | None =
     exp_id = ensure_experiment(model_name)
     with outages.guard(tracking_uri(), f"run {run_id} of {model_name!r}" if run_id else f"a run of {model_name!r}"):
         stale_runs.sweep_once(tracking_uri(), exp_id, skip=[run_id] if run_id else [])  # runs dead processes left
+        owner = stale_runs.owner_tags()
+        if run_id:  # owner first: start_run sets RUNNING before its tags, and a sweep in between saw a dead owner
+            stale_runs.claim(run_id, owner)
         run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else exp_id, run_name=run_name,
                                nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                               tags=stale_runs.owner_tags())  # this process owns it now (also when resumed)
+                               tags=owner)  # this process owns it now (also when resumed)
         stale_runs.revive(run)
     finished = False
     try:  # only the start and the end are the store's: the body's own errors pass unchanged
@@ -278,17 +281,25 @@ def git_commit(cwd: Path | None = None) -> tuple[str, bool]:
 # and baseline commit for its stages; a Prefect worker sets the flow run's id for the run it starts
 ORIGIN_ENV = {"dvc_exp_name": "DVC_EXP_NAME", "dvc_exp_baseline": "DVC_EXP_BASELINE_REV",
               "prefect_flow_run_id": "PREFECT__FLOW_RUN_ID"}
+# the flow run of a stage a flow calls in this process: set by its task (flows/tasks.py; components know no Prefect)
+flow_run_origin: ContextVar[str | None] = ContextVar("keel_flow_run_origin", default=None)
+
+
+@contextmanager
+def in_flow_run(flow_run_id: str | None) -> Iterator[None]:
+    """Within the block, `origin_tags` names `flow_run_id` (None: no flow run) as the run's Prefect flow run."""
+    token = flow_run_origin.set(flow_run_id)
+    try:
+        yield
+    finally:
+        flow_run_origin.reset(token)
 
 
 def origin_tags() -> dict[str, str]:
     """The DVC experiment and/or Prefect flow run this process belongs to, where the environment says so: with
     them a version made by `dvc exp run` names its experiment (its commit is made after the stages ran, so
-    `git_commit` is the baseline's) and a run started by a deployment names its flow run. A flow called in
-    this process (`keel train`, no worker) has a flow run too: Prefect's run context names it."""
+    `git_commit` is the baseline's) and a run started by a deployment (or in a flow: `in_flow_run`) its flow run."""
     tags = {tag: os.environ[var] for tag, var in ORIGIN_ENV.items() if os.environ.get(var)}
-    if "prefect_flow_run_id" not in tags and "prefect" in sys.modules:  # not imported: no flow runs here
-        from prefect.runtime import flow_run
-
-        if flow_run.id:
-            tags["prefect_flow_run_id"] = str(flow_run.id)
+    if "prefect_flow_run_id" not in tags and (flow_run_id := flow_run_origin.get()):
+        tags["prefect_flow_run_id"] = flow_run_id
     return tags

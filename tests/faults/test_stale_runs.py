@@ -43,9 +43,9 @@ def test_killed_owner_is_failed_by_the_next_run_live_and_foreign_ones_are_not(ml
         assert all(client.get_run(i).info.status == "RUNNING" for i in ids.values())
         assert client.get_run(ids["live"]).data.tags[stale_runs.OWNER_HOST] == socket.gethostname()
         exp = client.get_experiment_by_name("m").experiment_id
-        reused = client.create_run(exp, tags={stale_runs.OWNER_HOST: socket.gethostname(),  # a live pid, other start
-                                              stale_runs.OWNER_PID: str(procs["live"][0].pid),
-                                              stale_runs.OWNER_STARTED: "1000.0"}).info.run_id
+        live_tags = client.get_run(ids["live"]).data.tags
+        reused = client.create_run(exp, tags={k: live_tags[k] for k in stale_runs.OWNER_TAGS}  # a live pid, other start
+                                   | {stale_runs.OWNER_TICKS: "1"}).info.run_id
         foreign = client.create_run(exp, tags={stale_runs.OWNER_HOST: "another-host", stale_runs.OWNER_PID: "1",
                                                stale_runs.OWNER_STARTED: "1000.0"}).info.run_id
 
@@ -79,3 +79,44 @@ def test_killed_owner_is_failed_by_the_next_run_live_and_foreign_ones_are_not(ml
         for proc, _ in procs.values():
             proc.kill()
             proc.wait()
+
+
+def dead_owner_run(client, exp: str) -> str:
+    """A RUNNING run whose owner (this host, namespace and boot) is a reaped process."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return client.create_run(exp, tags=stale_runs.owner_tags() | {stale_runs.OWNER_PID: str(proc.pid)}).info.run_id
+
+
+def test_a_run_resumed_while_the_sweep_runs_is_left_to_its_new_owner(mlflow_store, monkeypatch):
+    """evaluate/register resume train's run: the new owner's tags go in before start_run sets it RUNNING, and a
+    sweep that found the dead owner re-reads the run before it marks it FAILED."""
+    import mlflow
+
+    exp = tracking.ensure_experiment("m")
+    client = MlflowClient(tracking_uri=mlflow_store)
+    taken, dead = dead_owner_run(client, exp), dead_owner_run(client, exp)
+
+    class Resumed(MlflowClient):  # another process resumes `taken` right after the sweep's search
+        def search_runs(self, *args, **kwargs):
+            page = super().search_runs(*args, **kwargs)
+            self.set_tag(taken, stale_runs.OWNER_PID, "999999")
+            return page
+
+    assert [r.run_id for r in stale_runs.sweep(Resumed(tracking_uri=mlflow_store), [exp])] == [dead]
+    assert client.get_run(taken).info.status == "RUNNING" and client.get_run(dead).info.status == "FAILED"
+
+    seen, real = [], mlflow.start_run
+    monkeypatch.setattr(mlflow, "start_run", lambda **kw: seen.append(client.get_run(kw["run_id"]).data.tags)
+                        or real(**kw))
+    with tracking.start_run("m", run_id=dead):
+        pass
+    assert seen[0][stale_runs.OWNER_PID] == str(os.getpid())  # owned before it is RUNNING again
+
+
+def test_sweep_pages_through_every_running_run(mlflow_store, monkeypatch):
+    monkeypatch.setattr(stale_runs, "PAGE", 2)
+    exp = tracking.ensure_experiment("m")
+    client = MlflowClient(tracking_uri=mlflow_store)
+    runs = {dead_owner_run(client, exp) for _ in range(5)}
+    assert {r.run_id for r in stale_runs.sweep(client, [exp])} == runs

@@ -72,3 +72,51 @@ def test_one_signal_stops_the_worker_and_says_so(tmp_path, signum):
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+FLOW_RUN = f"""import os, subprocess, sys
+run = subprocess.Popen([{sys.executable!r}, "-c", "import time; time.sleep(600)"], start_new_session=True)
+open(os.environ["WORKER_LOG"], "a").write(f"flow-run {{run.pid}}\\n")
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])  # SIGHUP: the terminal closed
+def test_one_signal_also_stops_flow_runs_in_their_own_session(tmp_path, signum):
+    """Prefect's process worker starts each flow run with start_new_session=True: a signal to the worker's group
+    misses it; keel must reach it, or the run outlives the worker."""
+    import psutil
+
+    bin_dir, log = tmp_path / "bin", tmp_path / "worker.log"
+    bin_dir.mkdir()
+    fake = FAKE_PREFECT.replace("while True:", FLOW_RUN + "while True:")  # a worker busy with one flow run
+    (bin_dir / "prefect").write_text(fake)
+    (bin_dir / "prefect").chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", WORKER_LOG=str(log),
+               PREFECT_API_URL="http://127.0.0.1:9/api")
+    keel = subprocess.Popen([sys.executable, "-m", "flows.cli", "worker", "--grace", "1"], cwd=ROOT, env=env,
+                            stderr=subprocess.DEVNULL)
+    run = None
+    try:
+        deadline = time.time() + 60
+        while not (log.exists() and "flow-run" in log.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
+        run = psutil.Process(int(log.read_text().split("flow-run ")[1].split()[0]))
+        assert os.getsid(run.pid) == run.pid  # its own session, as Prefect starts it
+        keel.send_signal(signum)  # once
+        assert keel.wait(timeout=15) == -signum
+        deadline = time.time() + 5
+
+        def ended() -> bool:  # reaped, or a zombie not reaped yet
+            try:
+                return not run.is_running() or run.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+
+        while not ended() and time.time() < deadline:
+            time.sleep(0.05)
+        assert ended(), "the flow run outlived keel worker"
+    finally:
+        keel.kill()
+        keel.wait()
+        if run is not None and run.is_running():
+            run.kill()
