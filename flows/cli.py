@@ -23,13 +23,9 @@ def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
           force: Annotated[bool, typer.Option("--force", help="train and register even when the latest version "
                                               "was made from the same data, params and code")] = False) -> None:
     """Run the training flow (ingest -> ... -> register) locally with Prefect."""
-    from components.core import paths
-    from components.stages import dvccheck
     from flows.training_flow import for_environment
 
     try:
-        if paths.DVC_YAML.is_file():  # the stages `dvc repro` runs are the flow's: no hand-edited one
-            dvccheck.check()
         summary = for_environment()(str(params), parse_overrides(set_), force=force)
     except KeelError as e:
         fail(e)

@@ -54,15 +54,17 @@ def history(model: Annotated[str, typer.Argument(help="registered model name")],
             as_json: Annotated[bool, typer.Option("--json", help="one JSON object per move")] = False) -> None:
     """Print every alias move of a model, oldest first: @staging moves by the register stage (recorded on the
     versions) and @production moves by promote/rollback (the promotion ledger)."""
-    from components.lifecycle import alias_history, moves, registry
+    from components.lifecycle import alias_history, registry
 
     try:
-        moves.reconcile(model)  # a move a killed process left half-done is recorded before it is listed
-        entries = alias_history.moves(moves.ledger_engine(), model)
-        if not entries:
+        found = alias_history.history(model)
+        if not found.moves:
             registry.latest_version(model)  # a misspelt name is an error, not an empty history
     except KeelError as e:
         fail(e)
+    if found.warning:
+        typer.secho(f"warning: {found.warning}", fg="yellow", err=True)
+    entries = found.moves
     if as_json:
         for e in entries:
             typer.echo(e.model_dump_json())

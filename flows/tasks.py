@@ -16,12 +16,10 @@ from typing import Any
 from prefect import task
 from prefect.runtime import flow_run
 
-from components.config import views
 from components.config.params import Params
 from components.core.io import sha256_json, sha256_paths
 from components.lifecycle.tracking import in_flow_run, tracking_uri
-from components.stages.inputs import stage_code
-from components.stages.spec import Stage
+from components.stages.spec import Stage, identity
 from flows.retries import io_retries
 
 
@@ -35,10 +33,7 @@ def cache_key(stage: Stage, params: Params, paths: dict[str, Path | None], root:
     """Code + params view + input content (+ store, + `extra` arguments): equal keys, equal results. `root`: the
     folder holding `components/` (default: where it was imported from)."""
     inputs = [t for i in stage.paths("in") for t in i.targets(paths[i.arg])]
-    return sha256_json({
-        "code": sha256_paths(stage_code(stage, root)),
-        "view": views.view(stage.name, params),
-        "fingerprint": stage.fingerprint(params) if stage.fingerprint else None,
+    return sha256_json(identity(stage, params, root) | {
         "inputs": sha256_paths(inputs),
         "store": tracking_uri() if stage.tracked else None,
     } | ({"extra": extra} if extra else {}))

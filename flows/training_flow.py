@@ -5,7 +5,7 @@ no server needed:
     python -m flows.training_flow [--params params.yaml] [--force]
 
 When the model's latest version was made from the same data, params and code (its `keel.inputs_digest` tag,
-components/stages/inputs.py), the run stops after ingest, prints "unchanged since v<N> ...: nothing
+components/stages/inputs.py), the run stops after validate, prints "unchanged since v<N> ...: nothing
 registered" and succeeds; `force` (`--force`, `keel train --force`) trains and registers anyway.
 
 Data tasks (ingest, validate, features) go through the flow's task runner. With KEEL_DASK_ADDRESS set
@@ -22,37 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
-from pydantic import BaseModel
 
 from components.config.params import load_params
-from components.lifecycle.gate import REGISTRATION_BARS_TAG, REGISTRATION_REASONS_TAG
-from components.lifecycle.registry import VersionRef
-from components.stages import inputs
-from components.stages.pipeline import STAGES
+from components.stages import inputs, register
 from flows import tasks
 from flows.logs import send_component_logs
 
 
-class TrainSummary(BaseModel):
+class TrainSummary(register.Outcome):
     """What one training flow run produced (`unchanged`: nothing; `version` is the latest, made from the same
     inputs)."""
 
-    model_name: str
-    version: str
-    staged: bool
-    reasons: list[str]
-    metrics: dict[str, float]
-    run_id: str
     unchanged: bool = False
-
-    @classmethod
-    def of_version(cls, v: VersionRef) -> TrainSummary:
-        """The summary of an earlier run, read from its version's tags (components/stages/register.py)."""
-        reasons = v.tags.get(REGISTRATION_REASONS_TAG)
-        return cls(model_name=v.name, version=v.version, staged=v.tags.get(REGISTRATION_BARS_TAG) == "pass",
-                   reasons=reasons.split("; ") if reasons else [], run_id=v.tags.get("run_id", v.run_id or ""),
-                   metrics={k.removeprefix("metric."): float(x) for k, x in v.tags.items() if k.startswith("metric.")},
-                   unchanged=True)
 
 
 @flow(name="training", log_prints=True)
@@ -60,24 +41,23 @@ def training_flow(params_path: str = "params.yaml", overrides: dict[str, Any] | 
                   model: str | None = None, force: bool = False) -> TrainSummary:
     """Run the whole pipeline on the params file (with optional dotted-key overrides and model family). When the
     model's latest version was made from the same data, params and code (components/stages/inputs.py), stop
-    after ingest: nothing is trained or registered, unless `force` (which also bypasses train's, evaluate's
+    after validate: nothing is trained or registered, unless `force` (which also bypasses train's, evaluate's
     and register's cache)."""
     send_component_logs()
     get_run_logger().info("working directory: %s", Path.cwd())  # a deployment's run: its own clone
     params = load_params(params_path, {**(overrides or {}), **({"model": model} if model else {})})
     for line in params.shadowed:  # a shared key the family's default replaces
         get_run_logger().warning("%s", line)
-    first, *rest = STAGES
-    done = {first.name: tasks.run(first, params)}
-    digest = inputs.inputs_digest(params, done["ingest"].sha256)
-    name = params.registered_name(done["ingest"].dataset)
-    same = None if force else inputs.unchanged_since(name, digest)
-    if same is not None:
-        print(f"{name}: unchanged since v{same.version} (same data, params and code): nothing registered")
-        return TrainSummary.of_version(same)
+    head, rest = inputs.phases()
+    done = {stage.name: tasks.run(stage, params) for stage in head}
+    plan = inputs.plan(params, force)
+    if plan.previous is not None:
+        print(f"{plan.model_name}: unchanged since v{plan.previous.version} (same data, params and code): "
+              "nothing registered")
+        return TrainSummary(**register.outcome(plan.previous, params.registration.alias).model_dump(),
+                            unchanged=True)
     for stage in rest:
-        extra = {"inputs_digest": digest} if stage.name == "register" else {}
-        done[stage.name] = tasks.run(stage, params, refresh=force and stage.tracked, **extra)
+        done[stage.name] = tasks.run(stage, params, refresh=plan.refresh(stage), **plan.extra(stage))
     reg = done["register"]
     get_run_logger().info("%s version %s %s", reg.model_name, reg.version,
                           f"-> @{reg.alias}" if reg.staged else f"not staged: {'; '.join(reg.reasons)}")

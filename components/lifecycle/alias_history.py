@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 
-from components.lifecycle import ledger, registry
+from pydantic import BaseModel
+
+from components.lifecycle import ledger, moves, registry, tracking
 
 log = logging.getLogger(__name__)
 MOVES_TAG = "keel.alias_moves"
@@ -26,23 +28,37 @@ class Move(ledger.Entry):
     source: str
 
 
+class History(BaseModel):
+    """A model's alias moves, oldest first, and why some may be missing (`warning`)."""
+
+    moves: list[Move]
+    warning: str | None = None
+
+
 def record_stage(name: str, version: registry.VersionRef, alias: str) -> bool:
     """Move `alias` to `version` and record it on the version (register, after its bars passed); True if it
-    moved. Already held and recorded: nothing happens (a re-run). Held but not recorded (a run stopped
-    between the two): recorded now."""
+    moved. Under the alias lock `moves.move` takes for @production (unlocked, with a warning, where no ledger is
+    configured). Already held and recorded: nothing happens (a re-run). Held but not recorded (a run stopped
+    between the two): recorded now, from the version the last recorded move of `alias` went to."""
     from components.lifecycle.locks import current_user
 
-    records = _records(version.tags)
-    held = alias in version.aliases
-    if held and any(r[2] == alias for r in records):
-        return False
-    previous = None
-    if not held:
-        before = registry.version_by_alias(name, alias)
-        previous = before.version if before else None
-        registry.set_alias(name, alias, version.version)
-    records.append([ledger.now_iso(), current_user(), alias, previous])
-    registry.set_version_tags(name, version.version, {MOVES_TAG: json.dumps(records[-KEEP:])})
+    with moves.locked(name, alias) as lock:
+        version = registry.get_version(name, version.version)  # as it is now, under the lock
+        records = _records(version.tags)
+        held = alias in version.aliases
+        if held and any(r[2] == alias for r in records):
+            return False
+        if held:
+            before = [m for m in staging_moves(name) if m.alias == alias and m.to_version != version.version]
+            previous = max(before, key=lambda m: m.ts).to_version if before else None
+        else:
+            holder = registry.version_by_alias(name, alias)
+            previous = holder.version if holder else None
+            if lock is not None:
+                lock.check()
+            registry.set_alias(name, alias, version.version)
+        records.append([ledger.now_iso(), current_user(), alias, previous])
+        registry.set_version_tags(name, version.version, {MOVES_TAG: json.dumps(records[-KEEP:])})
     return not held
 
 
@@ -64,7 +80,20 @@ def staging_moves(name: str) -> list[Move]:
             for mv in versions for ts, user, alias, before in _records(dict(mv.tags or {}))]
 
 
-def moves(engine, name: str) -> list[Move]:
+def merged(engine, name: str) -> list[Move]:
     """The ledger's moves and the register stage's, oldest first."""
     found = [Move(**e.model_dump(), source="ledger") for e in ledger.history(engine, name)] + staging_moves(name)
     return sorted(found, key=lambda m: m.ts)
+
+
+def history(name: str) -> History:
+    """Every alias move of `name`, oldest first, after settling a move a killed process left half-done. Where no
+    ledger is configured (a tracking server without KEEL_LEDGER_DB_URL): the @staging moves alone, with a
+    warning naming the variable."""
+    try:
+        url = ledger.database_url(tracking.configure())
+    except ledger.LedgerError as e:
+        return History(moves=sorted(staging_moves(name), key=lambda m: m.ts),
+                       warning=f"{e}; listing only the @staging moves the register stage recorded on the versions")
+    moves.reconcile(name)
+    return History(moves=merged(ledger.engine_for(url), name))

@@ -21,6 +21,8 @@ well, the error says so and the intent stays pending for the next command.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -85,6 +87,22 @@ def reconcile(name: str, alias: str | None = None, required: bool = True, wait_s
         except locks.LockBusy:  # a live mover is at work: its intent is not stale
             log.info("%s@%s: a move is in progress; its intent is left to it", name, a)
     return done
+
+
+@contextmanager
+def locked(name: str, alias: str) -> Iterator[locks.Lock | None]:
+    """Hold the lock `move` takes on `name@alias` for the block (register's @staging moves). Where no ledger is
+    configured (its database holds the lock), the block runs unlocked: a warning, and None."""
+    try:
+        engine = ledger_engine()
+    except (KeelError, OSError, ImportError, SQLAlchemyError) as e:
+        log.warning("%s@%s: moved without the alias lock: %s", name, alias, e)
+        engine = None
+    if engine is None:
+        yield None
+        return
+    with locks.alias_lock(engine, name, alias) as lock:
+        yield lock
 
 
 def move(name: str, alias: str, to_version: str, expected_from: str | None, action: str, reason: str | None,

@@ -173,6 +173,19 @@ def set_alias(name: str, alias: str, version: str | int) -> None:
         mlflow_client().set_registered_model_alias(name, alias, str(version))
 
 
+def run_metrics(run_id: str) -> dict[str, float]:
+    """A run's metrics (their latest values); {} for a run the store does not hold."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        with guarded(f"reading the metrics of run {run_id}"):
+            return dict(mlflow_client().get_run(run_id).data.metrics)
+    except MlflowException as e:
+        if outages.not_found(e):
+            return {}
+        raise RegistryError(f"run {run_id}: the tracking store refused to read it: {e}") from e
+
+
 def set_version_tags(name: str, version: str | int, tags: dict[str, Any]) -> None:
     """Add or overwrite tags on a version."""
     client = mlflow_client()

@@ -6,7 +6,8 @@ as the file has them: a generated stage whose cmd, deps, outs (any field) differ
 naming the stage, the field and the command that regenerates the file. Stages a user added (other names)
 are theirs. It reads one YAML file and imports no stage (~10 ms of CPU), so every stage command checks first
 (components/stages/__main__.py): `dvc repro` re-runs the stage an edit touches (and, on a fresh checkout,
-`params` first), and it stops there. `keel train` checks too. DVC refuses dvc.yaml as a dependency, so a
+`params` first), and it stops there (`keel train` does not: the flow never reads dvc.yaml). DVC refuses
+dvc.yaml as a dependency, so a
 stage whose cmd was replaced by a non-Keel command is not caught until a Keel stage runs. That the
 fingerprints are the declarations' is the test suite's check (tests/test_params_consistency.py).
 """
@@ -28,6 +29,7 @@ REGENERATE = "python -m components.stages dvc-yaml > dvc.yaml"
 
 
 def digest(value: Any) -> str:
+    """A short digest of one field's value (12 hex digits of the sha256 of its sorted-keys JSON)."""
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:12]
 
 

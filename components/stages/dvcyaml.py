@@ -16,12 +16,11 @@ import yaml
 from components.core import codedeps, paths
 from components.stages import dvccheck
 from components.stages.pipeline import STAGES
-from components.stages.spec import Stage
+from components.stages.spec import RUNNER, Stage
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = "python -m components.stages"
 VIEWS_MODULE = "components.config.views"
-RUNNER = "components.stages.spec"  # the CLI glue every stage command goes through
 PARAMS_SECTIONS = ["model", "ingest", "validate", "features", "train", "evaluate", "register"]
 HEADER = """\
 # GENERATED from components/stages/pipeline.py by `python -m components.stages dvc-yaml > dvc.yaml`: do not edit.

@@ -1,32 +1,40 @@
 """What identifies a training run's inputs, and whether the registry already holds a version made from them.
 
 A pipeline's result is decided by the ingested data (its content hash, from ingest's manifest), the files the
-stages read that no stage writes (`suites/`), every stage's params view (components/config/views.py: the
-values the flow's cache and dvc.yaml key on) and every stage's code (the import closures of
-components/core/codedeps.py). Their digest is known once ingest has run, before anything trains: the training
-flow computes it there, skips training and registration when the model's latest version carries the same
-digest (tag `keel.inputs_digest`, set by the register stage), and passes it to register otherwise.
+stages read that no stage writes (`suites/`), every stage's identity (components/stages/spec.py: its code's
+import closure, its params view and its declared fingerprint, ingest's being the source files' content: the
+same values the flow's cache keys on), the code of a plugin family (its package's files: the import closures
+follow `components.*` only) and the installed versions of the libraries that compute (RUNTIME).
+
+The digest is taken after validate (`DIGEST_AFTER`), not after ingest: under `validate.suite: inferred|both`
+validate writes a missing `suites/<dataset>.json` first, so a digest taken before it would hash "no file" on the
+first run and the written file on the next (a needless retrain, and fresh clones without the committed suite
+would alternate). After validate it always hashes the suite validate actually used. A skip then saves features,
+train, evaluate and register. The training flow asks `plan` what to run: a version made from the same inputs
+that finished registering (tag `keel.registration_complete`, and holding `register.alias` when its bars passed)
+means nothing; one that carries the digest but did not finish means register runs again to finish it (its
+idempotency reuses the version).
 """
 
 from __future__ import annotations
 
+import importlib.util
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from components.config import views
 from components.config.params import Params
-from components.core import codedeps
-from components.core.io import sha256_json, sha256_paths
+from components.core import paths
+from components.core.io import read_json, sha256_json, sha256_paths
+from components.families import registry as families
 from components.lifecycle import registry
+from components.lifecycle.gate import REGISTRATION_BARS_TAG
 from components.stages.pipeline import STAGES
-from components.stages.spec import Stage
+from components.stages.spec import Stage, identity
 
-RUNNER = "components.stages.spec"  # the glue every stage runs through (its code counts for each)
-
-
-def stage_code(stage: Stage, root: Path | None = None) -> list[Path]:
-    """The files a stage runs: its module's import closure and the runner's. `root`: the folder holding
-    `components/` (default: where it was imported from)."""
-    return list(codedeps.closure(stage.module, root) + codedeps.closure(RUNNER, root))
+RUNTIME = ("torch", "numpy", "scikit-learn", "pandas")  # their versions change what the same code computes
+DIGEST_AFTER = "validate"  # the last stage before the digest (see the module docstring)
+DIGEST_ARG = "inputs_digest"  # the `run` argument that receives it (register's)
 
 
 def external_inputs() -> list[Path]:
@@ -35,16 +43,86 @@ def external_inputs() -> list[Path]:
     return sorted({t for s in STAGES for i in s.paths("in") if Path(i.default) not in written for t in i.targets()})
 
 
+def family_code(name: str) -> list[Path]:
+    """The Python files of the package declaring plugin family `name` (its entry point's module); [] for a
+    built-in (its code is in the stages' import closures)."""
+    where = families.declaration(name)
+    if where is None:
+        return []
+    spec = importlib.util.find_spec(where.partition(":")[0].split(".")[0])
+    if spec is None or spec.origin is None:
+        return []
+    origin = Path(spec.origin)
+    return sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+
+
+def runtime_versions() -> dict[str, str | None]:
+    """The installed versions of RUNTIME (None: not installed)."""
+    def installed(dist: str) -> str | None:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return None
+    return {d: installed(d) for d in RUNTIME}
+
+
 def inputs_digest(params: Params, data_sha256: str, root: Path | None = None) -> str:
-    """One sha256 over the ingested data's content hash, the stages' external inputs, every stage's params view
-    and every stage's code: equal digests, a pipeline run on the same inputs."""
-    code = sorted({f for s in STAGES for f in stage_code(s, root)})
+    """One sha256 over the ingested data's content hash, the stages' external inputs, every stage's identity,
+    the plugin family's code and the runtime's versions: equal digests, a pipeline run on the same inputs."""
     return sha256_json({"data": data_sha256, "files": sha256_paths(external_inputs()),
-                        "params": {s.name: views.view(s.name, params) for s in STAGES},
-                        "code": sha256_paths(code)})
+                        "stages": {s.name: identity(s, params, root) for s in STAGES},
+                        "family": sha256_paths(family_code(params.model)), "runtime": runtime_versions()})
 
 
-def unchanged_since(model_name: str, digest: str) -> registry.VersionRef | None:
-    """The model's latest version when it was registered from inputs with this digest, else None."""
-    latest = registry.latest_version(model_name, required=False)
-    return latest if latest is not None and latest.tags.get(registry.INPUTS_DIGEST) == digest else None
+def phases() -> tuple[list[Stage], list[Stage]]:
+    """The stages to run before the digest is taken (through DIGEST_AFTER), and the rest."""
+    cut = next(i for i, s in enumerate(STAGES) if s.name == DIGEST_AFTER) + 1
+    return list(STAGES[:cut]), list(STAGES[cut:])
+
+
+def finished(v: registry.VersionRef, alias: str) -> bool:
+    """Whether `v`'s registration finished: complete, and holding `alias` when its bars passed (asked of the
+    alias: a registry search leaves a version's aliases out)."""
+    if v.tags.get(registry.COMPLETE_TAG) != "true":
+        return False
+    holder = registry.version_by_alias(v.name, alias) if v.tags.get(REGISTRATION_BARS_TAG) == "pass" else v
+    return holder is not None and holder.version == v.version
+
+
+def takes_digest(stage: Stage) -> bool:
+    """Whether the stage records the digest (its `run` has DIGEST_ARG)."""
+    import inspect
+
+    return DIGEST_ARG in inspect.signature(stage.run).parameters
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the rest of a training run does, once ingest and validate ran."""
+
+    model_name: str
+    digest: str
+    previous: registry.VersionRef | None  # the finished version made from the same inputs: nothing to run
+    unfinished: bool  # the latest version carries the digest but did not finish: register runs again
+    force: bool
+
+    def refresh(self, stage: Stage) -> bool:
+        """Whether `stage` runs even when the flow's cache holds its result."""
+        return (self.force and stage.tracked) or (self.unfinished and takes_digest(stage))
+
+    def extra(self, stage: Stage) -> dict[str, str]:
+        """The extra `run` arguments of `stage` (the digest, for the stage that records it)."""
+        return {DIGEST_ARG: self.digest} if takes_digest(stage) else {}
+
+
+def plan(params: Params, force: bool = False, raw_dir: Path = paths.RAW_DIR) -> Plan:
+    """The digest of this run's inputs (ingest's manifest in `raw_dir`) and the model's latest version when it
+    was made from them (`force`: never reported, the run trains anyway)."""
+    manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
+    name = params.registered_name(manifest["dataset"])
+    digest = inputs_digest(params, manifest["sha256"])
+    latest = registry.latest_version(name, required=False)
+    same = latest is not None and latest.tags.get(registry.INPUTS_DIGEST) == digest
+    done = same and finished(latest, params.registration.alias)
+    return Plan(model_name=name, digest=digest, previous=latest if done and not force else None,
+                unfinished=same and not done, force=force)

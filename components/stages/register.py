@@ -135,7 +135,6 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     reasons = check_thresholds(metrics, cfg, str(metrics_file))  # fails before anything is registered
     tags = lineage_tags(model_dir, features_dir, raw_dir, validation_dir, dvc_lock)
     tags |= {f"metric.{k}": f"{v:.6g}" for k, v in metrics.items() if isinstance(v, float)}
-    tags |= {registry.INPUTS_DIGEST: inputs_digest} if inputs_digest else {}
     from components.inference.checkpoint import load_checkpoint
 
     run_ref = tracking.read_run_ref(model_dir)
@@ -151,8 +150,6 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
     if version is not None:
         log.info("register: %s version %s was registered from run %s with the same params and checkpoint: "
                  "reused, not registered again", name, version.version, run_ref.run_id)
-        if inputs_digest and version.tags.get(registry.INPUTS_DIGEST) != inputs_digest:  # made from these inputs too
-            registry.set_version_tags(name, version.version, {registry.INPUTS_DIGEST: inputs_digest})
     else:
         checks = None if validation is None else {"kind": get(ckpt.family).kind,
                                                   "validation": validation.model_dump(mode="json")}
@@ -162,9 +159,14 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         tags |= {REGISTRATION_REASONS_TAG: "; ".join(reasons)[:4000]} if reasons else {}
         tags |= {"onnx.max_abs_diff": f"{onnx.max_abs_diff:.3g}", "onnx.rows": str(onnx.rows)} if onnx else {}
         version = registry.register_version(uri, name, tags | ({"split_uri": split_uri} if split_uri else {}))
+    # the digest goes with the completion tag: a version that stopped before it is never "made from these inputs"
+    finish = {registry.INPUTS_DIGEST: inputs_digest} if inputs_digest and \
+        version.tags.get(registry.INPUTS_DIGEST) != inputs_digest else {}
     if version.tags.get(registry.COMPLETE_TAG) != "true":  # new, or a run that stopped before finishing it
         attach_files(name, version.version, features_dir, Path(out_dir) / "explanation", explained)
-        registry.set_version_tags(name, version.version, {registry.COMPLETE_TAG: "true"})
+        finish |= {registry.COMPLETE_TAG: "true"}
+    if finish:
+        registry.set_version_tags(name, version.version, finish)
     modelcard.publish(modelcard.facts(
         name, version.version, ckpt, metrics, read_json(Path(reports_dir) / paths.DETAILS_FILE),
         read_json(Path(features_dir) / paths.SPLIT_FILE), version.tags, reasons, None if reasons else cfg.alias,
@@ -181,6 +183,30 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                             tags=registry.get_version(name, version.version).tags, onnx=onnx)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
+
+
+class Outcome(BaseModel):
+    """What a registration produced, as the training flow reports it."""
+
+    model_name: str
+    version: str
+    staged: bool  # the version holds the alias
+    reasons: list[str]  # why it missed the bars (empty: passed)
+    metrics: dict[str, float]
+    run_id: str
+
+
+def outcome(v: registry.VersionRef, alias: str) -> Outcome:
+    """The outcome of `v`'s registration, read back from the registry: staged when it holds `alias`, the reasons
+    `run` tagged, and its run's test metrics as evaluate logged them (unrounded; the `metric.*` tags, rounded to
+    6 digits, only for a metric the run lacks)."""
+    reasons = v.tags.get(REGISTRATION_REASONS_TAG)
+    run_id = v.tags.get("run_id", v.run_id or "")
+    tagged = {k.removeprefix("metric."): float(x) for k, x in v.tags.items() if k.startswith("metric.")}
+    logged = {k.removeprefix("test_"): x for k, x in registry.run_metrics(run_id).items() if k.startswith("test_")}
+    holder = registry.version_by_alias(v.name, alias)  # (a registry search leaves a version's aliases out)
+    return Outcome(model_name=v.name, version=v.version, staged=holder is not None and holder.version == v.version,
+                   reasons=reasons.split("; ") if reasons else [], metrics=tagged | logged, run_id=run_id)
 
 
 def attach_files(name: str, version: str, features_dir: Path, explanation_dir: Path, explained) -> None:

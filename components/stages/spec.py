@@ -18,11 +18,13 @@ from pydantic import BaseModel
 
 from components.config import views
 from components.config.params import Params, load_params
-from components.core import paths
+from components.core import codedeps, paths
 from components.core.errors import KeelError
+from components.core.io import sha256_paths
 
 log = logging.getLogger("components")
 ORDER = ("ingest", "validate", "features", "train", "evaluate", "register")  # module names, in pipeline order
+RUNNER = "components.stages.spec"  # the glue every stage runs through (its code counts for each)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,20 @@ class Stage:
             p.add_argument(i.flag, dest=i.arg, type=Path, default=i.default if i.in_flow else None)
         a = vars(p.parse_args(argv))
         return run_cli(lambda: self.run(**self.arguments(load_params(a.pop("params"))), **a))
+
+
+def stage_code(stage: Stage, root: Path | None = None) -> list[Path]:
+    """The files a stage runs: its module's import closure and the runner's. `root`: the folder holding
+    `components/` (default: where it was imported from)."""
+    return list(codedeps.closure(stage.module, root) + codedeps.closure(RUNNER, root))
+
+
+def identity(stage: Stage, params: Params, root: Path | None = None) -> dict[str, Any]:
+    """What a stage's result depends on besides its input files: its code's hash, its params view and the
+    fingerprint it declares (ingest: the source files' content). The flow's cache key (flows/tasks.py) and the
+    inputs digest (components/stages/inputs.py) are both made of it."""
+    return {"code": sha256_paths(stage_code(stage, root)), "view": views.view(stage.name, params),
+            "fingerprint": stage.fingerprint(params) if stage.fingerprint else None}
 
 
 def run_cli(fn: Callable[[], BaseModel | None]) -> int:

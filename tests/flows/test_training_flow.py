@@ -8,7 +8,7 @@ import pytest
 from mlflow import MlflowClient
 
 from components.core import paths
-from components.core.errors import DataValidationError
+from components.core.errors import DataValidationError, KeelError
 from flows.training_flow import training_flow
 from tests.helpers import write_params
 
@@ -43,11 +43,18 @@ def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     assert len(mv.tags["keel.inputs_digest"]) == 64
     model_mtime = (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns
 
-    again = training_flow("params.yaml")  # nothing changed: stops after ingest, reports v1
+    again = training_flow("params.yaml")  # nothing changed: stops after validate, reports v1
     assert again.unchanged and (again.version, again.run_id, again.staged) == ("1", summary.run_id, True)
-    assert again.metrics["accuracy"] == pytest.approx(summary.metrics["accuracy"], rel=1e-5)
+    assert again.metrics == summary.metrics  # the run's metrics, not the tags' 6 digits
     assert _versions(mlflow_store) == [1] and len(_runs(mlflow_store)) == 1
     assert (project / paths.MODEL_DIR / paths.CHECKPOINT_FILE).stat().st_mtime_ns == model_mtime
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+    client.delete_registered_model_alias("digits-cnn", "staging")  # v1 passed its bars but lost @staging
+    restaged = training_flow("params.yaml")  # not "unchanged, staged": register runs again and re-stages v1
+    assert not restaged.unchanged and (restaged.version, restaged.staged) == ("1", True)
+    assert str(client.get_model_version_by_alias("digits-cnn", "staging").version) == "1"
+    assert _versions(mlflow_store) == [1]
 
     for folder in ("data", "models", "reports"):  # a nightly run's fresh clone: no outputs, nothing cached applies
         shutil.rmtree(project / folder)
@@ -65,6 +72,34 @@ def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     forced = training_flow("params.yaml", {"train.lr": 0.002}, force=True)  # unchanged, trained anyway
     assert forced.version == "3" and forced.run_id != changed.run_id and not forced.unchanged
     assert _versions(mlflow_store) == [1, 2, 3]
+
+
+def test_digest_follows_the_suite_used_and_a_half_registered_version_is_finished(project, mlflow_store, monkeypatch):
+    from components.stages import register
+
+    inferred = {"validate.suite": "inferred"}
+    first = training_flow("params.yaml", inferred)  # validate writes suites/digits.json, then the digest is taken
+    suite = project / "suites" / "digits.json"
+    assert not first.unchanged and suite.is_file()
+    assert training_flow("params.yaml", inferred).unchanged  # the written suite is no change
+    suite.write_text(json.dumps(json.loads(suite.read_text()), indent=1))  # any byte of the suite used counts
+    assert not training_flow("params.yaml", inferred).unchanged
+
+    def killed(*_a, **_k):
+        raise KeelError("register killed before the version was complete")  # a final error: no retry
+
+    lower = inferred | {"register.cnn.min": {"accuracy": 0.4}}  # a new version of the same run
+    with monkeypatch.context() as m:
+        m.setattr(register, "attach_files", killed)
+        with pytest.raises(KeelError, match="register killed"):
+            training_flow("params.yaml", lower)
+    assert _versions(mlflow_store) == [1, 2]
+    done = training_flow("params.yaml", lower)  # not "unchanged": register finishes v2
+    mv = MlflowClient(tracking_uri=mlflow_store).get_model_version("digits-cnn", "2")
+    assert not done.unchanged and (done.version, done.staged) == ("2", True) and _versions(mlflow_store) == [1, 2]
+    assert mv.tags["keel.registration_complete"] == "true" and len(mv.tags["keel.inputs_digest"]) == 64
+    staged = MlflowClient(tracking_uri=mlflow_store).get_model_version_by_alias("digits-cnn", "staging")
+    assert str(staged.version) == "2"
 
 
 def test_bad_data_fails_the_flow_and_registers_nothing(project, mlflow_store, digits_frame):
