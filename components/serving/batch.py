@@ -112,8 +112,9 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 def run(model_name: str, input_path: Path, output_path: Path, params_path: Path = paths.PARAMS,
         alias: str = "production", chunk_rows: int | None = None,
-        log_dir: Path = paths.INFERENCE_LOG_DIR) -> BatchResult:
-    """Validate and score `input_path` with `model_name@alias`; write predictions + metadata to `output_path`.
+        log_dir: Path = paths.INFERENCE_LOG_DIR, version: str | None = None) -> BatchResult:
+    """Validate and score `input_path` with `model_name@alias` (`version`: that version, alias or none); write
+    predictions + metadata to `output_path`.
     `chunk_rows`: rows per chunk (default: ~64 MiB of input values, `default_chunk_rows`). A sample of the
     scored rows goes to the inference log (`monitor.log`) under one request id, rows numbered in file order.
 
@@ -130,8 +131,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
         raise missing_input(input_path)
     if not folder and Path(output_path).suffix != ".parquet":  # not Parquet bytes under a .csv name
         raise StageInputError(f"{output_path}: predictions are written as Parquet; name the output *.parquet")
-    loaded = load(model_name, alias, params_path)  # models:/<name>/<version>: pinned for the run
-    kind = loaded.manifest["kind"]
+    loaded = load(model_name, alias, params_path, version)  # models:/<name>/<version>: pinned for the run
+    kind, alias = loaded.manifest["kind"], loaded.alias
     if folder and kind not in media.KINDS:
         return run_partitioned(model_name, input_path, output_path, params_path, alias, chunk_rows, log_dir, loaded)
     ref, model, cfg = loaded.ref, loaded.model, loaded.validation

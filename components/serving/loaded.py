@@ -86,9 +86,13 @@ def validation_of(model, params: Params | ParamsError | None, params_path: Path)
     return params.validation
 
 
-def load(model_name: str, alias: str, params_path: Path) -> Loaded:
-    """Resolve `model_name@alias` once (models:/<name>/<version>: pinned from here on) and load it."""
-    return load_version(registry.require_alias(model_name, alias), alias, params_path)
+def load(model_name: str, alias: str, params_path: Path, version: str | None = None) -> Loaded:
+    """Resolve `model_name@alias` once (models:/<name>/<version>: pinned from here on) and load it; `version`: that
+    version instead, with or without an alias (recorded as alias `v<N>`)."""
+    if version is not None:
+        return load_version(registry.get_version(model_name, version), f"v{version}", params_path)
+    hint = f"an alias is a name: for version {alias} use `keel predict --version {alias}`" if alias.isdigit() else None
+    return load_version(registry.require_alias(model_name, alias, hint), alias, params_path)
 
 
 def load_version(ref: registry.VersionRef, alias: str, params_path: Path) -> Loaded:

@@ -264,3 +264,21 @@ def summary(report: dict[str, Any], top: int = 5) -> dict[str, Any]:
             "randomisation_passes": rand["passes"],
             "deletion_passes": all(d["passes"] for d in sanity["deletion"].values()),
             "top_features": [r["feature"] for r in report["global_importance"][:top]], "figures": report["figures"]}
+
+
+def failed_checks(report: dict[str, Any]) -> list[str]:
+    """One line per sanity check the explanation failed, naming it and what the failure means (none: all pass)."""
+    sanity, out = report.get("sanity", {}), []
+    rand = sanity.get("randomisation")
+    if rand and not rand["passes"]:
+        rho = ", ".join(f"{c} {r:.2f}" if np.isfinite(r := rand["checks"][c]["spearman_abs_mean"]) else
+                        f"{c} undefined (constant attributions)" for c in rand["verdict_on"])
+        out.append(f"randomisation check failed (|Spearman| {rho}, passes below {A.RANDOMISATION_MAX_ABS_SPEARMAN}): "
+                   "the attributions barely change when the model's weights are re-initialised, so they may not "
+                   "reflect what the model learned")
+    for method, d in sanity.get("deletion", {}).items():
+        if not d["passes"]:
+            out.append(f"deletion check failed ({method}: top-{d['k']} drop {d['mean_drop_topk']:.4g} <= random-"
+                       f"{d['k']} drop {d['mean_drop_random_k']:.4g}): removing the most-attributed inputs hurts no "
+                       "more than removing random ones, so the attributions may not point at what the prediction uses")
+    return out

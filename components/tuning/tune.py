@@ -160,13 +160,16 @@ def tune(params_file: Path, family: str, trials: int, overrides: dict[str, Any] 
             raise StageInputError(f"study {study_name!r}: no trial completed ({dict(counts)}); nothing to propose")
         best = study.best_trial
         values = {k: best.user_attrs["values"][k] for k in space}
-        command = proposal_command(family, values)
+        # the fixed -S values the trials trained with (other data, epochs, ...): recorded and applied with the best
+        tuned = {f"train.{family}.{k}" for k in space}
+        fixed = {k: v for k, v in (overrides or {}).items() if k != "model" and k not in tuned}
+        command = proposal_command(family, values, fixed)
         proposal = root / paths.TUNE_DIR / f"{study_name}.yaml"
         write_proposal(proposal, {
             "family": family, "study": study_name, "storage": url, "trials": dict(counts), "best_trial": best.number,
             "best_val_loss": best.value, "mlflow_parent_run": parent.run_id,
             "mlflow_best_run": best.user_attrs.get("mlflow_run_id"), "dvc_best_exp": best.user_attrs.get("dvc_exp"),
-            "params": {f"train.{family}.{k}": v for k, v in values.items()}, "apply": command})
+            "params": {f"train.{family}.{k}": v for k, v in values.items()}, "fixed": fixed, "apply": command})
         tracking.log_artifacts([proposal])
         tracking.set_tags({"keel.tune.best_trial": best.number})
     saved = [t.user_attrs["dvc_exp"] for t in study.trials[first_new:] if "dvc_exp" in t.user_attrs]
@@ -224,9 +227,10 @@ def set_items(values: dict[str, Any]) -> list[str]:
     return [f"++{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in values.items()]
 
 
-def proposal_command(family: str, values: dict[str, Any]) -> str:
-    """`dvc exp run -S model=<family> -S '++train.<family>.<key>=<value>' ...`."""
-    items = [f"model={family}"] + set_items({f"train.{family}.{k}": v for k, v in values.items()})
+def proposal_command(family: str, values: dict[str, Any], fixed: dict[str, Any] | None = None) -> str:
+    """`dvc exp run -S model=<family> -S '++<fixed key>=<value>' ... -S '++train.<family>.<key>=<value>' ...`:
+    the fixed overrides the study ran with, then the best trial's values."""
+    items = [f"model={family}"] + set_items(dict(fixed or {}) | {f"train.{family}.{k}": v for k, v in values.items()})
     return "dvc exp run " + " ".join(f"-S {shlex.quote(i)}" for i in items)
 
 

@@ -193,6 +193,11 @@ def test_predict_scores_a_file_with_production_and_refuses_bad_input(project, di
     assert whole.exit_code == 0 and json.loads(whole.output)["chunks"] == 1  # default: ~64 MiB of values
     missing = keel("predict", "digits-cnn", str(tmp_path / "none.csv"), str(tmp_path / "none.parquet"))
     assert missing.exit_code == 1 and "none.csv: input file not found" in missing.output
+    rows.head(50).to_csv(tmp_path / "few.csv", index=False)
+    v1 = keel("predict", "digits-cnn", str(tmp_path / "few.csv"), str(tmp_path / "v1.parquet"), "--version", "1")
+    assert v1.exit_code == 0, v1.output  # a version scored by its number, whatever aliases it holds
+    assert {k: read_metadata(tmp_path / "v1.parquet")[k] for k in ("version", "alias")} == {"version": "1",
+                                                                                         "alias": "v1"}
 
 
 def test_lineage_names_sources_gate_and_moves(project):

@@ -69,6 +69,10 @@ def test_an_unregistered_model_is_named_as_such_not_as_a_missing_alias(mlflow_st
         assert result.exit_code == 1, result.output
         assert "no version holds @canary (its aliases: @shadow (v1), @staging (v2))" in result.output
         assert "keel promote" not in result.output
+    digits = CliRunner().invoke(app, ["predict", "echo", "rows.csv", "out.parquet", "--alias", "1"])
+    assert digits.exit_code == 1 and "for version 1 use `keel predict --version 1`" in digits.output, digits.output
+    both = CliRunner().invoke(app, ["predict", "echo", "rows.csv", "out.parquet", "--alias", "shadow", "-v", "1"])
+    assert both.exit_code == 2 and "pass --alias or --version, not both" in both.output, both.output
     with pytest.raises(RegistryError, match=r"'ecko': not in the registry"):
         registry.require_alias("ecko", "production")
     with pytest.raises(RegistryError, match=r"'ecko': not in the registry"):  # keel explain's choice of version

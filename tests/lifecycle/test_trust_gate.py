@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from components.trust.explain import failed_checks
 from flows.cli import app
 from tests.lifecycle.pipeline import register_version
 from tests.pipeline.dvc_helpers import use_store
@@ -126,6 +127,8 @@ def test_keel_explain_writes_heatmaps_for_given_rows(project):
     pngs = [f for f in report["figures"] if f.startswith("class_")]
     assert pngs and all((project / "explained" / f).stat().st_size > 1000 for f in pngs)
     assert report["accuracy_on_probe"] is None  # no labels given
+    warned = [line.removeprefix("warning: ") for line in done.output.splitlines() if line.startswith("warning: ")]
+    assert warned == failed_checks(report)  # each failed sanity check is said, exit 0 all the same
 
     bad = rows.astype(object)
     bad.loc[3, "px_10"], bad.loc[5, "px_20"] = "abc", None  # a wrong type, a missing value

@@ -74,7 +74,8 @@ def project(workspace, tmp_path):
 
 def test_tune_nests_prunes_proposes_resumes_and_saves_experiments(project, mlflow_store, tmp_path):
     params_file, before = project / "params.yaml", user_state(project)
-    first = tune(params_file, "cnn", 2, {"train.epochs": 2}, root=project, pruner=OddTrialsPruned())
+    fixed = {"train.epochs": 2, "train.patience": 3, "train.cnn.lr": 0.5}  # lr: tuned, so no fixed value
+    first = tune(params_file, "cnn", 2, fixed, root=project, pruner=OddTrialsPruned())
     assert first.trials == {"complete": 1, "pruned": 1} and first.best_trial == 0
     assert first.experiments == ["tune-cnn-t0", "tune-cnn-t1"] and user_state(project) == before
     check_trial_tree(project)
@@ -88,17 +89,18 @@ def test_tune_nests_prunes_proposes_resumes_and_saves_experiments(project, mlflo
 
     doc = yaml.safe_load(first.proposal.read_text())
     assert doc["params"] == {f"train.cnn.{k}": v for k, v in first.best.items()} and doc["apply"] == first.command
-    assert doc["dvc_best_exp"] == "tune-cnn-t0"
+    assert doc["dvc_best_exp"] == "tune-cnn-t0" and doc["fixed"] == {"train.epochs": 2, "train.patience": 3}
     from dvc.utils.hydra import apply_overrides  # the printed line, through DVC's own `-S` parser
 
     applied = shutil.copy(params_file, tmp_path / "params.yaml")
     apply_overrides(applied, shlex.split(first.command)[4::2])
     p = load_params(applied)
     assert p.model == "cnn" and p.train.lr == first.best["lr"] and p.train.batch_size == first.best["batch_size"]
+    assert p.train.patience == 3  # the fixed -S values the study trained with travel with the proposal
     assert p.arch.dropout == first.best["dropout"] and p.arch.hidden == first.best["hidden"]
 
     refs = git(project, "for-each-ref", "refs/exps/")
-    again = tune(params_file, "cnn", 1, {"train.epochs": 2}, root=project, pruner=OddTrialsPruned())
+    again = tune(params_file, "cnn", 1, fixed, root=project, pruner=OddTrialsPruned())
     assert again.trials == {"complete": 2, "pruned": 1} and again.parent_run_id == first.parent_run_id
     assert sorted(int(r.data.tags["keel.tune.trial"]) for r in children(client, first.parent_run_id)) == [0, 1, 2]
     assert again.experiments == ["tune-cnn-t2"] and user_state(project) == before

@@ -3,6 +3,8 @@ checks, robustness perturbations, the membership-inference attack, bootstrap CIs
 the model card's Markdown. The image path and the registry side are tested end to end in
 tests/lifecycle/test_trust_gate.py."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -63,7 +65,19 @@ def test_tabular_explanation_ranks_the_dominant_feature_and_passes_deletion(line
     assert report["probe"]["sha256"] == ex.rows_sha256(df.head(64), FEATURES) != ex.rows_sha256(df.tail(64), FEATURES)
     assert (tmp_path / "explanation.json").is_file() and (tmp_path / "global_importance.png").stat().st_size > 1000
     summary = ex.summary(report)
-    assert summary["top_features"][0] == "a" and summary["deletion_passes"]
+    assert summary["top_features"][0] == "a" and summary["deletion_passes"] and ex.failed_checks(report) == []
+
+
+def test_failed_sanity_checks_are_named_with_what_they_mean(linear, tmp_path):
+    """A model that ignores its input (zero weights): all-zero attributions fail both checks."""
+    ckpt, df = linear
+    blind = copy.deepcopy(ckpt)
+    with torch.no_grad():
+        blind.model.linear.weight.zero_()
+    failed = ex.failed_checks(ex.explain(blind, df.head(16), ExplainConfig(n_steps=8), tmp_path))
+    assert len(failed) == 2, failed
+    assert failed[0].startswith("randomisation check failed (|Spearman| ig undefined") and "re-initialised" in failed[0]
+    assert failed[1].startswith("deletion check failed (ig: top-3") and "random ones" in failed[1]
 
 
 def test_text_explanation_writes_an_offline_token_page(text, tmp_path):
