@@ -154,8 +154,7 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         if inputs_digest and version.tags.get(registry.INPUTS_DIGEST) != inputs_digest:  # made from these inputs too
             registry.set_version_tags(name, version.version, {registry.INPUTS_DIGEST: inputs_digest})
     else:
-        checks = None if validation is None else {"kind": get(ckpt.family).kind,
-                                                  "validation": validation.model_dump(mode="json")}
+        checks = None if validation is None else recorded_checks(validation, ckpt)
         uri, split_uri, onnx = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks,
                                          cfg.onnx_tolerance if cfg.onnx else None)
         tags |= {REGISTRATION_BARS_TAG: "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
@@ -181,6 +180,15 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
                             tags=registry.get_version(name, version.version).tags, onnx=onnx)
     write_json(Path(out_dir) / "registration.json", result.model_dump(mode="json"))
     return result
+
+
+def recorded_checks(validation: ValidateConfig, ckpt) -> dict[str, Any]:
+    """The input checks recorded in the model (keel predict / keel serve run them). With `validate.suite:
+    inferred` validate never ran the params' column list (the family default's, e.g. diabetes' `bmi`, `bp`):
+    the model records the columns it was trained on instead, and no params `ranges` (docs/monitoring.md)."""
+    if validation.suite == "inferred" and "columns" in type(validation).model_fields:
+        validation = validation.model_copy(update={"columns": list(ckpt.transform.input_columns), "ranges": {}})
+    return {"kind": get(ckpt.family).kind, "validation": validation.model_dump(mode="json")}
 
 
 def attach_files(name: str, version: str, features_dir: Path, explanation_dir: Path, explained) -> None:
