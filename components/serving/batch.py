@@ -148,7 +148,8 @@ def run(model_name: str, input_path: Path, output_path: Path, params_path: Path 
         scorelog = open_log(log_dir, model_name, ref.version, model.ckpt, loaded.log, "batch", hold=request_id)
         try:
             checked = checked_chunks(input_path, chunk_rows, cfg, loaded.manifest, kind if folder else None,
-                                     columns=None if kind in media.KINDS else loaded.columns)
+                                     columns=None if kind in media.KINDS else loaded.columns,
+                                     renames=model.ckpt.transform.renames)
             rows, chunks, checks = write_predictions(model, checked, tmp, meta, scorelog, request_id, name=name)
         finally:
             scorelog.close()
@@ -258,18 +259,20 @@ def write_predictions(model, chunks: Iterator[tuple[pd.DataFrame, Any]], out: Pa
 
 
 def checked_chunks(input_path: Path, chunk_rows: int, cfg, manifest: dict, kind: str | None = None,
-                   check: Validator | None = None, columns: list[str] | None = None
-                   ) -> Iterator[tuple[pd.DataFrame, Any]]:
+                   check: Validator | None = None, columns: list[str] | None = None,
+                   renames: dict[str, str] | None = None) -> Iterator[tuple[pd.DataFrame, Any]]:
     """The input's chunks (label dropped), each with its passing GX report; the first failing chunk raises
     DataValidationError naming the rows, the checks, counts and examples. `kind`: the input is a folder of
     that media kind's files. `check`: the Validator to use (a worker's, kept for all its parts; default a new
     one for this input). `columns`: the model's input columns; a chunk with others fails naming them (as
-    `keel serve` does), before the suite, whose image checks only count the columns."""
+    `keel serve` does), before the suite, whose image checks only count the columns. `renames`: column names
+    the model also takes (a text model's training column name, `ingest.text_column`) -> its own."""
     check = check or Validator(cfg, manifest, require_label=False, name="batch", chunks=True)
     start = 0
     chunks = media.scoring_chunks(input_path, kind, chunk_rows) if kind else read_chunks(input_path, chunk_rows)
     for chunk in chunks:
         chunk = chunk.drop(columns=[LABEL], errors="ignore")
+        chunk = chunk.rename(columns={k: v for k, v in (renames or {}).items() if v not in chunk.columns})
         if columns is not None:
             try:
                 columns_against([c for c in chunk.columns if c != SPLIT], columns)  # a split, as a suite allows

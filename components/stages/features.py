@@ -62,8 +62,11 @@ def run(cfg: FeaturesConfig, raw_dir: Path = paths.RAW_DIR, validation_dir: Path
         parts = chronological_split(df, cfg.freq, cfg.input_len, cfg.horizon)  # type: ignore[attr-defined]
     else:
         parts = split(df, cfg, stratify=TASKS[task].split == "stratified")
-    transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json"),
-                                                          "pii_redact": redact}, task, cfg)
+    try:
+        transform = fit_transform(parts["train"], manifest | {"features": cfg.model_dump(mode="json"),
+                                                              "pii_redact": redact}, task, cfg)
+    except StageInputError as e:  # which file, which split
+        raise StageInputError(f"{Path(raw_dir) / paths.RAW_FILE} ({manifest['source']}), train split: {e}") from e
     with atomic_dir(out_dir) as tmp:
         hashes = {}
         for name, part in parts.items():

@@ -110,7 +110,7 @@ def run(cfg: IngestConfig, out_dir: Path = paths.RAW_DIR, kind: str = "image") -
             "image_shape": list(raw.image_shape) if raw.image_shape else None,
             "source_sha256": raw.source_sha256,
             "sha256": digest,
-        } | media.manifest(cfg, kind))
+        } | media.manifest(cfg, kind) | ({"text_column": cfg.text_column} if kind == "text" else {}))
     log.info("ingest: %s rows from %s -> %s", len(frame), cfg.source, out_dir)
     return IngestResult(out_dir=Path(out_dir), rows=len(frame), dataset=raw.dataset, sha256=digest)
 

@@ -151,8 +151,7 @@ def run(cfg: RegisterConfig, model_dir: Path = paths.MODEL_DIR, features_dir: Pa
         log.info("register: %s version %s was registered from run %s with the same params and checkpoint: "
                  "reused, not registered again", name, version.version, run_ref.run_id)
     else:
-        checks = None if validation is None else {"kind": get(ckpt.family).kind,
-                                                  "validation": validation.model_dump(mode="json")}
+        checks = None if validation is None else recorded_checks(validation, ckpt)
         uri, split_uri, onnx = log_model(model_dir, features_dir, tags["split_sha256"], name, ckpt, checks,
                                          cfg.onnx_tolerance if cfg.onnx else None)
         tags |= {REGISTRATION_BARS_TAG: "pass" if not reasons else "fail", registry.REGISTRATION_KEY: key}
@@ -207,6 +206,15 @@ def outcome(v: registry.VersionRef, alias: str) -> Outcome:
     holder = registry.version_by_alias(v.name, alias)  # (a registry search leaves a version's aliases out)
     return Outcome(model_name=v.name, version=v.version, staged=holder is not None and holder.version == v.version,
                    reasons=reasons.split("; ") if reasons else [], metrics=tagged | logged, run_id=run_id)
+
+
+def recorded_checks(validation: ValidateConfig, ckpt) -> dict[str, Any]:
+    """The input checks recorded in the model (keel predict / keel serve run them). With `validate.suite:
+    inferred` validate never ran the params' column list (the family default's, e.g. diabetes' `bmi`, `bp`):
+    the model records the columns it was trained on instead, and no params `ranges` (docs/monitoring.md)."""
+    if validation.suite == "inferred" and "columns" in type(validation).model_fields:
+        validation = validation.model_copy(update={"columns": list(ckpt.transform.input_columns), "ranges": {}})
+    return {"kind": get(ckpt.family).kind, "validation": validation.model_dump(mode="json")}
 
 
 def attach_files(name: str, version: str, features_dir: Path, explanation_dir: Path, explained) -> None:

@@ -47,9 +47,10 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
     require_files(raw_dir, [paths.MANIFEST_FILE])
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     partitioned = manifest.get("layout") == "partitioned"
+    boot = None
     if cfg.suite != "params" and cfg.infer_missing and not partitioned:  # first run: infer it (suite_bootstrap.py)
         policy = TASKS[task].split if task is not None else "random"
-        infer_missing(Path(raw_dir) / paths.RAW_FILE, manifest, suites_dir, policy,
+        boot = infer_missing(Path(raw_dir) / paths.RAW_FILE, manifest, suites_dir, policy,
                       features or FeaturesConfig(val_size=val_size, test_size=test_size), infer or SuiteInferConfig())
     suite = choose(cfg.suite, suites_dir, manifest["dataset"])
     if partitioned and suite is not None:
@@ -78,11 +79,15 @@ def run(cfg: ValidateConfig, raw_dir: Path = paths.RAW_DIR, out_dir: Path = path
             "data_sha256": manifest["sha256"], "success": report.success and not found["blocked"],
             "failures": report.failures + pii_failures(found),
             "data_docs": str(Path(out_dir) / "data_docs" / Path(report.data_docs).name) if report.data_docs else None})
-        write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json") | {"pii": found})
+        warnings = [f"{boot.suite} was inferred from this data's train split ({boot.train_rows} rows) in this run: "
+                    "the data was checked against itself and passes by construction; review the suite"] if boot else []
+        write_json(tmp / paths.VALIDATION_FILE, report.model_dump(mode="json") | {"pii": found, "warnings": warnings})
     if not report.success:
         raise DataValidationError(report.message(f"{manifest['source']} (via {raw_dir}/{paths.RAW_FILE})"),
                                   [f.describe() for f in report.failures])
     log.info("validate: %d/%d checks passed; data docs: %s", report.successful, report.evaluated, report.data_docs)
+    for line in warnings:
+        log.warning("validate: %s", line)
     for line in pii.describe(found["found"]):
         log.warning("validate: personal data (validate.pii.action=%s): %s", found["action"], line)
     return report

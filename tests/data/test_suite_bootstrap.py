@@ -18,11 +18,11 @@ from components.config.params import load_params
 from components.config.sections import FeaturesConfig, IngestConfig, TabularValidateConfig
 from components.core import paths
 from components.core.errors import DataValidationError, StageInputError
-from components.core.io import read_json
+from components.core.io import read_json, write_json
 from components.data.split import split
 from components.data.suite_file import dumps
 from components.data.suite_infer import infer_suite
-from components.stages import ingest, validate
+from components.stages import features, ingest, validate
 from tests.helpers import ROOT, venv_env
 
 CFG = TabularValidateConfig(columns=["age", "bmi"], labels=[0, 1], min_rows=50, suite="inferred")
@@ -55,6 +55,7 @@ def test_missing_suite_is_inferred_from_the_train_split_then_kept(tmp_path):
     train = split(pd.read_parquet(raw / paths.RAW_FILE), SPLIT)["train"]  # what features will train on
     assert written.read_text() == dumps(infer_suite(train, "tabular", SuiteInferConfig(), dataset).suite)
     assert report.success and report.evaluated >= 10
+    assert "checked against itself" in read_json(tmp_path / "val1" / paths.VALIDATION_FILE)["warnings"][0]
     pages = "".join(p.read_text() for p in (tmp_path / "val1/data_docs").rglob("expectations/**/*.html"))
     assert "inferred by keel suite infer" in pages  # validate's Data Docs show the inferred expectations
 
@@ -64,9 +65,32 @@ def test_missing_suite_is_inferred_from_the_train_split_then_kept(tmp_path):
         _run(shifted, tmp_path / "val2", suites)
     assert "bmi" in str(e.value) and "age" not in str(e.value)
     assert written.read_text() == before  # checked against the first version's suite, not re-inferred
+    assert read_json(tmp_path / "val2" / paths.VALIDATION_FILE)["warnings"] == []  # a suite it did not make
 
     with pytest.raises(StageInputError, match="no inferred suite"):
         _run(raw, tmp_path / "val3", tmp_path / "empty", CFG.model_copy(update={"infer_missing": False}))
+
+
+def test_a_messy_csv_fails_naming_its_non_numeric_columns(tmp_path):
+    """An ID column and a numeric column with units: no suite is inferred from them (it would pass them), and
+    features, reached with such data, names the file, the split and the column instead of a float() traceback."""
+    rng = np.random.default_rng(0)
+    n = 300
+    df = pd.DataFrame({"id": [f"P{i:04d}" for i in range(n)], "age": rng.normal(50, 10, n).round(),
+                       "size": [f"{v:.1f}" + "mm" * (i % 7 == 0) for i, v in enumerate(rng.gamma(9, 3, n))],
+                       "label": rng.integers(0, 2, n)})
+    df.loc[3, "age"] = np.nan
+    df.to_csv(tmp_path / "messy.csv", index=False)
+    raw = tmp_path / "raw"
+    ingest.run(IngestConfig(source=str(tmp_path / "messy.csv")), raw, kind="tabular")
+    with pytest.raises(StageInputError, match=r"not numeric.*'id' \(.*'P0000'.*'size' \(.*\d+\.\dmm'"):
+        _run(raw, tmp_path / "val", tmp_path / "suites")
+    assert not list((tmp_path / "suites").glob("*.json"))
+    (tmp_path / "val").mkdir()  # as if validate had passed this data (a hand-written suite that allowed strings)
+    write_json(tmp_path / "val" / paths.VALIDATION_FILE,
+               {"success": True, "data_sha256": read_json(raw / paths.MANIFEST_FILE)["sha256"]})
+    with pytest.raises(StageInputError, match=r"data\.parquet \(.*messy\.csv\), train split: .*'id'.*'size'"):
+        features.run(SPLIT, raw, tmp_path / "val", tmp_path / "feat", "classification")
 
 
 def test_validate_reads_the_split_settings_only_when_it_may_infer():

@@ -36,6 +36,11 @@ class FittedTransform(BaseModel):
     def input_columns(self) -> list[str]:
         return list(self.columns)  # type: ignore[attr-defined]
 
+    @property
+    def renames(self) -> dict[str, str]:
+        """Column names a caller may send instead of the model's own (the training data's name -> the model's)."""
+        return {}
+
     def _require(self, df: pd.DataFrame, columns: list[str]) -> None:
         missing = [c for c in columns if c not in df.columns]
         if missing:

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from components.core.columns import LABEL
+from components.core.errors import StageInputError
 from components.data.transforms.base import FittedTransform, sorted_classes
 
 
@@ -30,6 +31,7 @@ class TabularTransform(FittedTransform):
         For anomaly detection the statistics come from the normal train rows (label 0) only, so that
         anomalies do not stretch the scale the autoencoder learns to reproduce."""
         columns = [str(c) for c in train.columns if c != LABEL]
+        require_numeric(train, columns + ([LABEL] if task == "regression" else []))
         rows = train[train[LABEL] == 0] if task == "anomaly" and (train[LABEL] == 0).any() else train
         x = rows[columns].to_numpy(dtype=np.float64)
         std = x.std(axis=0)
@@ -63,3 +65,16 @@ class TabularTransform(FittedTransform):
     @property
     def n_outputs(self) -> int:
         return len(self.classes) if self.classes is not None else 1
+
+
+def require_numeric(frame: pd.DataFrame, columns: list[str]) -> None:
+    """Every column numeric (a tabular model standardises each); else StageInputError naming each column that
+    is not, with up to two of its values that are not numbers."""
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if bad:
+        shown = []
+        for c in bad:
+            s = frame[c]
+            examples = s[s.notna() & pd.to_numeric(s, errors="coerce").isna()].head(2).tolist()
+            shown.append(f"{c!r} ({s.dtype}, e.g. {examples})")
+        raise StageInputError(f"column(s) not numeric, as a tabular model needs: {'; '.join(shown)}")

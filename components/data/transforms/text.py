@@ -33,6 +33,7 @@ class TextTransform(FittedTransform):
     max_len: int
     pattern: str = TOKEN_PATTERN
     redact: list[str] = []  # PII kinds replaced by <EMAIL>, <PHONE>, ... before tokenizing (validate.pii: redact)
+    source_column: str | None = None  # the text column's name in the training data (ingest.text_column)
 
     @classmethod
     def fit(cls, train: pd.DataFrame, manifest: dict[str, Any], task: str = "classification",
@@ -43,7 +44,12 @@ class TextTransform(FittedTransform):
         counts = Counter(t for s in proto._texts(train) for t in proto.tokenize(s))
         kept = sorted((w for w, n in counts.items() if n >= min_freq), key=lambda w: (-counts[w], w))
         return cls(vocab=kept[:max_vocab], max_len=max_len, classes=sorted_classes(train),
-                   redact=manifest.get("pii_redact", {}).get(TEXT, []))
+                   redact=manifest.get("pii_redact", {}).get(TEXT, []), source_column=manifest.get("text_column"))
+
+    @property
+    def renames(self) -> dict[str, str]:
+        """A caller may send the text under the column name the training data had (`ingest.text_column`)."""
+        return {self.source_column: TEXT} if self.source_column and self.source_column != TEXT else {}
 
     def tokenize(self, text: str) -> list[str]:
         """One text -> its tokens."""
