@@ -19,6 +19,7 @@ from prefect.runtime import flow_run
 from components.config.params import Params
 from components.core.io import sha256_json, sha256_paths
 from components.lifecycle.tracking import in_flow_run, tracking_uri
+from components.stages import made_by
 from components.stages.spec import Stage, identity
 from flows.retries import io_retries
 
@@ -44,7 +45,8 @@ def stage_task(stage: Stage):
     """The Prefect task for one stage: `fn(params, paths, extra)` runs `stage.run` with the stage's arguments
     (and `extra` ones the flow adds)."""
 
-    def run_stage(params: Params, paths: dict[str, Path | None], extra: dict[str, Any] | None = None):
+    def run_stage(params: Params, paths: dict[str, Path | None], extra: dict[str, Any] | None = None,
+                  key: str | None = None):  # key: the cache key, computed once by `run`
         with in_flow_run(str(flow_run.id) if flow_run.id else None):  # here: in the task's thread (or worker)
             return stage.run(**stage.arguments(params), **paths, **(extra or {}))
 
@@ -52,14 +54,20 @@ def stage_task(stage: Stage):
 
     options: dict[str, Any] = io_retries() if stage.retries else {}
     return task(run_stage, name=stage.name, task_run_name=stage.name, persist_result=True,
-                cache_key_fn=lambda _ctx, p: cache_key(stage, p["params"], p["paths"], extra=p.get("extra")),
+                cache_key_fn=lambda _ctx, p: p.get("key") or cache_key(stage, p["params"], p["paths"],
+                                                                       extra=p.get("extra")),
                 **options)
 
 
 def run(stage: Stage, params: Params, refresh: bool = False, **extra: Any):
     """Run (or fetch from the cache, unless `refresh`) one stage, with `extra` arguments to its `run`; data stages
-    go through the flow's task runner."""
+    go through the flow's task runner. The cache is used only while the stage's outputs in this workspace are the
+    ones the cached run wrote (components/stages/made_by.py): not after another run, `dvc repro` or a deletion."""
     paths = stage_paths(stage)
-    present = all(i.done(paths[i.arg]).exists() for i in stage.paths("out"))
-    chosen = stage_task(stage) if present and not refresh else stage_task(stage).with_options(refresh_cache=True)
-    return chosen.submit(params, paths, extra).result() if stage.data else chosen(params, paths, extra)
+    key = cache_key(stage, params, paths, extra=extra or None)
+    outs = [t for i in stage.paths("out") if paths[i.arg] is not None for t in i.targets(paths[i.arg])]
+    trusted = not refresh and made_by.made_by(stage.name, key, outs)
+    chosen = stage_task(stage) if trusted else stage_task(stage).with_options(refresh_cache=True)
+    result = chosen.submit(params, paths, extra, key).result() if stage.data else chosen(params, paths, extra, key)
+    made_by.record(stage.name, key, outs)
+    return result

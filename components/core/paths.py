@@ -20,6 +20,7 @@ SUITES_DIR = Path("suites")  # inferred expectation suites (`keel suite infer`),
 INFERENCE_LOG_DIR = Path("logs/inference")  # what keel serve / keel predict scored (Parquet by model and day)
 MONITOR_DIR = REPORTS_DIR / "monitor"  # drift reports and their history, per model
 SUITE_DOCS_DIR = REPORTS_DIR / "suites"  # Data Docs of the inferred suites
+FLOW_OUTPUTS_DIR = Path(".keel/flow-outputs")  # per stage: the flow run (cache key) that made its outputs here
 RESUME_DIR = Path(".keel/resume")  # per-epoch training state; deliberately not a DVC out
 
 # File names inside stage folders (the contract between stages).

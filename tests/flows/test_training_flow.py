@@ -73,6 +73,12 @@ def test_flow_trains_registers_and_skips_unchanged_steps(project, mlflow_store):
     assert forced.version == "3" and forced.run_id != changed.run_id and not forced.unchanged
     assert _versions(mlflow_store) == [1, 2, 3]
 
+    with pytest.raises(DataValidationError):  # a failed gate leaves its failed summary in reports/validation
+        training_flow("params.yaml", {"train.lr": 0.002, "validate.min_rows": 100_000})
+    after = training_flow("params.yaml", {"train.lr": 0.002})  # validate's cached success does not hide it
+    summary_file = project / paths.VALIDATION_DIR / paths.VALIDATION_FILE
+    assert after.unchanged and after.version == "3" and json.loads(summary_file.read_text())["success"]
+
 
 def test_digest_follows_the_suite_used_and_a_half_registered_version_is_finished(project, mlflow_store, monkeypatch):
     from components.stages import register
