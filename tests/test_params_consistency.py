@@ -7,7 +7,7 @@ import yaml
 
 from components.config import views
 from components.config.params import load_params
-from components.families.registry import names
+from components.families.registry import names, plugin_digest
 from components.lifecycle.tracking import flatten
 from components.stages.dvcyaml import dvc_yaml, render
 from components.stages.pipeline import STAGES
@@ -44,3 +44,14 @@ def test_every_result_affecting_setting_is_in_a_stage_view(family):
     missing = [k for k, v in resolved.items() if k not in skipped and not k.startswith(NOT_PIPELINE_SECTIONS)
                and k != "model" and (k.split(".", 1)[-1].removeprefix(f"{family}."), repr(v)) not in seen_values]
     assert missing == []
+
+
+def test_a_plugin_family_kept_in_the_repo_is_seen_by_dvc_and_its_code_is_in_its_views():
+    """examples/keel-wine is a dep of the `params` stage, and a plugin family's views hold its source digest, so
+    an edit to its defaults or code re-writes the views and re-runs the stages; a built-in's views do not."""
+    assert "examples/keel-wine/keel_wine" in dvc_yaml()["stages"]["params"]["deps"]
+    wine = load_params(ROOT / "params.yaml", {"model": "mlp"})
+    digest = plugin_digest("mlp")
+    assert digest and all(views.view(s, wine)["family_code"] == digest for s in views.VIEWS)
+    cnn = load_params(ROOT / "params.yaml", {"model": "cnn"})
+    assert not any("family_code" in views.view(s, cnn) for s in views.VIEWS)

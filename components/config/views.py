@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from components.config.params import Params
 from components.core.io import write_json
+from components.families.registry import plugin_digest
 
 # Settings of a section that change how a stage runs, not what it produces (in any view that holds the section).
 NOT_RESULTS = {"train": {"progress", "resume"}}
@@ -38,9 +39,12 @@ VIEWS: dict[str, Callable[[Params], dict[str, Any]]] = {
 
 
 def view(stage: str, params: Params) -> dict[str, Any]:
-    """The stage's view as plain JSON values (settings that change no result left out)."""
+    """The stage's view as plain JSON values (settings that change no result left out). A plugin family's views
+    also hold its source digest (`family_code`): DVC does not track the plugin's files, so a change there changes
+    every view once the `params` stage re-runs (docs/params.md)."""
+    code = plugin_digest(params.model)
     return {k: (v.model_dump(mode="json", exclude=NOT_RESULTS.get(k)) if isinstance(v, BaseModel) else v)
-            for k, v in VIEWS[stage](params).items()}
+            for k, v in VIEWS[stage](params).items()} | ({"family_code": code} if code else {})
 
 
 def write_views(params: Params, out_dir: Path) -> dict[str, Path]:

@@ -80,12 +80,13 @@ def compress(files: tuple[Path, ...], root: Path) -> list[str]:
     return sorted([str(w) for w in whole] + [str(f) for f in rest])
 
 
-def code_sha256(root: Path, files: list[str]) -> str:
-    """sha256 over the relative paths and contents of `files` under `root` (a missing file counts as absent)."""
+def code_sha256(root: Path, files: list[str], roots: dict[str, Path] | None = None) -> str:
+    """sha256 over the relative paths and contents of `files` under `root` (a missing file counts as absent);
+    `roots`: top-level folder (or module file) of a path -> the folder holding it, where not `root`."""
     import hashlib
 
     h = hashlib.sha256()
     for rel in sorted(files):
-        path = Path(root) / rel
+        path = Path((roots or {}).get(rel.split("/")[0], root)) / rel
         h.update(rel.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"<absent>") + b"\0")
     return h.hexdigest()

@@ -19,6 +19,7 @@ class Failure(BaseModel):
     column: str | None = None
     unexpected_count: int | None = None
     examples: list[Any] = []
+    rows: list[int] = []  # the first rows (0-based, the header not counted) holding the examples
     error: str | None = None
     hint: str | None = None  # what the check asks for, when its name does not say it
 
@@ -26,6 +27,7 @@ class Failure(BaseModel):
         """`expect_x(column): N unexpected, e.g. [...]` in one line."""
         where = f"({self.column})" if self.column else ""
         hint = f" ({self.hint})" if self.hint else ""
+        hint = f" at row(s) {self.rows}{hint}" if self.rows else hint
         if self.error:
             return f"{self.expectation}{where}: {self.error}"
         if self.unexpected_count is not None:
@@ -48,7 +50,8 @@ class ValidationReport(BaseModel):
 
     def message(self, subject: str) -> str:
         """Human summary naming every failed check."""
-        lines = [f"{subject}: {len(self.failures)} of {self.evaluated} checks failed:"]
+        failed = max(self.evaluated - self.successful, len(self.failures))  # checks on a missing column: one line
+        lines = [f"{subject}: {failed} of {self.evaluated} checks failed:"]
         lines += [f"  - {f.describe()}" for f in self.failures]
         return "\n".join(lines)
 

@@ -30,6 +30,7 @@ from components.data.failures import (
     plain,
     profile_example,
 )
+from components.data.pinpoint import pinpoint
 from components.data.profile import ColumnChecks, column_profile, profiled
 from components.data.suites import SUITES, derive
 
@@ -286,7 +287,10 @@ class SuiteCheck:
                     failures, evaluated = failures + per_column, evaluated + checked
         except Undecided:
             return None
+        failed = len(failures)
+        failures = pinpoint(failures, df, suite.expectations, self.require_label)
         failures += [Failure(expectation=check, error=problem) for check, problem in suite.problems]
-        return ValidationReport(success=not failures, evaluated=evaluated, successful=evaluated - len(failures),
+        return ValidationReport(success=not failures, evaluated=evaluated,
+                                successful=evaluated - failed - len(suite.problems),
                                 failures=failures, rows=len(df))
 

@@ -15,6 +15,7 @@ from components.config.sections import ValidateConfig
 from components.data.cluster import kept
 from components.data.docs_index import write_front_page
 from components.data.failures import Failure, ValidationReport, flagged, gx_failure, per_column_failures
+from components.data.pinpoint import pinpoint
 from components.data.profile import ColumnChecks, column_profile, profiled
 from components.data.suite_file import SuiteChoice, add_docs_site, derived_frame
 from components.data.suites import MEDIA_INDEX, SUITES, Suite, derive
@@ -135,6 +136,7 @@ class Validator:
                 evaluated += derived.statistics["evaluated_expectations"]
                 successful += derived.statistics["successful_expectations"]
                 failures += [gx_failure(r) for r in derived.results if not r.success]
+        failures = pinpoint(failures, df, suite.expectations, self.require_label)
         failures += [Failure(expectation=check, error=problem) for check, problem in suite.problems]
         docs = self._build_docs(fresh) if self.docs_dir is not None and fresh else None
         return ValidationReport(success=not failures, evaluated=evaluated, successful=successful, failures=failures,

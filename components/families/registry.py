@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from components.core.errors import ParamsError
 from components.families.builtin import BUILTIN
@@ -71,3 +72,34 @@ def adopt(name: str, where: str) -> Family:
         raise ParamsError(f"family {name!r}: {where} is not the Family {name!r}")
     known[name] = family  # the cached mapping: every later get(name) finds it
     return family
+
+
+def plugin_sources(name: str) -> dict[str, Path]:
+    """A plugin family's own source files: packaged path (`keel_wine/model.py`, or `wine.py` for a module) -> the
+    installed file; empty for a built-in (Keel's code is tracked as Keel's)."""
+    import importlib.util
+
+    where = declaration(name)
+    if where is None:
+        return {}
+    top = where.split(":")[0].split(".")[0]
+    spec = importlib.util.find_spec(top)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"family {name!r}: its package {top!r} ({where}) is not importable")
+    if not spec.submodule_search_locations:
+        return {Path(spec.origin).name: Path(spec.origin)}
+    base = Path(spec.origin).parent
+    return {f"{top}/{p.relative_to(base)}": p for p in sorted(base.rglob("*.py")) if "__pycache__" not in p.parts}
+
+
+def plugin_digest(name: str) -> str | None:
+    """sha256 of a plugin family's source files (paths and contents); None for a built-in."""
+    import hashlib
+
+    files = plugin_sources(name)
+    if not files:
+        return None
+    h = hashlib.sha256()
+    for rel, path in sorted(files.items()):
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()

@@ -12,7 +12,6 @@ code: treat a registry like a code repository (docs/lifecycle.md, "Trust boundar
 from __future__ import annotations
 
 import ast
-import importlib.util
 import shutil
 import sys
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from components.core.codedeps import ROOT_PACKAGE, closure, code_sha256, imports_of
-from components.families.registry import declaration, get
+from components.families.registry import declaration, get, plugin_sources
 
 ENTRY_MODULE = "components.lifecycle.pyfunc"  # what MLflow's models-from-code entry imports
 ALWAYS = ("mlflow",)  # the loader itself
@@ -53,17 +52,7 @@ def runtime_files(family: str) -> dict[str, Path]:
     and the Keel modules that package imports."""
     root = keel_root()
     files = {str(p.relative_to(root)): p for p in closure(ENTRY_MODULE, root)}
-    where = declaration(family)
-    if where is None:
-        return files
-    top = where.split(":")[0].split(".")[0]
-    spec = importlib.util.find_spec(top)
-    if spec is None or spec.origin is None:
-        raise ImportError(f"family {family!r}: its package {top!r} ({where}) is not importable")
-    base = Path(spec.origin).parent if spec.submodule_search_locations else None
-    sources = sorted(p for p in base.rglob("*.py") if "__pycache__" not in p.parts) if base else [Path(spec.origin)]
-    for path in sources:
-        rel = f"{top}/{path.relative_to(base)}" if base else path.name
+    for rel, path in plugin_sources(family).items():
         files[rel] = path
         module = rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
         for dep in imports_of(path, module, root):

@@ -20,7 +20,7 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
-from components.core.codedeps import code_sha256
+from components.core.codedeps import ROOT_PACKAGE, code_sha256
 from components.inference import onnxrt
 from components.inference.checkpoint import load_checkpoint
 from components.inference.predict import predict, task_of, to_frame
@@ -83,7 +83,7 @@ def check_code(code: dict[str, Any] | None, packaged: Path) -> str | None:
     loaded = Path(components.__file__).resolve().parents[1]
     if not code or loaded == packaged.resolve():
         return None
-    current = code_sha256(loaded, code["files"])
+    current = code_sha256(loaded, code["files"], package_roots(code["files"], loaded))
     if current == code["sha256"]:
         return None
     message = (f"model logged with Keel code {code['sha256'][:12]} (git {code.get('git_commit', '?')[:12]}), "
@@ -91,6 +91,20 @@ def check_code(code: dict[str, Any] | None, packaged: Path) -> str | None:
                "not its packaged copy; load it in a process without Keel, or re-register it")
     warnings.warn(message, KeelCodeWarning, stacklevel=2)
     return message
+
+
+def package_roots(files: list[str], keel: Path) -> dict[str, Path]:
+    """Top-level package (or module file) of each packaged file -> the folder this process imports it from: Keel's
+    own root for Keel, a plugin family's package where it is installed (else Keel's root, where it is absent)."""
+    import importlib.util
+
+    roots = {}
+    for top in {rel.split("/")[0] for rel in files} - {ROOT_PACKAGE}:
+        spec = importlib.util.find_spec(top.removesuffix(".py"))
+        origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+        if origin is not None:
+            roots[top] = origin.parents[1] if spec.submodule_search_locations else origin.parent
+    return roots
 
 
 def signature_for(ckpt, example: pd.DataFrame):

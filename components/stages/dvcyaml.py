@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from components.core import codedeps, paths
+from components.families.registry import GROUP
 from components.stages import dvccheck
 from components.stages.pipeline import STAGES
 from components.stages.spec import RUNNER, Stage
@@ -65,11 +66,31 @@ def _stage(s: Stage) -> dict[str, Any]:
     return entry
 
 
+def in_repo_plugins(root: Path = ROOT) -> list[str]:
+    """The source folders (or module files) of plugin families kept in this repository: each package up to two
+    folders down (examples/keel-wine) whose pyproject.toml declares `keel.families` entry points. The `params`
+    stage depends on them, so an edit to a plugin's defaults or code re-writes the views (which hold its digest).
+    A plugin installed from elsewhere is not seen: docs/params.md."""
+    import tomllib
+
+    found = set()
+    for project in sorted([*root.glob("*/pyproject.toml"), *root.glob("*/*/pyproject.toml")]):
+        if any(part.startswith(".") for part in project.relative_to(root).parts):
+            continue
+        declared = tomllib.loads(project.read_text()).get("project", {}).get("entry-points", {}).get(GROUP, {})
+        for where in declared.values():
+            top = where.split(":")[0].split(".")[0]
+            source = next((p for p in (project.parent / top, project.parent / f"{top}.py") if p.exists()), None)
+            if source is not None:
+                found.add(str(source.relative_to(root)))
+    return sorted(found)
+
+
 def dvc_yaml() -> dict[str, Any]:
     """The whole dvc.yaml as a mapping."""
     stages: dict[str, Any] = {"params": {
         "cmd": f"{ENTRY} params --params {paths.PARAMS} --out {paths.PARAMS_DIR}",
-        "deps": code(VIEWS_MODULE, "components.stages.__main__"),
+        "deps": code(VIEWS_MODULE, "components.stages.__main__") + in_repo_plugins(),
         "params": PARAMS_SECTIONS,
         "outs": [str(paths.PARAMS_DIR)]}}
     stages |= {s.name: _stage(s) for s in STAGES}

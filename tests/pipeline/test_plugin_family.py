@@ -3,8 +3,11 @@
 plugin brings, validates it, trains, evaluates, registers `wine-mlp` @staging, and the registered pyfunc
 predicts raw rows."""
 
+import warnings
+
 import pytest
 
+from components.lifecycle.pyfunc import KeelCodeWarning
 from tests.helpers import make_repo_copy
 from tests.pipeline.dvc_helpers import client, exp_run_family, promote, use_store
 
@@ -33,5 +36,7 @@ def test_registered_plugin_model_predicts_raw_rows(run):
     repo, _ = run
     use_store(repo)
     wine = read_wine()
-    out = mlflow.pyfunc.load_model("models:/wine-mlp@staging").predict(wine.drop(columns="label"))
+    with warnings.catch_warnings():  # the same plugin code as packaged: no KeelCodeWarning
+        warnings.simplefilter("error", KeelCodeWarning)
+        out = mlflow.pyfunc.load_model("models:/wine-mlp@staging").predict(wine.drop(columns="label"))
     assert (out["prediction"].to_numpy() == wine["label"].to_numpy()).mean() > 0.9
