@@ -18,6 +18,15 @@ app = typer.Typer(help="Keel: validated data -> trained model -> MLflow registry
                   no_args_is_help=True, pretty_exceptions_enable=False)
 
 
+@app.callback()
+def _quiet_downloads() -> None:
+    """The registry's artifacts are Keel's internals: no MLflow download bar on a command's terminal (set
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=true to see it)."""
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
 @app.command()
 def train(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None,
           force: Annotated[bool, typer.Option("--force", help="train and register even when the latest version "

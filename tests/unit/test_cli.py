@@ -57,6 +57,15 @@ def test_params_stage_warns_and_writes_the_views(tmp_path):
     assert json.loads((tmp_path / "views" / "train.json").read_text())["train"]["lr"] == 0.003
 
 
+def test_commands_show_no_mlflow_download_bar_unless_asked(monkeypatch):
+    from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR as bar
+
+    monkeypatch.delenv(bar.name, raising=False)
+    assert CliRunner().invoke(app, ["version"]).exit_code == 0 and bar.get() is False
+    monkeypatch.setenv(bar.name, "true")  # a user who wants it keeps it
+    assert CliRunner().invoke(app, ["version"]).exit_code == 0 and bar.get() is True
+
+
 def test_version_lists_the_stack():
     result = runner.invoke(app, ["version"])
     assert result.exit_code == 0 and set(json.loads(result.output)) >= {"keel", "mlflow", "prefect", "dvc"}
