@@ -27,7 +27,7 @@ from components.inference.scorelog import store
 from components.inference.scorelog.rows import FEATURE, RowSummarizer
 from components.inference.scorelog.writer import recover
 from components.lifecycle import registry
-from components.monitoring.drift import DriftMonitor
+from components.monitoring.drift import DriftMonitor, check_performance
 from components.monitoring.reference import describe, reference_rows
 from components.monitoring.report import write_report
 from components.monitoring.rule import DriftResult
@@ -88,17 +88,26 @@ def seen_parts(out_dir: Path, model: str) -> set[str]:
     return set(json.loads(path.read_text())) if path.is_file() else set()
 
 
-def remember(out_dir: Path, model: str, files: list[Path], log_dir: Path) -> None:
-    """Add the parts a completed check read to the seen set, keeping only parts that still exist."""
+def seen_feedback(out_dir: Path, model: str) -> set[str]:
+    """The labels files completed `window: new` checks have joined (labels in the others arrived since)."""
+    path = Path(out_dir) / model / "seen_feedback.json"
+    return set(json.loads(path.read_text())) if path.is_file() else set()
+
+
+def remember(out_dir: Path, model: str, files: list[Path], log_dir: Path, feedback: set[str] | None = None) -> None:
+    """Add the parts a completed check read to the seen set, keeping only parts that still exist, and the
+    labels files it joined (`feedback`, window `new`) to theirs."""
     existing = {store.part_name(f) for f in store.part_files(log_dir, model)}
     seen = (seen_parts(out_dir, model) | {store.part_name(f) for f in files}) & existing
     write_json(Path(out_dir) / model / "seen.json", sorted(seen))
+    if feedback:
+        write_json(Path(out_dir) / model / "seen_feedback.json", sorted(seen_feedback(out_dir, model) | feedback))
 
 
 def window_bounds(window: str, out_dir: Path, model: str, now: pd.Timestamp) -> dict[str, Any]:
     """new: the parts no completed check has read | all | a duration: rows scored within it, back from `now`."""
     bounds: dict[str, Any] = {"mode": window, "since": None, "exclude": set()}
-    if window == "new":
+    if window == "new":  # and the labels that arrived since for the parts excluded
         bounds["exclude"] = seen_parts(out_dir, model)
     elif window != "all":
         try:  # `keel monitor --window` is not validated as params.yaml's monitor.window is
@@ -124,23 +133,26 @@ def run(model: str, cfg: MonitorConfig, log_dir: Path = paths.INFERENCE_LOG_DIR,
         return loaded[v]
 
     recover(log_dir, model, lambda v: RowSummarizer(checkpoint(v), cfg.log))  # what killed writers left
+    joined = {f.name for f in store.feedback_files(log_dir, model)} if bounds["mode"] == "new" else None
+    seen = bounds.pop("exclude")
     frame, files = store.read_window(log_dir, model, since=bounds["since"] and pd.Timestamp(bounds["since"]),
-                                     exclude=bounds.pop("exclude"))
+                                     exclude=seen)
+    late = _late(log_dir, model, seen, seen_feedback(out_dir, model))  # `seen` is empty unless window `new`
     bounds["files"] = len(files)
     counts = frame["version"].astype(str).value_counts().to_dict() if len(frame) else {}
-    if version is None and len(frame):
-        version = str(frame.loc[frame["ts"].idxmax(), "version"])
+    if version is None and (len(frame) or len(late)):
+        newest = frame if len(frame) else late
+        version = str(newest.loc[newest["ts"].idxmax(), "version"])
+    late = late[late["version"] == str(version)]
     rows = frame[frame["version"].astype(str) == str(version)].reset_index(drop=True) if len(frame) else frame
     others = {v: int(n) for v, n in counts.items() if v != str(version)}
     family = registry.get_version(model, str(version)).tags.get("family") if version else None
     base = dict(model=model, version=version, family=family, rows=len(rows), other_versions=others, window=bounds,
                 log_counts=store.read_stats(log_dir, model))
+    if len(rows) < cfg.min_rows and len(late) >= cfg.min_rows:
+        return _late_only(model, cfg, late, checkpoint(str(version)), base, out_dir, log_dir, joined, attach)
     if len(rows) < cfg.min_rows:
-        summary = f"{model}: {len(rows)} rows in the window (< monitor.min_rows {cfg.min_rows}): not checked"
-        result = MonitorResult(status="too_small", fired=[], labelled=0, reference=None, report_dir=None,
-                               report_uri=None, summary=summary, **base)
-        _append(out_dir, model, result)
-        return result
+        return _too_small(model, cfg, base, out_dir)
 
     ckpt = checkpoint(str(version))
     ref_rows, source = reference_rows(model, str(version), features_dir)
@@ -153,19 +165,50 @@ def run(model: str, cfg: MonitorConfig, log_dir: Path = paths.INFERENCE_LOG_DIR,
     labels, metric, test_score = _labels(log_dir, model, rows, ckpt, str(version))
     monitor = DriftMonitor(cfg).fit(ref.features, ref.embeddings if embeddings is not None else None,
                                     ref.predictions if store.PREDICTION in rows.columns else None, columns=columns)
-    result = monitor.check(features, embeddings, rows.get(store.PREDICTION), labels, test_score, metric)
+    result = monitor.check(features, embeddings, rows.get(store.PREDICTION), labels, test_score, metric,
+                           late=(late["label"].to_numpy(), late[store.PREDICTION].to_numpy()))
     title = f"Drift report: {model} v{version}, {len(rows)} rows ({bounds['mode']} window)"
+    labelled = (0 if labels is None else int(pd.notna(labels).sum())) + (len(late) if labels is not None else 0)
+    return _report(model, result, title, base, out_dir, log_dir, files, joined, attach, labelled=labelled,
+                   reference=ref.source, summary=result.summary_table(limit=15))
+
+
+def _late_only(model: str, cfg: MonitorConfig, late: pd.DataFrame, ckpt, base: dict[str, Any], out_dir: Path,
+               log_dir: Path, joined: set[str] | None, attach: bool) -> MonitorResult:
+    """Too few new rows for the drift tests, enough late labels for the performance test: that test alone."""
+    metric, test_score = _metric(model, ckpt, str(base["version"]))
+    if test_score is None:
+        return _too_small(model, cfg, base, out_dir)
+    result = check_performance(late["label"].to_numpy(), late[store.PREDICTION].to_numpy(), test_score, metric, cfg)
+    title = f"Performance report: {model} v{base['version']}, {len(late)} rows labelled since the last check"
+    summary = (f"{model}: {base['rows']} new rows (< monitor.min_rows {cfg.min_rows}): drift tests not run; "
+               f"performance test on {len(late)} rows labelled since the last check\n{result.summary_table()}")
+    return _report(model, result, title, base, out_dir, log_dir, [], joined, attach, labelled=len(late),
+                   reference=None, summary=summary)
+
+
+def _too_small(model: str, cfg: MonitorConfig, base: dict[str, Any], out_dir: Path) -> MonitorResult:
+    summary = f"{model}: {base['rows']} rows in the window (< monitor.min_rows {cfg.min_rows}): not checked"
+    result = MonitorResult(status="too_small", fired=[], labelled=0, reference=None, report_dir=None,
+                           report_uri=None, summary=summary, **base)
+    _append(out_dir, model, result)
+    return result
+
+
+def _report(model: str, result: DriftResult, title: str, base: dict[str, Any], out_dir: Path, log_dir: Path,
+            files: list[Path], joined: set[str] | None, attach: bool, **fields: Any) -> MonitorResult:
+    """Write, attach and record a completed check; then remember what it read."""
+    version = str(base["version"])
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     report_dir = Path(out_dir) / model / stamp
     with atomic_dir(report_dir) as tmp:
         files_written = {k: report_dir / f.name for k, f in write_report(result, tmp, title).items()}
-    uri = _attach(model, str(version), result, report_dir, files_written, stamp) if attach else None
-    out = MonitorResult(status="drift" if result.drift else "no_drift", fired=result.fired,
-                        labelled=0 if labels is None else int(pd.notna(labels).sum()), reference=ref.source,
-                        report_dir=report_dir, report_uri=uri, summary=result.summary_table(limit=15), **base)
+    uri = _attach(model, version, result, report_dir, files_written, stamp) if attach else None
+    out = MonitorResult(status="drift" if result.drift else "no_drift", fired=result.fired, report_dir=report_dir,
+                        report_uri=uri, **fields, **base)
     shutil.copyfile(report_dir / "drift_report.html", Path(out_dir) / model / "latest.html")
     _append(out_dir, model, out)
-    remember(out_dir, model, files, log_dir)  # last: a check that failed before this is re-run on the same window
+    remember(out_dir, model, files, log_dir, joined)  # last: a check that failed before this is re-run
     return out
 
 
@@ -176,16 +219,37 @@ def _embeddings(rows: pd.DataFrame) -> np.ndarray | None:
     return np.stack([np.asarray(v, dtype=np.float64) for v in values]) if values else None
 
 
-def _labels(log_dir: Path, model: str, rows: pd.DataFrame, ckpt, version: str):
-    """Labels that arrived for the window's rows (`keel feedback`), the metric, and the version's test score."""
+def _metric(model: str, ckpt, version: str) -> tuple[str, float | None]:
+    """The metric of the version's task and its test score (None: no performance test)."""
     metric = METRIC_OF_TASK.get(get(ckpt.family).task)
     score = registry.get_version(model, version).tags.get(f"metric.{metric}") if metric else None
+    return metric or "accuracy", None if score is None else float(score)
+
+
+def _labels(log_dir: Path, model: str, rows: pd.DataFrame, ckpt, version: str):
+    """Labels that arrived for the window's rows (`keel feedback`), the metric, and the version's test score."""
+    metric, score = _metric(model, ckpt, version)
     feedback = store.read_feedback(log_dir, model)
     if score is None or feedback.empty or store.PREDICTION not in rows.columns:
-        return None, metric or "accuracy", None
+        return None, metric, None
     joined = rows[["request_id", "row"]].astype({"request_id": str, "row": "int64"}).merge(
         feedback, on=["request_id", "row"], how="left")
-    return joined["label"].to_numpy(), metric, float(score)
+    return joined["label"].to_numpy(), metric, score
+
+
+def _late(log_dir: Path, model: str, seen: set[str], seen_fb: set[str]) -> pd.DataFrame:
+    """Rows of the parts completed checks read (`seen`) whose labels arrived since (in labels files not in
+    `seen_fb`): version, ts, prediction, label."""
+    empty = pd.DataFrame(columns=["version", "ts", store.PREDICTION, "label"])
+    feedback = store.read_feedback(log_dir, model, exclude=seen_fb) if seen else None
+    if feedback is None or feedback.empty:
+        return empty
+    frame, _ = store.read_window(log_dir, model, only=set(seen))
+    if frame.empty or store.PREDICTION not in frame.columns:
+        return empty
+    keys = frame[["request_id", "row", "version", "ts", store.PREDICTION]].astype(
+        {"request_id": str, "row": "int64", "version": str})
+    return keys.merge(feedback, on=["request_id", "row"]).dropna(subset=["label", store.PREDICTION])
 
 
 def _attach(model: str, version: str, result: DriftResult, report_dir: Path, files: dict[str, Path],

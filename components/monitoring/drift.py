@@ -163,10 +163,12 @@ class DriftMonitor:
 
     def check(self, current: pd.DataFrame, embeddings: np.ndarray | None = None,
               predictions: Sequence[Any] | None = None, labels: Sequence[Any] | None = None,
-              test_score: float | None = None, metric: str = "accuracy") -> DriftResult:
+              test_score: float | None = None, metric: str = "accuracy",
+              late: tuple[Sequence[Any], Sequence[Any]] | None = None) -> DriftResult:
         """Run every test that the fitted reference and the given inputs allow, then decide.
 
-        labels + predictions + test_score: also the performance test (metric on this window vs test_score)."""
+        labels + predictions + test_score: also the performance test (metric on this window vs test_score);
+        `late` (labels, predictions) of rows outside the window join the performance test only."""
         cfg, t0 = self.config, time.perf_counter()
         missing = [c for c in self.columns if c not in current.columns]
         if missing:
@@ -192,18 +194,38 @@ class DriftMonitor:
         if self._pred is not None and predictions is not None:
             tests.append(self._prediction_test(pd.Series(predictions).dropna().to_numpy()))
         if labels is not None and predictions is not None and test_score is not None:
-            known = pd.notna(pd.Series(labels)).to_numpy() & pd.notna(pd.Series(predictions)).to_numpy()
-            if known.any():  # the rows whose labels arrived (keel feedback)
-                y, yhat = np.asarray(labels)[known], np.asarray(predictions)[known]
-                if metric == "accuracy":
-                    y, yhat = as_labels(y), as_labels(yhat)
-                tests.append(performance_test(y, yhat, test_score, metric, cfg.performance_drop_min, cfg.bootstrap,
-                                              cfg.seed))
+            y, yhat = np.asarray(labels), np.asarray(predictions)
+            if late is not None and len(late[0]):  # rows of earlier windows labelled since (window `new`)
+                y, yhat = np.concatenate([y, np.asarray(late[0])]), np.concatenate([yhat, np.asarray(late[1])])
+            tests += labelled_tests(y, yhat, test_score, metric, cfg)
         tests = decide(tests, cfg)
         fired = [fired_name(t) for t in tests if t.drift]
         return DriftResult(drift=bool(fired), fired=fired, tests=tests, n_reference=self.n_reference,
                            n_current=len(current), alpha=cfg.alpha, correction=cfg.correction,
                            seconds=time.perf_counter() - t0, config=cfg.model_dump(exclude={"log", "suite"}))
+
+
+def labelled_tests(labels: Sequence[Any], predictions: Sequence[Any], test_score: float, metric: str,
+                   cfg: MonitorConfig) -> list[TestResult]:
+    """The performance test on the rows whose labels arrived (`keel feedback`); none when no row has one."""
+    known = pd.notna(pd.Series(labels)).to_numpy() & pd.notna(pd.Series(predictions)).to_numpy()
+    if not known.any():
+        return []
+    y, yhat = np.asarray(labels)[known], np.asarray(predictions)[known]
+    if metric == "accuracy":
+        y, yhat = as_labels(y), as_labels(yhat)
+    return [performance_test(y, yhat, test_score, metric, cfg.performance_drop_min, cfg.bootstrap, cfg.seed)]
+
+
+def check_performance(labels: Sequence[Any], predictions: Sequence[Any], test_score: float, metric: str,
+                      cfg: MonitorConfig) -> DriftResult:
+    """The performance test alone, decided: late labels of rows already checked for drift."""
+    t0 = time.perf_counter()
+    tests = decide(labelled_tests(labels, predictions, test_score, metric, cfg), cfg)
+    fired = [fired_name(t) for t in tests if t.drift]
+    return DriftResult(drift=bool(fired), fired=fired, tests=tests, n_reference=0, n_current=len(labels),
+                       alpha=cfg.alpha, correction=cfg.correction, seconds=time.perf_counter() - t0,
+                       config=cfg.model_dump(exclude={"log", "suite"}))
 
 
 def _bin_labels(edges: np.ndarray) -> list[str]:

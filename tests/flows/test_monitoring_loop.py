@@ -207,9 +207,19 @@ def test_feedback_labels_score_the_window(project):
     assert store.read_feedback(paths.INFERENCE_LOG_DIR, MODEL).empty  # nothing stored
     stored = CliRunner().invoke(app, ["feedback", MODEL, str(project / "labels.csv"), "--request-id", request_id])
     assert stored.exit_code == 0, stored.output
+    history_file = project / "reports/monitor" / MODEL / "history.jsonl"
+    # window `new` (the default): no new rows, but the rotated rows, checked before, got their labels since
+    late = CliRunner().invoke(app, ["monitor", MODEL])
+    assert late.exit_code in (0, 2) and "performance test on 300 rows labelled since" in late.output, late.output
+    assert "performance:accuracy" in late.output and "not checked" not in late.output, late.output
+    entry = json.loads(history_file.read_text().splitlines()[-1])
+    assert (entry["status"] != "too_small", entry["rows"], entry["labelled"]) == (True, 0, 300), entry
+    again = CliRunner().invoke(app, ["monitor", MODEL])  # nothing new: neither rows nor labels
+    assert again.exit_code == 0 and "0 rows in the window" in again.output, again.output
+    assert json.loads(history_file.read_text().splitlines()[-1])["labelled"] == 0
     result = CliRunner().invoke(app, ["monitor", MODEL, "--window", "all"])
     assert result.exit_code == 2 and "performance:accuracy" in result.output, result.output
-    history = [json.loads(line) for line in (project / "reports/monitor" / MODEL / "history.jsonl").open()]
+    history = [json.loads(line) for line in history_file.open()]
     assert history[-1]["labelled"] == len(rotated) == 300
 
 

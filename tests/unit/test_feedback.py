@@ -50,3 +50,13 @@ def test_unknown_request_ids_or_model_refuse_the_whole_file(mlflow_store, tmp_pa
     result = runner.invoke(app, ["feedback", "n", str(labels), "--log-dir", str(log)])
     assert result.exit_code == 1 and "'n': not in the registry" in result.output, result.output
     assert not (log / store.FEEDBACK).exists()  # nothing half-written
+
+
+def test_labels_since_a_check_are_those_whose_latest_value_came_later(tmp_path):
+    first = store.write_feedback(tmp_path, "m", pd.DataFrame({"request_id": ["a", "a"], "row": [0, 1],
+                                                              "label": [3, 4]}))
+    assert store.read_feedback(tmp_path, "m", exclude={first.name}).empty  # all joined by an earlier check
+    store.write_feedback(tmp_path, "m", pd.DataFrame({"request_id": ["a", "b"], "row": [1, 0], "label": [5, 6]}))
+    late = store.read_feedback(tmp_path, "m", exclude={first.name})  # a relabelled row counts as late
+    assert late.sort_values("request_id").values.tolist() == [["a", 1, 5], ["b", 0, 6]]
+    assert len(store.read_feedback(tmp_path, "m")) == 3

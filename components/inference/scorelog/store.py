@@ -74,10 +74,12 @@ def part_name(path: Path) -> str:
 
 
 def read_window(log_dir: Path, model: str, since: datetime | None = None, until: datetime | None = None,
-                exclude: set[str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
-    """The log rows of `model` scored in [since, until), from the parts not in `exclude` (`keel monitor`'s
-    `window: new` excludes the parts earlier checks read). Returns the rows and the files read."""
-    files = [f for f in part_files(log_dir, model) if part_name(f) not in (exclude or set())]
+                exclude: set[str] | None = None, only: set[str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """The log rows of `model` scored in [since, until), from the parts not in `exclude` and, given `only`, in
+    it (`keel monitor`'s `window: new` excludes the parts earlier checks read). Returns the rows and the files
+    read."""
+    files = [f for f in part_files(log_dir, model)
+             if part_name(f) not in (exclude or set()) and (only is None or part_name(f) in only)]
     if not files:
         return pd.DataFrame(columns=META), []
     frame = pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive").to_pandas()
@@ -135,11 +137,18 @@ def write_feedback(log_dir: Path, model: str, labels: pd.DataFrame) -> Path:
     return path
 
 
-def read_feedback(log_dir: Path, model: str) -> pd.DataFrame:
-    """Every label received for `model`, the latest per (request_id, row)."""
+def feedback_files(log_dir: Path, model: str) -> list[Path]:
+    """The stored labels files of `model`, oldest first."""
     root = Path(log_dir) / FEEDBACK / f"model={model}"
-    files = sorted(root.glob("part-*.parquet")) if root.is_dir() else []
+    return sorted(root.glob("part-*.parquet")) if root.is_dir() else []
+
+
+def read_feedback(log_dir: Path, model: str, exclude: set[str] | None = None) -> pd.DataFrame:
+    """Every label received for `model`, the latest per (request_id, row); with `exclude` (file names), only
+    the labels whose latest value came in another file (`keel monitor`: labels that arrived since a check)."""
+    files = feedback_files(log_dir, model)
     if not files:
-        return pd.DataFrame(columns=["request_id", "row", "label"])
-    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True).sort_values("received")
-    return frame.drop_duplicates(["request_id", "row"], keep="last")[["request_id", "row", "label"]]
+        return pd.DataFrame(columns=FEEDBACK_COLUMNS)
+    frame = pd.concat([pd.read_parquet(f).assign(file=f.name) for f in files], ignore_index=True)
+    frame = frame.sort_values("received", kind="stable").drop_duplicates(["request_id", "row"], keep="last")
+    return frame[~frame["file"].isin(exclude or set())][FEEDBACK_COLUMNS]
