@@ -45,8 +45,8 @@ def stage_task(stage: Stage):
     """The Prefect task for one stage: `fn(params, paths, extra)` runs `stage.run` with the stage's arguments
     (and `extra` ones the flow adds)."""
 
-    def run_stage(params: Params, paths: dict[str, Path | None], extra: dict[str, Any] | None = None,
-                  key: str | None = None):  # key: the cache key, computed once by `run`
+    def run_stage(params: Params, paths: dict[str, Path | None], extra: dict[str, Any] | None,
+                  key: str):  # key: the cache key, computed once by `run`
         with in_flow_run(str(flow_run.id) if flow_run.id else None):  # here: in the task's thread (or worker)
             return stage.run(**stage.arguments(params), **paths, **(extra or {}))
 
@@ -54,8 +54,7 @@ def stage_task(stage: Stage):
 
     options: dict[str, Any] = io_retries() if stage.retries else {}
     return task(run_stage, name=stage.name, task_run_name=stage.name, persist_result=True,
-                cache_key_fn=lambda _ctx, p: p.get("key") or cache_key(stage, p["params"], p["paths"],
-                                                                       extra=p.get("extra")),
+                cache_key_fn=lambda _ctx, p: p["key"],
                 **options)
 
 

@@ -198,11 +198,17 @@ class DriftMonitor:
             if late is not None and len(late[0]):  # rows of earlier windows labelled since (window `new`)
                 y, yhat = np.concatenate([y, np.asarray(late[0])]), np.concatenate([yhat, np.asarray(late[1])])
             tests += labelled_tests(y, yhat, test_score, metric, cfg)
-        tests = decide(tests, cfg)
-        fired = [fired_name(t) for t in tests if t.drift]
-        return DriftResult(drift=bool(fired), fired=fired, tests=tests, n_reference=self.n_reference,
-                           n_current=len(current), alpha=cfg.alpha, correction=cfg.correction,
-                           seconds=time.perf_counter() - t0, config=cfg.model_dump(exclude={"log", "suite"}))
+        return decided(tests, cfg, self.n_reference, len(current), t0)
+
+
+def decided(tests: list[TestResult], cfg: MonitorConfig, n_reference: int, n_current: int,
+            t0: float) -> DriftResult:
+    """The tests decided by the rule, as a result (`t0`: when the check started)."""
+    tests = decide(tests, cfg)
+    fired = [fired_name(t) for t in tests if t.drift]
+    return DriftResult(drift=bool(fired), fired=fired, tests=tests, n_reference=n_reference, n_current=n_current,
+                       alpha=cfg.alpha, correction=cfg.correction, seconds=time.perf_counter() - t0,
+                       config=cfg.model_dump(exclude={"log", "suite"}))
 
 
 def labelled_tests(labels: Sequence[Any], predictions: Sequence[Any], test_score: float, metric: str,
@@ -221,11 +227,7 @@ def check_performance(labels: Sequence[Any], predictions: Sequence[Any], test_sc
                       cfg: MonitorConfig) -> DriftResult:
     """The performance test alone, decided: late labels of rows already checked for drift."""
     t0 = time.perf_counter()
-    tests = decide(labelled_tests(labels, predictions, test_score, metric, cfg), cfg)
-    fired = [fired_name(t) for t in tests if t.drift]
-    return DriftResult(drift=bool(fired), fired=fired, tests=tests, n_reference=0, n_current=len(labels),
-                       alpha=cfg.alpha, correction=cfg.correction, seconds=time.perf_counter() - t0,
-                       config=cfg.model_dump(exclude={"log", "suite"}))
+    return decided(labelled_tests(labels, predictions, test_score, metric, cfg), cfg, 0, len(labels), t0)
 
 
 def _bin_labels(edges: np.ndarray) -> list[str]:

@@ -18,7 +18,6 @@ idempotency reuses the version).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -44,16 +43,9 @@ def external_inputs() -> list[Path]:
 
 
 def family_code(name: str) -> list[Path]:
-    """The Python files of the package declaring plugin family `name` (its entry point's module); [] for a
-    built-in (its code is in the stages' import closures)."""
-    where = families.declaration(name)
-    if where is None:
-        return []
-    spec = importlib.util.find_spec(where.partition(":")[0].split(".")[0])
-    if spec is None or spec.origin is None:
-        return []
-    origin = Path(spec.origin)
-    return sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
+    """The Python files of the package declaring plugin family `name`; [] for a built-in (its code is in the
+    stages' import closures)."""
+    return list(families.plugin_sources(name).values())
 
 
 def runtime_versions() -> dict[str, str | None]:
@@ -66,11 +58,13 @@ def runtime_versions() -> dict[str, str | None]:
     return {d: installed(d) for d in RUNTIME}
 
 
-def inputs_digest(params: Params, data_sha256: str, root: Path | None = None) -> str:
-    """One sha256 over the ingested data's content hash, the stages' external inputs, every stage's identity,
-    the plugin family's code and the runtime's versions: equal digests, a pipeline run on the same inputs."""
-    return sha256_json({"data": data_sha256, "files": sha256_paths(external_inputs()),
-                        "stages": {s.name: identity(s, params, root) for s in STAGES},
+def inputs_digest(params: Params, manifest: dict, root: Path | None = None) -> str:
+    """One sha256 over the ingested data's and its source's content hashes (ingest's manifest: the source's is
+    ingest's fingerprint, not hashed again), the stages' external inputs, every stage's identity, the plugin
+    family's code and the runtime's versions: equal digests, a pipeline run on the same inputs."""
+    return sha256_json({"data": manifest["sha256"], "source": manifest.get("source_sha256"),
+                        "files": sha256_paths(external_inputs()),
+                        "stages": {s.name: identity(s, params, root, fingerprint=False) for s in STAGES},
                         "family": sha256_paths(family_code(params.model)), "runtime": runtime_versions()})
 
 
@@ -120,7 +114,7 @@ def plan(params: Params, force: bool = False, raw_dir: Path = paths.RAW_DIR) -> 
     was made from them (`force`: never reported, the run trains anyway)."""
     manifest = read_json(Path(raw_dir) / paths.MANIFEST_FILE)
     name = params.registered_name(manifest["dataset"])
-    digest = inputs_digest(params, manifest["sha256"])
+    digest = inputs_digest(params, manifest)
     latest = registry.latest_version(name, required=False)
     same = latest is not None and latest.tags.get(registry.INPUTS_DIGEST) == digest
     done = same and finished(latest, params.registration.alias)

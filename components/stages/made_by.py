@@ -16,21 +16,17 @@ import os
 from pathlib import Path
 
 from components.core import paths
-from components.core.io import atomic_path, sha256_json
+from components.core.io import atomic_path, files_under, sha256_json
 
 
 def stamp(targets: list[Path]) -> str:
     """A digest of every file under `targets` by path, size and mtime (a missing target counts too)."""
     found: list[list] = []
     for target in targets:
-        if target.is_file():
-            files = [target]
-        elif target.is_dir():
-            files = sorted(p for p in target.rglob("*") if p.is_file())
-        else:
+        if not target.exists():
             found.append([str(target), None])
             continue
-        for f in files:
+        for f in files_under(target):
             st = os.stat(f)
             found.append([str(f), st.st_size, st.st_mtime_ns])
     return sha256_json(found)

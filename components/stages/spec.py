@@ -104,12 +104,13 @@ def stage_code(stage: Stage, root: Path | None = None) -> list[Path]:
     return list(codedeps.closure(stage.module, root) + codedeps.closure(RUNNER, root))
 
 
-def identity(stage: Stage, params: Params, root: Path | None = None) -> dict[str, Any]:
+def identity(stage: Stage, params: Params, root: Path | None = None, fingerprint: bool = True) -> dict[str, Any]:
     """What a stage's result depends on besides its input files: its code's hash, its params view and the
-    fingerprint it declares (ingest: the source files' content). The flow's cache key (flows/tasks.py) and the
-    inputs digest (components/stages/inputs.py) are both made of it."""
+    fingerprint it declares (ingest: the source files' content; `fingerprint=False` leaves it out for a caller
+    that has it already). The flow's cache key (flows/tasks.py) and the inputs digest
+    (components/stages/inputs.py) are both made of it."""
     return {"code": sha256_paths(stage_code(stage, root)), "view": views.view(stage.name, params),
-            "fingerprint": stage.fingerprint(params) if stage.fingerprint else None}
+            "fingerprint": stage.fingerprint(params) if stage.fingerprint and fingerprint else None}
 
 
 def run_cli(fn: Callable[[], BaseModel | None]) -> int:
